@@ -14,7 +14,8 @@ use crate::{Hash, sha256};
 ///     32    32  input_link     commitment to the unread input, from the chunk holding the
 ///                              cursor on (see `input`); zero once the input is exhausted
 ///     64    32  output_acc     fold of the completed 32-byte output chunks (see `output`)
-///     96    32  output_tail    output bytes not yet folded, zero padded
+///     96    32  output_tail    output bytes not yet folded (output_len % 32 of them),
+///                              zero padded; decoding refuses non-zero padding
 ///    128     4  pc
 ///    132     4  input_cursor   bytes of input consumed
 ///    136     4  output_len     bytes of output written
@@ -133,6 +134,8 @@ pub enum StateDecodeError {
     Status(u8, u32),
     /// Register x0 is not zero.
     NonZeroX0,
+    /// The output tail has non-zero bytes past the `output_len % 32` pending ones.
+    OutputTailPadding,
 }
 
 impl fmt::Display for StateDecodeError {
@@ -149,6 +152,9 @@ impl fmt::Display for StateDecodeError {
                 write!(f, "invalid status byte {s} with exit code {code}")
             }
             StateDecodeError::NonZeroX0 => f.write_str("register x0 is not zero"),
+            StateDecodeError::OutputTailPadding => {
+                f.write_str("output tail has non-zero bytes past the pending output")
+            }
         }
     }
 }
@@ -209,14 +215,20 @@ impl VmState {
         if regs[0] != 0 {
             return Err(StateDecodeError::NonZeroX0);
         }
+        let output_len = u32_at(layout::OUTPUT_LEN);
+        let output_tail = hash_at(layout::OUTPUT_TAIL);
+        let pending = output_len as usize % output_tail.len();
+        if output_tail[pending..].iter().any(|&b| b != 0) {
+            return Err(StateDecodeError::OutputTailPadding);
+        }
         Ok(VmState {
             memory_root: hash_at(layout::MEMORY_ROOT),
             input_link: hash_at(layout::INPUT_LINK),
             output_acc: hash_at(layout::OUTPUT_ACC),
-            output_tail: hash_at(layout::OUTPUT_TAIL),
+            output_tail,
             pc: u32_at(layout::PC),
             input_cursor: u32_at(layout::INPUT_CURSOR),
-            output_len: u32_at(layout::OUTPUT_LEN),
+            output_len,
             step: u64::from_be_bytes(data[layout::STEP..][..8].try_into().expect("8 bytes")),
             status,
             regs,
@@ -242,9 +254,10 @@ mod tests {
     fn sample() -> VmState {
         let mut state = VmState::initial([1; 32], 0x1_0000, [2; 32]);
         state.output_acc = [3; 32];
-        state.output_tail = [4; 32];
+        state.output_tail = [0; 32];
+        state.output_tail[..7].copy_from_slice(b"pending");
         state.input_cursor = 0x0102_0304;
-        state.output_len = 7;
+        state.output_len = 32 + 7;
         state.step = 0x0a0b_0c0d_0e0f_1011;
         state.status = ExitStatus::Trapped(TrapCause::MisalignedStore);
         for (i, r) in state.regs.iter_mut().enumerate().skip(1) {
@@ -307,6 +320,9 @@ mod tests {
         let mut bad = packed;
         bad[layout::REGS + 3] = 1;
         assert_eq!(VmState::decode(&bad), Err(StateDecodeError::NonZeroX0));
+        let mut bad = packed;
+        bad[layout::OUTPUT_TAIL + 7] = 1;
+        assert_eq!(VmState::decode(&bad), Err(StateDecodeError::OutputTailPadding));
     }
 
     #[test]
