@@ -42,6 +42,18 @@ pub mod memory {
     pub const LEAF_SIZE_LOG2: u32 = 5;
     /// Depth of the memory Merkle tree: one level per address bit above the leaf.
     pub const MERKLE_DEPTH: usize = 32 - LEAF_SIZE_LOG2 as usize;
+
+    // The map is consistent, checked at compile time.
+    const _: () = {
+        assert!(TEXT_START < HEAP_END);
+        assert!(STACK_TOP - STACK_BOTTOM == STACK_SIZE);
+        assert!(
+            STACK_TOP.is_multiple_of(16),
+            "the ABI needs a 16-byte aligned stack"
+        );
+        assert!(1 << LEAF_SIZE_LOG2 == LEAF_SIZE);
+        assert!(MERKLE_DEPTH == 27);
+    };
 }
 
 /// Syscall numbers (Linux RISC-V), passed in `a7`.
@@ -178,19 +190,6 @@ pub mod exit_code {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn memory_map_is_consistent() {
-        assert!(memory::TEXT_START < memory::HEAP_END);
-        assert_eq!(memory::STACK_TOP - memory::STACK_BOTTOM, memory::STACK_SIZE);
-        assert_eq!(
-            memory::STACK_TOP % 16,
-            0,
-            "the ABI needs a 16-byte aligned stack"
-        );
-        assert_eq!(1u32 << memory::LEAF_SIZE_LOG2, memory::LEAF_SIZE);
-        assert_eq!(memory::MERKLE_DEPTH, 27);
-    }
 
     #[test]
     fn trap_codes_round_trip() {

@@ -322,7 +322,10 @@ mod tests {
         assert_eq!(VmState::decode(&bad), Err(StateDecodeError::NonZeroX0));
         let mut bad = packed;
         bad[layout::OUTPUT_TAIL + 7] = 1;
-        assert_eq!(VmState::decode(&bad), Err(StateDecodeError::OutputTailPadding));
+        assert_eq!(
+            VmState::decode(&bad),
+            Err(StateDecodeError::OutputTailPadding)
+        );
     }
 
     #[test]

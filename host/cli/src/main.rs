@@ -1,1 +1,84 @@
-fn main() {}
+//! `opml`: run, inspect and check RISC-V guest programs on the opml fraud-proof VM.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod guest_input;
+mod json;
+mod progress;
+mod symbols;
+
+/// Process exit codes of the CLI itself. A guest that exits passes its own code through
+/// (`code & 0xff`), so these sit above the codes guests normally use.
+pub(crate) mod exit_codes {
+    /// The command could not run: bad file, bad arguments, unreadable input.
+    pub(crate) const HOST_ERROR: u8 = 2;
+    /// The guest trapped (illegal instruction, ebreak, misaligned access).
+    pub(crate) const GUEST_TRAP: u8 = 250;
+    /// The guest was still running when `--max-steps` ran out.
+    pub(crate) const STEP_LIMIT: u8 = 251;
+    /// `opml check` found a step where the verifier and the emulator disagree.
+    pub(crate) const CHECK_MISMATCH: u8 = 252;
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  opml demo                                        a narrated tour on the embedded guests
+  opml run guest.elf --input input.bin            run a guest; its output goes to stdout
+  opml run guest.elf --max-steps 1000000 --report run.json
+  opml state guest.elf --step 5000                 the state (and its hash) after 5000 steps
+  opml witness guest.elf --step 5000 -o w.json     the proof of step 5000 as JSON
+  opml check guest.elf --input input.bin           verify every step with the step verifier
+  opml program-id guest.elf                        the program ID a task names
+  opml disasm guest.elf                            disassemble the executable segments
+
+Exit status of `opml run`: the guest's exit code (modulo 256); 250 if the guest trapped;
+251 if --max-steps ran out; 2 if the command itself failed.";
+
+/// opml: a RISC-V fraud-proof VM for optimistic machine learning.
+#[derive(Parser)]
+#[command(name = "opml", version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// A narrated tour on the embedded example guests (the README's main job).
+    Demo(commands::demo::DemoArgs),
+    /// Run a guest ELF in fast mode.
+    Run(commands::run::RunArgs),
+    /// Print the VM state (and its hash) after a number of steps.
+    State(commands::inspect::StateArgs),
+    /// Dump the witness (pre-state and Merkle proofs) of one step as JSON.
+    Witness(commands::inspect::WitnessArgs),
+    /// Check every step of a run with the step verifier, reporting the first mismatch.
+    Check(commands::check::CheckArgs),
+    /// Print the program ID of a guest ELF.
+    ProgramId(commands::inspect::ProgramIdArgs),
+    /// Disassemble the executable segments of a guest ELF.
+    Disasm(commands::inspect::DisasmArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => commands::demo::demo(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::State(args) => commands::inspect::state(args),
+        Command::Witness(args) => commands::inspect::witness(args),
+        Command::Check(args) => commands::check::check(args),
+        Command::ProgramId(args) => commands::inspect::program_id(args),
+        Command::Disasm(args) => commands::inspect::disasm(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit_codes::HOST_ERROR)
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The machine: loading, the fast run loop, state hashing.
+
+use std::sync::Arc;
+
+use opml_elf::Program;
+use opml_isa::{Flow, decode, execute};
+use opml_state::{ExitStatus, Hash, VmState};
+
+use crate::LoadError;
+use crate::core::Core;
+use crate::fast::{Code, Fast};
+use crate::io::{Input, LogSink, Output};
+use crate::memory::Memory;
+
+/// The decoded-instruction cache covers addresses from zero to the end of the executable
+/// segments that start below this bound, but at most this many bytes (16 MiB of code, 32 MiB of
+/// cache). Instructions past it are fetched and decoded on every execution.
+const MAX_CODE_BYTES: u64 = 16 << 20;
+
+/// Dispatches per iteration of the fast loop.
+const UNROLL: u64 = 4;
+
+/// A RISC-V machine running one guest program on one input.
+///
+/// Cloning is a cheap snapshot: memory pages are shared copy-on-write. A clone has no debug
+/// log sink (see [`set_log`](Machine::set_log)).
+#[derive(Clone)]
+pub struct Machine {
+    pub(crate) core: Core,
+    code: Arc<Code>,
+    pc: u32,
+    step: u64,
+    status: ExitStatus,
+}
+
+impl Machine {
+    /// Loads the ELF executable `elf` with `input` as its input stream.
+    pub fn load(elf: &[u8], input: Vec<u8>) -> Result<Machine, LoadError> {
+        Machine::from_program(&Program::from_elf(elf)?, input)
+    }
+
+    /// Loads a program image with `input` as its input stream.
+    ///
+    /// Segments are written in order (a later one wins where they overlap); bytes past a
+    /// segment's data up to its memory size are zero.
+    pub fn from_program(program: &Program, input: Vec<u8>) -> Result<Machine, LoadError> {
+        if u32::try_from(input.len()).is_err() {
+            return Err(LoadError::InputTooLarge(input.len()));
+        }
+        let mut mem = Memory::new();
+        let mut code_end = 0u64;
+        for seg in &program.segments {
+            let end = u64::from(seg.vaddr) + u64::from(seg.mem_size);
+            if seg.data.len() as u64 > u64::from(seg.mem_size) || end > 1 << 32 {
+                return Err(LoadError::BadSegment {
+                    vaddr: seg.vaddr,
+                    data_len: seg.data.len(),
+                    mem_size: seg.mem_size,
+                });
+            }
+            mem.write_bytes(seg.vaddr, &seg.data);
+            if seg.executable && u64::from(seg.vaddr) < MAX_CODE_BYTES {
+                code_end = code_end.max(end);
+            }
+        }
+        let words = code_end.min(MAX_CODE_BYTES).div_ceil(4) as u32;
+        let code = Code {
+            insns: (0..words).map(|k| decode(mem.load(4 * k, 4))).collect(),
+        };
+        Ok(Machine {
+            core: Core {
+                regs: [0; 32],
+                mem,
+                input: Input::new(input),
+                cursor: 0,
+                output: Output::default(),
+                log: Default::default(),
+            },
+            code: Arc::new(code),
+            pc: program.entry,
+            step: 0,
+            status: ExitStatus::Running,
+        })
+    }
+
+    /// Sends the bytes the guest writes to the debug log (fd 2) to `sink`; `None` drops them
+    /// (the default). Clones of this machine start without a sink.
+    pub fn set_log(&mut self, sink: Option<LogSink>) {
+        self.core.log.set(sink);
+    }
+
+    /// Runs until the machine halts or `max_steps` more steps have executed, without hashing.
+    pub fn run(&mut self, max_steps: u64) -> ExitStatus {
+        let mut left = max_steps;
+        while left > 0 && self.status == ExitStatus::Running {
+            left -= self.run_fast(left);
+        }
+        self.status
+    }
+
+    /// Like [`run`](Self::run), and calls `f(step, state_hash)` whenever the step counter
+    /// reaches a multiple of `every` (`0`: never), and once more for the state where the run
+    /// stops if that was not reported already.
+    pub fn run_with_checkpoints(
+        &mut self,
+        max_steps: u64,
+        every: u64,
+        mut f: impl FnMut(u64, Hash),
+    ) -> ExitStatus {
+        let target = self.step.saturating_add(max_steps);
+        let mut reported = None;
+        while self.step < target && self.status == ExitStatus::Running {
+            let next = match every {
+                0 => target,
+                _ => (self.step / every + 1).saturating_mul(every).min(target),
+            };
+            self.run(next - self.step);
+            if every != 0 && self.step.is_multiple_of(every) {
+                f(self.step, self.state_hash());
+                reported = Some(self.step);
+            }
+        }
+        if reported != Some(self.step) {
+            f(self.step, self.state_hash());
+        }
+        self.status
+    }
+
+    /// Executes at most `budget` (at least 1) steps of a running machine in the fast loop;
+    /// returns how many it executed (at least 1).
+    fn run_fast(&mut self, budget: u64) -> u64 {
+        if !self.pc.is_multiple_of(4) {
+            // Only a program image can start here; `step` traps it.
+            let flow = opml_isa::step(&mut self.core, self.pc);
+            self.apply(flow);
+            return 1;
+        }
+        let code = Arc::make_mut(&mut self.code);
+        let mut ctx = Fast::new(&mut self.core, code);
+        let mut pc = self.pc;
+        let mut left = budget;
+        let mut status = ExitStatus::Running;
+        // One dispatch: fetch the cached instruction and execute it. On a halt, `$left` steps
+        // of the budget are still unused (this one counts) and the loop stops.
+        macro_rules! dispatch {
+            ($left:expr) => {
+                let insn = ctx.instruction(pc);
+                match execute(&mut ctx, pc, insn) {
+                    Flow::Next(next) => pc = next,
+                    Flow::Halt(halt) => {
+                        status = halt;
+                        left -= $left;
+                        break;
+                    }
+                }
+            };
+        }
+        // Unrolled: each copy has its own indirect jump, which the branch predictor tells apart,
+        // and the budget is counted once per round.
+        while left >= UNROLL {
+            dispatch!(1);
+            dispatch!(2);
+            dispatch!(3);
+            dispatch!(4);
+            left -= UNROLL;
+        }
+        if status == ExitStatus::Running {
+            while left > 0 {
+                dispatch!(1);
+                left -= 1;
+            }
+        }
+        let done = budget - left;
+        ctx.finish();
+        self.pc = pc;
+        self.step += done;
+        self.status = status;
+        done
+    }
+
+    /// Applies the outcome of one step.
+    pub(crate) fn apply(&mut self, flow: Flow) {
+        self.step += 1;
+        match flow {
+            Flow::Next(pc) => self.pc = pc,
+            Flow::Halt(status) => self.status = status,
+        }
+    }
+
+    /// Re-decodes cached instructions overlapping the `len` bytes at `addr`, just written by a
+    /// step outside the fast loop.
+    pub(crate) fn refresh_code(&mut self, addr: u32, len: u32) {
+        if self.code.covers(addr, len) {
+            Arc::make_mut(&mut self.code)
+                .view()
+                .refresh(&self.core.mem, addr, len);
+        }
+    }
+
+    /// The packed state (hashing the memory written since the last call).
+    pub fn state(&mut self) -> VmState {
+        let (output_acc, output_tail) = self.core.output.commit();
+        VmState {
+            memory_root: self.core.mem.root(),
+            input_link: self.core.input.link(self.core.cursor),
+            output_acc,
+            output_tail,
+            pc: self.pc,
+            input_cursor: self.core.cursor,
+            output_len: self.core.output.len(),
+            step: self.step,
+            status: self.status,
+            regs: self.core.regs,
+        }
+    }
+
+    /// The state hash, `sha256` of the packed [`state`](Self::state).
+    pub fn state_hash(&mut self) -> Hash {
+        self.state().hash()
+    }
+
+    /// Whether the machine runs, and how it halted.
+    pub fn status(&self) -> ExitStatus {
+        self.status
+    }
+
+    /// Steps executed so far.
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    /// The program counter.
+    pub fn pc(&self) -> u32 {
+        self.pc
+    }
+
+    /// The integer registers, `x0` first.
+    pub fn regs(&self) -> &[u32; 32] {
+        &self.core.regs
+    }
+
+    /// The public output written so far.
+    pub fn output(&self) -> &[u8] {
+        self.core.output.bytes()
+    }
+
+    /// The whole input stream.
+    pub fn input(&self) -> &[u8] {
+        self.core.input.bytes()
+    }
+
+    /// Bytes of input consumed so far.
+    pub fn input_cursor(&self) -> u32 {
+        self.core.cursor
+    }
+
+    /// `len` bytes of memory from `addr` on (wrapping around the top of the address space).
+    pub fn read_memory(&self, addr: u32, len: usize) -> Vec<u8> {
+        self.core.mem.read_bytes(addr, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asm;
+
+    #[test]
+    fn incremental_memory_root_matches_a_scratch_rebuild() {
+        let mut m = Machine::from_program(&asm::cpu_loop(2000), Vec::new()).unwrap();
+        assert_eq!(m.core.mem.root(), m.core.mem.root_from_scratch());
+        for budget in [1, 10, 100, 1000, 10_000, 100_000] {
+            m.run(budget);
+            let mut snapshot = m.clone();
+            assert_eq!(m.core.mem.root(), m.core.mem.root_from_scratch());
+            snapshot.run(77);
+            assert_eq!(
+                snapshot.core.mem.root(),
+                snapshot.core.mem.root_from_scratch()
+            );
+        }
+        assert!(m.status().is_halted());
+    }
+}

@@ -1,0 +1,89 @@
+//! Recorded runs that can be revisited at any step.
+
+use opml_proof::StepWitness;
+use opml_state::Hash;
+
+use crate::Machine;
+
+/// A run recorded once, with a snapshot every `interval` steps, so that the state at any step
+/// can be rebuilt quickly: [`seek`](Timeline::seek) clones the nearest snapshot at or before
+/// the step and runs forward in fast mode.
+///
+/// Snapshots share unchanged memory pages with each other (copy-on-write), so the memory a
+/// timeline holds grows with the pages a run writes, not with its length. The default
+/// interval, 2^28 steps, keeps a seek under about a second at the fast mode's speed.
+#[derive(Clone)]
+pub struct Timeline {
+    interval: u64,
+    /// Snapshots at the recording's first step and every multiple of `interval` after it,
+    /// with their state hashes, ascending.
+    snapshots: Vec<(Machine, Hash)>,
+    /// The machine where the recording stopped.
+    end: Machine,
+}
+
+impl Timeline {
+    /// The default snapshot interval in steps.
+    pub const DEFAULT_INTERVAL: u64 = 1 << 28;
+
+    /// Runs `machine` until it halts or `max_steps` more steps have executed, keeping a
+    /// snapshot at its current step and at every multiple of `interval` (at least 1) steps.
+    pub fn record(mut machine: Machine, max_steps: u64, interval: u64) -> Timeline {
+        let interval = interval.max(1);
+        let target = machine.step_count().saturating_add(max_steps);
+        let mut snapshots = vec![(machine.clone(), machine.state_hash())];
+        while !machine.status().is_halted() && machine.step_count() < target {
+            let step = machine.step_count();
+            let next = (step / interval + 1).saturating_mul(interval).min(target);
+            machine.run(next - step);
+            if machine.step_count().is_multiple_of(interval) && !machine.status().is_halted() {
+                let hash = machine.state_hash();
+                snapshots.push((machine.clone(), hash));
+            }
+        }
+        Timeline {
+            interval,
+            snapshots,
+            end: machine,
+        }
+    }
+
+    /// The snapshot interval in steps.
+    pub fn interval(&self) -> u64 {
+        self.interval
+    }
+
+    /// The step the recording started at.
+    pub fn start_step(&self) -> u64 {
+        self.snapshots[0].0.step_count()
+    }
+
+    /// The machine where the recording stopped (halted, or out of steps).
+    pub fn end(&self) -> &Machine {
+        &self.end
+    }
+
+    /// The snapshots' `(step, state hash)` pairs, ascending.
+    pub fn snapshot_hashes(&self) -> impl Iterator<Item = (u64, Hash)> + '_ {
+        self.snapshots
+            .iter()
+            .map(|(machine, hash)| (machine.step_count(), *hash))
+    }
+
+    /// The machine after `step` steps, clamped to the recorded range.
+    pub fn seek(&self, step: u64) -> Machine {
+        let step = step.clamp(self.start_step(), self.end.step_count());
+        let at = self
+            .snapshots
+            .partition_point(|(machine, _)| machine.step_count() <= step);
+        let mut machine = self.snapshots[at - 1].0.clone();
+        machine.run(step - machine.step_count());
+        machine
+    }
+
+    /// The witness of the step from the state after `step` steps (clamped to the recorded
+    /// range), which [`end`](Self::end)'s halted state gives with no items.
+    pub fn witness(&self, step: u64) -> StepWitness {
+        self.seek(step).prove_step()
+    }
+}

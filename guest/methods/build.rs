@@ -1,0 +1,16 @@
+//! Builds the example guests for the VM with `opml-build`, and writes their program IDs for the
+//! contracts.
+
+fn main() {
+    opml_build::Guests::new()
+        .guest("../examples/codec-bench")
+        .guest("../examples/echo")
+        .guest("../examples/hashbench")
+        .guest("../examples/syscalls")
+        .solidity(
+            "../../contracts/src/generated/GuestPrograms.sol",
+            "GuestPrograms",
+        )
+        .build()
+        .unwrap_or_else(|err| panic!("{err}"));
+}

@@ -1,0 +1,231 @@
+//! The `opml` binary, end to end, on the example guests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use opml_methods::{ECHO_ELF, ECHO_ID, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF};
+use serde_json::Value;
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("opml-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn opml(args: &[&Path]) -> Output {
+    if !GUESTS_BUILT {
+        panic!("the example guests were not built (OPML_SKIP_GUEST_BUILD is set)");
+    }
+    Command::new(env!("CARGO_BIN_EXE_opml"))
+        .args(args)
+        .output()
+        .expect("opml runs")
+}
+
+fn p(s: &str) -> &Path {
+    Path::new(s)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("valid JSON")
+}
+
+fn hex_bytes(value: &Value) -> Vec<u8> {
+    hex::decode(value.as_str().unwrap().trim_start_matches("0x")).unwrap()
+}
+
+#[test]
+fn run_streams_output_and_writes_a_consistent_report() {
+    let dir = Scratch::new("run");
+    let elf = dir.file("echo.elf", ECHO_ELF);
+    let data = b"opml runs guests".to_vec();
+    let input = dir.file("input.bin", &echo::raw_input(&data));
+    let report = dir.0.join("report.json");
+    let out = opml(&[p("run"), &elf, p("--input"), &input, p("--report"), &report]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let reversed: Vec<u8> = data.iter().rev().copied().collect();
+    assert_eq!(out.stdout, reversed);
+
+    let report = json(&std::fs::read(&report).unwrap());
+    assert_eq!(report["status"]["kind"], "exited");
+    assert_eq!(report["status"]["code"], 0);
+    assert_eq!(hex_bytes(&report["program_id"]), ECHO_ID);
+    let input_bytes = echo::raw_input(&data);
+    assert_eq!(
+        hex_bytes(&report["input_commitment"]),
+        opml_state::input::commitment(&input_bytes)
+    );
+    assert_eq!(
+        hex_bytes(&report["output_digest"]),
+        opml_state::output::digest(&reversed)
+    );
+    let steps = report["steps"].as_u64().unwrap();
+    assert!(steps > 100);
+
+    // The final state hash is the state after `steps` steps, however it is reached.
+    let state = opml(&[
+        p("state"),
+        &elf,
+        p("--input"),
+        &input,
+        p("--step"),
+        p(&steps.to_string()),
+        p("--hash-only"),
+    ]);
+    assert_eq!(
+        String::from_utf8(state.stdout).unwrap().trim(),
+        report["final_state_hash"]
+    );
+}
+
+#[test]
+fn exit_codes_pass_through_and_traps_and_limits_are_distinct() {
+    let dir = Scratch::new("codes");
+    let syscalls_elf = dir.file("syscalls.elf", SYSCALLS_ELF);
+    let normal = dir.file("normal.bin", &syscalls::normal_input(42, b"data"));
+    let out = opml(&[p("run"), &syscalls_elf, p("--input"), &normal]);
+    assert_eq!(out.status.code(), Some(42), "{}", stderr(&out));
+
+    let ebreak = dir.file("ebreak.bin", &[syscalls::mode::EBREAK]);
+    let out = opml(&[p("run"), &syscalls_elf, p("--input"), &ebreak]);
+    assert_eq!(out.status.code(), Some(250));
+    let message = stderr(&out);
+    assert!(message.contains("breakpoint"), "{message}");
+    // The trap is located by function name (`(name+0xoffset)`), not only by address.
+    let location = message
+        .split_once(" at 0x")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    assert!(
+        location.contains(" (") && location.contains("+0x"),
+        "{message}"
+    );
+
+    let panic = dir.file("panic.bin", &[syscalls::mode::PANIC]);
+    let out = opml(&[p("run"), &syscalls_elf, p("--input"), &panic]);
+    assert_eq!(out.status.code(), Some(101));
+    assert!(stderr(&out).contains("panicked"), "{}", stderr(&out));
+
+    let hashbench_elf = dir.file("hashbench.elf", HASHBENCH_ELF);
+    let out = opml(&[p("run"), &hashbench_elf, p("--max-steps"), p("1000")]);
+    assert_eq!(out.status.code(), Some(251));
+    assert!(stderr(&out).contains("step limit"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_files_get_a_clear_error_and_no_backtrace() {
+    let dir = Scratch::new("bad");
+    let text = dir.file("not-an-elf", b"#!/bin/sh\necho hi\n");
+    for args in [
+        vec![p("run"), &text],
+        vec![p("run"), p("/nonexistent/guest.elf")],
+        vec![p("program-id"), &text],
+        vec![p("witness"), &text, p("--step"), p("0")],
+    ] {
+        let out = opml(&args);
+        assert_eq!(out.status.code(), Some(2));
+        let message = stderr(&out);
+        assert!(message.starts_with("error: "), "{message}");
+        assert!(
+            !message.contains("panicked") && !message.contains("backtrace"),
+            "{message}"
+        );
+    }
+    let out = opml(&[p("run")]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap reports a missing argument"
+    );
+}
+
+#[test]
+fn witness_json_verifies_to_the_next_state() {
+    let dir = Scratch::new("witness");
+    let elf = dir.file("echo.elf", ECHO_ELF);
+    let request = echo::Request {
+        text: "witness".into(),
+        numbers: vec![1, 2, 3],
+    };
+    let input = dir.file("input.bin", &echo::typed_input(&request).unwrap());
+    for step in [0u64, 1, 50, 777] {
+        let step_arg = step.to_string();
+        let out = opml(&[
+            p("witness"),
+            &elf,
+            p("--input"),
+            &input,
+            p("--step"),
+            p(&step_arg),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let witness = json(&out.stdout);
+        let post = opml_proof::verify_step(
+            &hex_bytes(&witness["state_data"]),
+            &hex_bytes(&witness["proof"]),
+        )
+        .expect("the dumped witness verifies");
+        assert_eq!(post, hex_bytes(&witness["post_state_hash"])[..]);
+        let next = (step + 1).to_string();
+        let state = opml(&[
+            p("state"),
+            &elf,
+            p("--input"),
+            &input,
+            p("--step"),
+            p(&next),
+            p("--hash-only"),
+        ]);
+        assert_eq!(
+            String::from_utf8(state.stdout).unwrap().trim(),
+            witness["post_state_hash"]
+        );
+    }
+}
+
+#[test]
+fn check_verifies_every_step_and_program_id_and_disasm_work() {
+    let dir = Scratch::new("check");
+    let elf = dir.file("echo.elf", ECHO_ELF);
+    let input = dir.file("input.bin", &echo::raw_input(b"check every step"));
+    let out = opml(&[p("check"), &elf, p("--input"), &input]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out.stdout);
+    assert_eq!(summary["mismatches"], 0);
+    assert_eq!(summary["status"]["kind"], "exited");
+    assert!(summary["checked_steps"].as_u64().unwrap() > 100);
+
+    let out = opml(&[p("program-id"), &elf]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("0x{}", hex::encode(ECHO_ID))
+    );
+
+    let out = opml(&[p("disasm"), &elf]);
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        listing.contains("ecall") && listing.contains("<_start>:"),
+        "{listing}"
+    );
+}

@@ -1,0 +1,105 @@
+//! Every example guest, run in the opml VM and under `qemu-riscv32` on the same input: the
+//! public output (fd 1), the debug log (fd 2) and the exit code must be byte-identical.
+
+use std::sync::{Arc, Mutex};
+
+use opml_methods::{CODEC_BENCH_ELF, ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF};
+use opml_tests::qemu::{QemuExit, run_qemu};
+use opml_vm::{ExitStatus, Machine};
+
+/// Runs `elf` on `input` in both machines and asserts they agree on everything observable.
+fn assert_same_as_qemu(name: &str, elf: &[u8], input: &[u8]) {
+    if !GUESTS_BUILT {
+        panic!("the example guests were not built (OPML_SKIP_GUEST_BUILD is set)");
+    }
+    let mut machine = Machine::load(elf, input.to_vec()).expect("the guest loads");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    machine.set_log(Some(Box::new(move |bytes| {
+        sink.lock().unwrap().extend_from_slice(bytes)
+    })));
+    let status = machine.run(u64::MAX);
+    let ExitStatus::Exited(code) = status else {
+        panic!("{name}: the guest did not exit in the VM: {status}");
+    };
+
+    let qemu = run_qemu(elf, input).unwrap_or_else(|err| panic!("{name}: {err}"));
+    assert_eq!(qemu.exit, QemuExit::Exited(code as u8), "{name}: exit code");
+    assert_eq!(qemu.stdout, machine.output(), "{name}: public output");
+    assert_eq!(qemu.stderr, *log.lock().unwrap(), "{name}: debug log");
+}
+
+#[test]
+fn echo_typed_and_raw() {
+    let request = echo::Request {
+        text: "opml, déjà vu".into(),
+        numbers: vec![3, -7, i32::MAX, 12],
+    };
+    assert_same_as_qemu(
+        "echo typed",
+        ECHO_ELF,
+        &echo::typed_input(&request).unwrap(),
+    );
+    let raw: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
+    assert_same_as_qemu("echo raw", ECHO_ELF, &echo::raw_input(&raw));
+    assert_same_as_qemu("echo raw empty", ECHO_ELF, &echo::raw_input(&[]));
+}
+
+#[test]
+fn hashbench_short_run() {
+    let input = hashbench::Input {
+        iterations: 2_000,
+        seed: [7; 32],
+    };
+    assert_same_as_qemu(
+        "hashbench",
+        HASHBENCH_ELF,
+        &opml_codec::encode(&input).unwrap(),
+    );
+}
+
+#[test]
+fn syscalls_normal_mode() {
+    let data: Vec<u8> = (0..300).map(|i| (i * 7) as u8).collect();
+    for code in [0, 42, 255] {
+        assert_same_as_qemu(
+            "syscalls",
+            SYSCALLS_ELF,
+            &syscalls::normal_input(code, &data),
+        );
+    }
+    assert_same_as_qemu(
+        "syscalls, no data",
+        SYSCALLS_ELF,
+        &syscalls::normal_input(9, &[]),
+    );
+}
+
+#[test]
+fn codec_bench_every_mode() {
+    let payload = codec_bench::payload(500, codec_bench::Values::Small);
+    let postcard = opml_codec::encode(&payload).unwrap();
+    let bincode = codec_bench::bincode_payload(&payload).unwrap();
+    for mode in [
+        codec_bench::mode::READ,
+        codec_bench::mode::POSTCARD_DECODE,
+        codec_bench::mode::POSTCARD_ROUNDTRIP,
+        codec_bench::mode::SDK_ROUNDTRIP,
+    ] {
+        assert_same_as_qemu(
+            "codec-bench",
+            CODEC_BENCH_ELF,
+            &codec_bench::input(mode, &postcard).unwrap(),
+        );
+    }
+    for mode in [
+        codec_bench::mode::BINCODE_DECODE,
+        codec_bench::mode::BINCODE_ROUNDTRIP,
+    ] {
+        assert_same_as_qemu(
+            "codec-bench",
+            CODEC_BENCH_ELF,
+            &codec_bench::input(mode, &bincode).unwrap(),
+        );
+    }
+}
