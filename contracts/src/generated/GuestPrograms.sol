@@ -6,14 +6,14 @@ pragma solidity ^0.8.0;
 /// state with empty input.
 library GuestPrograms {
     /// @notice Program ID of the `codec-bench` guest.
-    bytes32 internal constant CODEC_BENCH_ID = 0x1e4f6dd6a2d9db217b8959a2eb592275b0fbec4be65e4a19bfc38bee1db7ad8c;
+    bytes32 internal constant CODEC_BENCH_ID = 0xfcf36101d26efda546c6ae521e4a5e01d45526a7acb1bf4d752495868f8e6b1e;
 
     /// @notice Program ID of the `echo` guest.
-    bytes32 internal constant ECHO_ID = 0x2014d8921e0510a505bb3537bd79380c2afb7ffac3e7c470c645fbf2e8e86885;
+    bytes32 internal constant ECHO_ID = 0x933c2356dcb744ccc7f1e43acde70e9ae8c77a6d4d34e09a82e86c64dbfdd984;
 
     /// @notice Program ID of the `hashbench` guest.
-    bytes32 internal constant HASHBENCH_ID = 0x64b6046bd53449a3d820a002c86e14345bb01cbdfb87b783d94502d2ebd5ffd4;
+    bytes32 internal constant HASHBENCH_ID = 0x7d31ca04723b0016cbbfe4ab6d780cbbb4e99925bde5b4c13d65e7e8a01b3e52;
 
     /// @notice Program ID of the `syscalls` guest.
-    bytes32 internal constant SYSCALLS_ID = 0x23b19afa45972bf94d6102d63be3d47499969a5d571fb8acd5464efb80c066e9;
+    bytes32 internal constant SYSCALLS_ID = 0x80cc440a324ae0c7c5a83306bca51aa56645417555976d170b6ab8b7ef809d77;
 }
