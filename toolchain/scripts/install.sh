@@ -26,3 +26,6 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 log "ready: $(rustc --version), $(qemu-riscv32 --version | head -1)"
+
+# Solidity toolchain (forge, anvil, solc-js), pinned in toolchain/contracts/package-lock.json.
+bash toolchain/contracts/install.sh

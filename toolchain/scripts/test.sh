@@ -13,3 +13,7 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
+step "contracts: forge fmt --check, forge test, artifacts up to date"
+toolchain/scripts/forge.sh fmt --check
+toolchain/scripts/forge.sh test
+toolchain/scripts/contracts.sh check

@@ -31,6 +31,7 @@ Examples:
   opml state guest.elf --step 5000                 the state (and its hash) after 5000 steps
   opml witness guest.elf --step 5000 -o w.json     the proof of step 5000 as JSON
   opml check guest.elf --input input.bin           verify every step with the step verifier
+  opml check guest.elf --evm                       ... and with the Solidity verifier on an embedded EVM
   opml program-id guest.elf                        the program ID a task names
   opml disasm guest.elf                            disassemble the executable segments
 

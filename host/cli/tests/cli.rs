@@ -205,6 +205,42 @@ fn witness_json_verifies_to_the_next_state() {
 }
 
 #[test]
+fn check_evm_verifies_every_step_on_the_embedded_evm_too() {
+    let dir = Scratch::new("check-evm");
+    let elf = dir.file("echo.elf", ECHO_ELF);
+    let input = dir.file("input.bin", &echo::raw_input(b"every step on the EVM"));
+    let out = opml(&[p("check"), &elf, p("--input"), &input, p("--evm")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out.stdout);
+    assert_eq!(summary["mismatches"], 0);
+    let steps = summary["checked_steps"].as_u64().unwrap();
+    let evm = &summary["evm"];
+    assert_eq!(evm["verified_steps"].as_u64(), Some(steps));
+    assert!(evm["steps_per_second"].as_f64().unwrap() > 0.0);
+    assert!(evm["contract_size"].as_u64().unwrap() > 0);
+    let gas = &evm["gas"];
+    for kind in ["execution", "tx_cancun", "tx_prague"] {
+        let (mean, max) = (
+            gas[kind]["mean"].as_u64().unwrap(),
+            gas[kind]["max"].as_u64().unwrap(),
+        );
+        assert!(0 < mean && mean <= max, "{kind}: {gas}");
+    }
+    assert!(gas["tx_cancun"]["mean"].as_u64() > gas["execution"]["mean"].as_u64());
+
+    // Without --evm, no EVM statistics.
+    let out = opml(&[
+        p("check"),
+        &elf,
+        p("--input"),
+        &input,
+        p("--max-steps"),
+        p("50"),
+    ]);
+    assert!(json(&out.stdout).get("evm").is_none());
+}
+
+#[test]
 fn check_verifies_every_step_and_program_id_and_disasm_work() {
     let dir = Scratch::new("check");
     let elf = dir.file("echo.elf", ECHO_ELF);

@@ -4,10 +4,18 @@
 //! proven by the emulator (through its access tracker) and re-executed by the independent step
 //! verifier from the packed pre-state and the proof alone. Any disagreement is a bug in the VM
 //! and is reported with the step, the instruction and the witness.
+//!
+//! With `--evm`, every step is also verified by the Solidity step verifier on an embedded EVM
+//! (`opml-chain`); a disagreement is reported the same way, with replayable calldata and a forge
+//! test, and the summary adds throughput and gas statistics.
 
-use anyhow::Result;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
 use clap::Args;
-use serde_json::json;
+use opml_chain::contracts::{StepVerifierEvm, forge_test};
+use opml_chain::{EvmError, StepOutcome};
+use serde_json::{Value, json};
 
 use crate::exit_codes;
 use crate::guest_input::GuestArgs;
@@ -22,6 +30,51 @@ pub(crate) struct CheckArgs {
     /// Check at most this many steps.
     #[arg(long, value_name = "N")]
     max_steps: Option<u64>,
+    /// Also verify every step with the Solidity step verifier on an embedded EVM (revm).
+    #[arg(long)]
+    evm: bool,
+}
+
+/// Gas statistics of the steps verified on the EVM.
+#[derive(Default)]
+struct GasStats {
+    steps: u64,
+    execution_total: u64,
+    execution_max: u64,
+    cancun_total: u64,
+    cancun_max: u64,
+    prague_total: u64,
+    prague_max: u64,
+    calldata_max: usize,
+}
+
+impl GasStats {
+    fn add(&mut self, outcome: &StepOutcome) {
+        self.steps += 1;
+        self.execution_total += outcome.gas.execution;
+        self.execution_max = self.execution_max.max(outcome.gas.execution);
+        self.cancun_total += outcome.gas.cancun;
+        self.cancun_max = self.cancun_max.max(outcome.gas.cancun);
+        self.prague_total += outcome.gas.prague;
+        self.prague_max = self.prague_max.max(outcome.gas.prague);
+        self.calldata_max = self.calldata_max.max(outcome.calldata_len);
+    }
+
+    fn json(&self, evm: &StepVerifierEvm, seconds: f64) -> Value {
+        let mean = |total: u64| total.checked_div(self.steps).unwrap_or(0);
+        json!({
+            "verified_steps": self.steps,
+            "seconds": seconds,
+            "steps_per_second": if seconds > 0.0 { self.steps as f64 / seconds } else { 0.0 },
+            "contract_size": evm.code_size(),
+            "gas": {
+                "execution": { "mean": mean(self.execution_total), "max": self.execution_max },
+                "tx_cancun": { "mean": mean(self.cancun_total), "max": self.cancun_max },
+                "tx_prague": { "mean": mean(self.prague_total), "max": self.prague_max },
+                "calldata_max_bytes": self.calldata_max,
+            },
+        })
+    }
 }
 
 /// Checks every step; exit status 0 if all agree, 252 at the first mismatch.
@@ -29,6 +82,12 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8> {
     let loaded = args.guest.load()?;
     let mut machine = loaded.machine;
     let limit = args.max_steps.unwrap_or(u64::MAX);
+    let mut evm = match args.evm {
+        true => Some(StepVerifierEvm::new().context("deploying the step verifier on the EVM")?),
+        false => None,
+    };
+    let mut gas = GasStats::default();
+    let started = Instant::now();
     let bar = progress::steps_bar(args.max_steps, "checking");
     while !machine.status().is_halted() && machine.step_count() < limit {
         let step = machine.step_count();
@@ -56,18 +115,53 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             return Ok(exit_codes::CHECK_MISMATCH);
         }
+        if let Some(evm) = evm.as_mut() {
+            let state_data = witness.state_data();
+            let proof = witness.encode_proof();
+            let on_evm = evm.step(&state_data, &proof);
+            if let Ok(outcome) = &on_evm {
+                gas.add(outcome);
+            }
+            if on_evm.as_ref().ok().map(|outcome| &outcome.post) != Some(&expected) {
+                bar.finish_and_clear();
+                let report = json!({
+                    "step": step,
+                    "location": loaded.symbols.locate(pc),
+                    "emulator_post_state": json::hex(&expected),
+                    "evm": match &on_evm {
+                        Ok(outcome) => json::hex(&outcome.post),
+                        Err(error) => format!("error: {error}"),
+                    },
+                    "evm_revert_data": match &on_evm {
+                        Err(EvmError::Revert { data, .. }) => Some(json::hex(data)),
+                        _ => None,
+                    },
+                    "state_data": json::hex(&state_data),
+                    "proof": json::hex(&proof),
+                    "calldata": json::hex(&StepVerifierEvm::calldata(&state_data, &proof)),
+                    "forge_test": forge_test(&state_data, &proof, &expected),
+                });
+                eprintln!(
+                    "opml: EVM MISMATCH at step {step}, {}",
+                    loaded.symbols.locate(pc)
+                );
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(exit_codes::CHECK_MISMATCH);
+            }
+        }
         if step % 4096 == 0 {
             bar.set_position(step);
         }
     }
     bar.finish_and_clear();
-    println!(
-        "{}",
-        json!({
-            "checked_steps": machine.step_count(),
-            "status": json::status(machine.status()),
-            "mismatches": 0,
-        })
-    );
+    let mut summary = json!({
+        "checked_steps": machine.step_count(),
+        "status": json::status(machine.status()),
+        "mismatches": 0,
+    });
+    if let Some(evm) = &evm {
+        summary["evm"] = gas.json(evm, started.elapsed().as_secs_f64());
+    }
+    println!("{summary}");
     Ok(0)
 }

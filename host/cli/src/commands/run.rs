@@ -100,7 +100,10 @@ fn exit_code(status: ExitStatus, machine: &Machine, symbols: &Symbols) -> u8 {
     match status {
         ExitStatus::Exited(code) => {
             if code == opml_platform::exit_code::PANIC {
-                eprintln!("opml: the guest panicked (exit code {code}) at {at}");
+                eprintln!(
+                    "opml: the guest panicked (exit code {code}; its message above names the \
+                     source line); it exited from {at}"
+                );
             }
             (code & 0xff) as u8
         }

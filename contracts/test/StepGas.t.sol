@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {TestBase} from "./utils/Vm.sol";
+import {RiscvStep} from "../src/RiscvStep.sol";
+import {VmConstants as C} from "../src/lib/VmConstants.sol";
+
+/// @notice Gas of one `step` transaction per vector: 21,000 + calldata (Cancun: 16 gas per
+/// non-zero byte, 4 per zero byte) + execution, checked against the budgets: 60,000 for ALU,
+/// branch, jump and trap steps; 75,000 for loads, syscalls and stores or reads into the fetch
+/// leaf; 85,000 for a store or `read` into another leaf. `forge test -vv --match-contract
+/// StepGas` prints the table.
+/// @dev Note: why a write to a second leaf cannot meet 75,000: it carries two memory proofs
+/// (1,792 bytes, ~30,000 calldata gas) and needs 81 SHA-256 calls (fetch path, old and new
+/// data path; the code and stack paths meet only at the root), at least 184 gas each with
+/// the CALL: 21,000 + 30,000 + 14,900 = 65,900 before any other work.
+/// @dev Note: execution gas is the gas of a warm STATICCALL minus the 100 gas of the warm call
+/// itself (and includes ~10 gas of the measuring opcodes).
+contract StepGasTest is TestBase {
+    /// @dev Budget for ALU, branch, jump and trap steps.
+    uint256 internal constant ALU_BUDGET = 60_000;
+    /// @dev Budget for loads, syscalls, and stores or reads into the fetch leaf.
+    uint256 internal constant MEMORY_BUDGET = 75_000;
+    /// @dev Budget for a store or `read` into a leaf other than the fetch leaf.
+    uint256 internal constant WRITE_BUDGET = 85_000;
+
+    RiscvStep internal verifier;
+
+    function setUp() public {
+        verifier = new RiscvStep();
+    }
+
+    function test_gasPerStepWithinBudget() public {
+        string memory json = vm.readFile("test/vectors/steps.json");
+        string[] memory names = vm.parseJsonStringArray(json, ".names");
+        bytes[] memory states = vm.parseJsonBytesArray(json, ".stateData");
+        bytes[] memory proofs = vm.parseJsonBytesArray(json, ".proofs");
+        // Warm the verifier's account, as a transaction to it would.
+        verifier.step(states[0], proofs[0]);
+        uint256 over;
+        for (uint256 i = 0; i < names.length; ++i) {
+            bytes memory data = abi.encodeCall(RiscvStep.step, (states[i], proofs[i]));
+            address target = address(verifier);
+            bool ok;
+            uint256 execution;
+            assembly {
+                // Measured around the STATICCALL alone: no return data is copied, so no memory
+                // of this (large) test frame is expanded inside the measurement.
+                let before := gas()
+                ok := staticcall(gas(), target, add(data, 0x20), mload(data), 0, 0)
+                execution := sub(before, gas())
+            }
+            execution -= 100; // the warm call itself, which a transaction does not pay
+            require(ok, names[i]);
+            uint256 total = 21_000 + calldataGas(data) + execution;
+            (string memory class, uint256 budget) = classify(states[i], proofs[i]);
+            emit log(string.concat(
+                    names[i],
+                    " | ",
+                    class,
+                    " | calldata ",
+                    toString(data.length),
+                    " B ",
+                    toString(calldataGas(data)),
+                    " gas | execution ",
+                    toString(execution),
+                    " | total ",
+                    toString(total)
+                ));
+            if (total > budget) {
+                emit log(string.concat("OVER BUDGET: ", names[i]));
+                over++;
+            }
+        }
+        vm.assertEq(over, 0, "steps over their gas budget");
+    }
+
+    /// @dev Intrinsic calldata gas (EIP-2028).
+    function calldataGas(bytes memory data) internal pure returns (uint256 gas) {
+        for (uint256 i = 0; i < data.length; ++i) {
+            gas += data[i] == 0 ? 4 : 16;
+        }
+    }
+
+    /// @dev The instruction class of a vector, from the fetched word, and its gas budget.
+    function classify(bytes memory state, bytes memory proof)
+        internal
+        pure
+        returns (string memory, uint256)
+    {
+        (string memory class, bool memoryClass) = classOf(state, proof);
+        // Two memory proofs and a write: store, or a read with an input chunk.
+        bool writesSecondLeaf = proof.length >= 2 * C.PROOF_LEN
+            && (keccak256(bytes(class)) == keccak256("store")
+                || keccak256(bytes(class)) == keccak256("syscall 63 fd 0"));
+        if (writesSecondLeaf) return (class, WRITE_BUDGET);
+        return (class, memoryClass ? MEMORY_BUDGET : ALU_BUDGET);
+    }
+
+    /// @dev The class of a vector and whether it is a memory class (load, store, ecall).
+    function classOf(bytes memory state, bytes memory proof)
+        internal
+        pure
+        returns (string memory, bool)
+    {
+        if (uint8(state[C.STATUS]) != C.STATUS_RUNNING) return ("halted", false);
+        if (proof.length == 0) return ("trap", false);
+        uint256 pc = uint8(state[C.PC + 3]) % 32;
+        uint32 word = uint32(uint8(proof[pc])) | uint32(uint8(proof[pc + 1])) << 8
+            | uint32(uint8(proof[pc + 2])) << 16 | uint32(uint8(proof[pc + 3])) << 24;
+        uint32 opcode = word & 0x7f;
+        if (word == 0x73) {
+            uint256 a7 = uint8(state[C.REGS + 4 * 17 + 3]);
+            uint256 a0 = uint8(state[C.REGS + 4 * 10 + 3]);
+            return (string.concat("syscall ", toString(a7), " fd ", toString(a0)), true);
+        }
+        if (opcode == 0x03) return ("load", true);
+        if (opcode == 0x23) return ("store", true);
+        if (opcode == 0x33 && word >> 25 == 1) return ("mul/div", false);
+        if (opcode == 0x33 || opcode == 0x13 || opcode == 0x37 || opcode == 0x17) {
+            return ("alu", false);
+        }
+        if (opcode == 0x63) return ("branch", false);
+        if (opcode == 0x6f || opcode == 0x67) return ("jump", false);
+        return ("other", false);
+    }
+
+    function toString(uint256 value) internal pure returns (string memory) {
+        if (value == 0) return "0";
+        bytes memory buf;
+        while (value != 0) {
+            buf = bytes.concat(bytes1(uint8(48 + value % 10)), buf);
+            value /= 10;
+        }
+        return string(buf);
+    }
+}

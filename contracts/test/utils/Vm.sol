@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+/// @notice The forge cheatcodes the opml tests use (forge-std is not available here).
+/// @dev Note: forge serves these at VM_ADDRESS; signatures as in forge-std's Vm.sol.
+interface Vm {
+    function readFile(string calldata path) external view returns (string memory data);
+    function projectRoot() external view returns (string memory path);
+    function parseJsonKeys(string calldata json, string calldata key)
+        external
+        pure
+        returns (string[] memory keys);
+    function parseJsonUint(string calldata json, string calldata key)
+        external
+        pure
+        returns (uint256);
+    function parseJsonBytes(string calldata json, string calldata key)
+        external
+        pure
+        returns (bytes memory);
+    function parseJsonBytes32(string calldata json, string calldata key)
+        external
+        pure
+        returns (bytes32);
+    function parseJsonBytesArray(string calldata json, string calldata key)
+        external
+        pure
+        returns (bytes[] memory);
+    function parseJsonBytes32Array(string calldata json, string calldata key)
+        external
+        pure
+        returns (bytes32[] memory);
+    function parseJsonStringArray(string calldata json, string calldata key)
+        external
+        pure
+        returns (string[] memory);
+    function expectRevert() external;
+    function expectRevert(bytes4 revertData) external;
+    function expectRevert(bytes calldata revertData) external;
+    function expectEmit() external;
+    function assume(bool condition) external pure;
+    function prank(address msgSender) external;
+    function assertEq(uint256 left, uint256 right, string calldata error) external pure;
+    function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
+    function assertEq(bool left, bool right, string calldata error) external pure;
+    function assertNotEq(bytes32 left, bytes32 right, string calldata error) external pure;
+    function assertTrue(bool condition, string calldata error) external pure;
+    function assertLe(uint256 left, uint256 right, string calldata error) external pure;
+}
+
+/// @notice Base of the opml tests: the cheatcode handle and DSTest-style log events (forge
+/// prints them with -vv).
+abstract contract TestBase {
+    /// @dev Emitted to print a named number.
+    event log_named_uint(string key, uint256 val);
+    /// @dev Emitted to print a line.
+    event log(string);
+
+    /// @dev Forge's cheatcode address.
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    /// @dev Marks this contract as a test for forge.
+    bool public IS_TEST = true;
+}

@@ -1,0 +1,68 @@
+//! The step vectors the Solidity tests read: generated here from the Rust VM and verifier, the
+//! source of truth.
+//!
+//! `OPML_WRITE_VECTORS=1 cargo test -p opml-chain --test vectors` (re)writes
+//! `contracts/test/vectors/{steps,input}.json`; without it, the test fails if the committed files
+//! differ from what the Rust code generates now.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::vectors;
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contracts/test/vectors")
+}
+
+/// Writes `name` under `contracts/test/vectors` if `OPML_WRITE_VECTORS=1`; otherwise checks that
+/// the committed file equals `content`.
+fn write_or_check(name: &str, content: &str) {
+    let path = vectors_dir().join(name);
+    if std::env::var("OPML_WRITE_VECTORS").as_deref() == Ok("1") {
+        std::fs::create_dir_all(vectors_dir()).expect("create the vectors directory");
+        std::fs::write(&path, content).expect("write the vectors");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "{}: {err}; generate it with OPML_WRITE_VECTORS=1 cargo test -p opml-chain --test vectors",
+            path.display()
+        )
+    });
+    assert!(
+        committed == content,
+        "{} is stale: regenerate it with OPML_WRITE_VECTORS=1 cargo test -p opml-chain --test vectors",
+        path.display()
+    );
+}
+
+#[test]
+fn step_vectors_are_current() {
+    let vectors = vectors::vectors();
+    assert!(vectors.len() > 150, "{} vectors", vectors.len());
+    write_or_check("steps.json", &vectors::steps_json(&vectors));
+}
+
+#[test]
+fn input_vector_is_current() {
+    write_or_check("input.json", &vectors::input_json());
+}
+
+/// The vectors cover every proof shape the spec names: empty (halted, misaligned pc), the fetch
+/// leaf alone, fetch and data leaves, fetch leaf and input chunk, and all three.
+#[test]
+fn vectors_cover_every_proof_shape() {
+    let shapes: std::collections::BTreeSet<usize> = vectors::vectors()
+        .iter()
+        .map(|v| v.witness.encode_proof().len())
+        .collect();
+    let memory = opml_state::merkle::PROOF_LEN;
+    let chunk = opml_state::input::CHUNK_PROOF_LEN;
+    for len in [0, memory, 2 * memory, memory + chunk, 2 * memory + chunk] {
+        assert!(
+            shapes.contains(&len),
+            "no vector with a {len}-byte proof: {shapes:?}"
+        );
+    }
+}
