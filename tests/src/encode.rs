@@ -1,10 +1,20 @@
-//! A small RV32IM encoder, independent of `opml-isa`, with GNU assembler syntax for listings.
+//! RV32IM instructions as the random program generator builds them, encoded through
+//! [`opml_isa::Instruction::encode`] and printed in GNU assembler syntax for listings.
+//!
+//! [`Insn`] stays separate from [`Instruction`] for two reasons: a `fence` here carries its
+//! predecessor and successor sets (the generator draws them at random; `Instruction::Fence`
+//! has none), and its `Display` is what `riscv64-unknown-elf-as` accepts (`tests/encoder.rs`
+//! checks the words against it): branch and jump targets as `.+offset`, `lui`/`auipc` with the
+//! 20-bit immediate and `x` register names, where `Instruction`'s disassembly writes a bare
+//! `+16`, which the assembler would read as an absolute address.
 //!
 //! Registers are numbers `0..32`. Branch and jump offsets are relative to the instruction and
 //! must be even and in range; immediates must fit their field. Out-of-range operands are a bug
 //! in the caller and panic when encoding.
 
 use std::fmt;
+
+use opml_isa::Instruction;
 
 /// Register-register operations (`OP` opcode), the M extension included.
 #[allow(missing_docs)] // The variants are the mnemonics.
@@ -56,27 +66,27 @@ impl AluOp {
         AluOp::Remu,
     ];
 
-    /// `(funct7, funct3, mnemonic)`.
-    fn fields(self) -> (u32, u32, &'static str) {
+    /// The mnemonic.
+    fn mnemonic(self) -> &'static str {
         match self {
-            AluOp::Add => (0x00, 0, "add"),
-            AluOp::Sub => (0x20, 0, "sub"),
-            AluOp::Sll => (0x00, 1, "sll"),
-            AluOp::Slt => (0x00, 2, "slt"),
-            AluOp::Sltu => (0x00, 3, "sltu"),
-            AluOp::Xor => (0x00, 4, "xor"),
-            AluOp::Srl => (0x00, 5, "srl"),
-            AluOp::Sra => (0x20, 5, "sra"),
-            AluOp::Or => (0x00, 6, "or"),
-            AluOp::And => (0x00, 7, "and"),
-            AluOp::Mul => (0x01, 0, "mul"),
-            AluOp::Mulh => (0x01, 1, "mulh"),
-            AluOp::Mulhsu => (0x01, 2, "mulhsu"),
-            AluOp::Mulhu => (0x01, 3, "mulhu"),
-            AluOp::Div => (0x01, 4, "div"),
-            AluOp::Divu => (0x01, 5, "divu"),
-            AluOp::Rem => (0x01, 6, "rem"),
-            AluOp::Remu => (0x01, 7, "remu"),
+            AluOp::Add => "add",
+            AluOp::Sub => "sub",
+            AluOp::Sll => "sll",
+            AluOp::Slt => "slt",
+            AluOp::Sltu => "sltu",
+            AluOp::Xor => "xor",
+            AluOp::Srl => "srl",
+            AluOp::Sra => "sra",
+            AluOp::Or => "or",
+            AluOp::And => "and",
+            AluOp::Mul => "mul",
+            AluOp::Mulh => "mulh",
+            AluOp::Mulhsu => "mulhsu",
+            AluOp::Mulhu => "mulhu",
+            AluOp::Div => "div",
+            AluOp::Divu => "divu",
+            AluOp::Rem => "rem",
+            AluOp::Remu => "remu",
         }
     }
 }
@@ -115,18 +125,18 @@ impl AluImmOp {
         matches!(self, AluImmOp::Slli | AluImmOp::Srli | AluImmOp::Srai)
     }
 
-    /// `(funct3, mnemonic)`.
-    fn fields(self) -> (u32, &'static str) {
+    /// The mnemonic.
+    fn mnemonic(self) -> &'static str {
         match self {
-            AluImmOp::Addi => (0, "addi"),
-            AluImmOp::Slti => (2, "slti"),
-            AluImmOp::Sltiu => (3, "sltiu"),
-            AluImmOp::Xori => (4, "xori"),
-            AluImmOp::Ori => (6, "ori"),
-            AluImmOp::Andi => (7, "andi"),
-            AluImmOp::Slli => (1, "slli"),
-            AluImmOp::Srli => (5, "srli"),
-            AluImmOp::Srai => (5, "srai"),
+            AluImmOp::Addi => "addi",
+            AluImmOp::Slti => "slti",
+            AluImmOp::Sltiu => "sltiu",
+            AluImmOp::Xori => "xori",
+            AluImmOp::Ori => "ori",
+            AluImmOp::Andi => "andi",
+            AluImmOp::Slli => "slli",
+            AluImmOp::Srli => "srli",
+            AluImmOp::Srai => "srai",
         }
     }
 }
@@ -154,15 +164,15 @@ impl BranchOp {
         BranchOp::Bgeu,
     ];
 
-    /// `(funct3, mnemonic)`.
-    fn fields(self) -> (u32, &'static str) {
+    /// The mnemonic.
+    fn mnemonic(self) -> &'static str {
         match self {
-            BranchOp::Beq => (0, "beq"),
-            BranchOp::Bne => (1, "bne"),
-            BranchOp::Blt => (4, "blt"),
-            BranchOp::Bge => (5, "bge"),
-            BranchOp::Bltu => (6, "bltu"),
-            BranchOp::Bgeu => (7, "bgeu"),
+            BranchOp::Beq => "beq",
+            BranchOp::Bne => "bne",
+            BranchOp::Blt => "blt",
+            BranchOp::Bge => "bge",
+            BranchOp::Bltu => "bltu",
+            BranchOp::Bgeu => "bgeu",
         }
     }
 }
@@ -193,14 +203,14 @@ impl Width {
         }
     }
 
-    /// `(funct3, mnemonic suffix)`.
-    fn fields(self) -> (u32, &'static str) {
+    /// The mnemonic suffix.
+    fn suffix(self) -> &'static str {
         match self {
-            Width::B => (0, "b"),
-            Width::H => (1, "h"),
-            Width::W => (2, "w"),
-            Width::Bu => (4, "bu"),
-            Width::Hu => (5, "hu"),
+            Width::B => "b",
+            Width::H => "h",
+            Width::W => "w",
+            Width::Bu => "bu",
+            Width::Hu => "hu",
         }
     }
 }
@@ -306,21 +316,13 @@ pub enum Insn {
     Ebreak,
 }
 
-fn reg(r: u32) -> u32 {
+/// A register number as an [`Instruction`] field.
+fn reg(r: u32) -> u8 {
     assert!(r < 32, "register x{r} does not exist");
-    r
+    r as u8
 }
 
-/// The low `bits` bits of a signed immediate that must fit in them.
-fn signed(imm: i32, bits: u32) -> u32 {
-    let limit = 1i64 << (bits - 1);
-    assert!(
-        (-limit..limit).contains(&i64::from(imm)),
-        "immediate {imm} does not fit in {bits} bits"
-    );
-    imm as u32 & ((1 << bits) - 1)
-}
-
+/// A 20-bit upper immediate as the value [`Instruction::Lui`] and [`Instruction::Auipc`] hold.
 fn upper(imm: u32) -> u32 {
     assert!(
         imm < 1 << 20,
@@ -329,84 +331,151 @@ fn upper(imm: u32) -> u32 {
     imm << 12
 }
 
-fn r_type(funct7: u32, rs2: u32, rs1: u32, funct3: u32, rd: u32, opcode: u32) -> u32 {
-    funct7 << 25 | reg(rs2) << 20 | reg(rs1) << 15 | funct3 << 12 | reg(rd) << 7 | opcode
-}
-
-fn i_type(imm: u32, rs1: u32, funct3: u32, rd: u32, opcode: u32) -> u32 {
-    imm << 20 | reg(rs1) << 15 | funct3 << 12 | reg(rd) << 7 | opcode
-}
-
 impl Insn {
-    /// The instruction word.
+    /// The `opml-isa` instruction this is. A `fence` becomes [`Instruction::Fence`], which does
+    /// not carry the predecessor and successor sets.
     ///
     /// # Panics
     ///
-    /// If a register, immediate or offset is out of range, or a branch or jump offset is odd.
-    pub fn encode(self) -> u32 {
+    /// If a register or upper immediate is out of range, a shift amount is not `0..32`, or a
+    /// store has an unsigned width.
+    pub fn instruction(self) -> Instruction {
         match self {
             Insn::Alu { op, rd, rs1, rs2 } => {
-                let (funct7, funct3, _) = op.fields();
-                r_type(funct7, rs2, rs1, funct3, rd, 0x33)
+                let (rd, rs1, rs2) = (reg(rd), reg(rs1), reg(rs2));
+                match op {
+                    AluOp::Add => Instruction::Add { rd, rs1, rs2 },
+                    AluOp::Sub => Instruction::Sub { rd, rs1, rs2 },
+                    AluOp::Sll => Instruction::Sll { rd, rs1, rs2 },
+                    AluOp::Slt => Instruction::Slt { rd, rs1, rs2 },
+                    AluOp::Sltu => Instruction::Sltu { rd, rs1, rs2 },
+                    AluOp::Xor => Instruction::Xor { rd, rs1, rs2 },
+                    AluOp::Srl => Instruction::Srl { rd, rs1, rs2 },
+                    AluOp::Sra => Instruction::Sra { rd, rs1, rs2 },
+                    AluOp::Or => Instruction::Or { rd, rs1, rs2 },
+                    AluOp::And => Instruction::And { rd, rs1, rs2 },
+                    AluOp::Mul => Instruction::Mul { rd, rs1, rs2 },
+                    AluOp::Mulh => Instruction::Mulh { rd, rs1, rs2 },
+                    AluOp::Mulhsu => Instruction::Mulhsu { rd, rs1, rs2 },
+                    AluOp::Mulhu => Instruction::Mulhu { rd, rs1, rs2 },
+                    AluOp::Div => Instruction::Div { rd, rs1, rs2 },
+                    AluOp::Divu => Instruction::Divu { rd, rs1, rs2 },
+                    AluOp::Rem => Instruction::Rem { rd, rs1, rs2 },
+                    AluOp::Remu => Instruction::Remu { rd, rs1, rs2 },
+                }
             }
             Insn::AluImm { op, rd, rs1, imm } => {
-                let (funct3, _) = op.fields();
-                let imm = if op.is_shift() {
+                let (rd, rs1) = (reg(rd), reg(rs1));
+                let shamt = || {
                     assert!((0..32).contains(&imm), "shift amount {imm} out of range");
-                    let funct7 = if op == AluImmOp::Srai { 0x20 } else { 0 };
-                    funct7 << 5 | imm as u32
-                } else {
-                    signed(imm, 12)
+                    imm as u8
                 };
-                i_type(imm, rs1, funct3, rd, 0x13)
+                match op {
+                    AluImmOp::Addi => Instruction::Addi { rd, rs1, imm },
+                    AluImmOp::Slti => Instruction::Slti { rd, rs1, imm },
+                    AluImmOp::Sltiu => Instruction::Sltiu { rd, rs1, imm },
+                    AluImmOp::Xori => Instruction::Xori { rd, rs1, imm },
+                    AluImmOp::Ori => Instruction::Ori { rd, rs1, imm },
+                    AluImmOp::Andi => Instruction::Andi { rd, rs1, imm },
+                    AluImmOp::Slli => Instruction::Slli {
+                        rd,
+                        rs1,
+                        shamt: shamt(),
+                    },
+                    AluImmOp::Srli => Instruction::Srli {
+                        rd,
+                        rs1,
+                        shamt: shamt(),
+                    },
+                    AluImmOp::Srai => Instruction::Srai {
+                        rd,
+                        rs1,
+                        shamt: shamt(),
+                    },
+                }
             }
-            Insn::Lui { rd, imm } => upper(imm) | reg(rd) << 7 | 0x37,
-            Insn::Auipc { rd, imm } => upper(imm) | reg(rd) << 7 | 0x17,
-            Insn::Jal { rd, offset } => {
-                assert!(offset % 2 == 0, "odd jump offset {offset}");
-                let imm = signed(offset, 21);
-                let scrambled = (imm >> 20 & 1) << 31
-                    | (imm >> 1 & 0x3ff) << 21
-                    | (imm >> 11 & 1) << 20
-                    | (imm >> 12 & 0xff) << 12;
-                scrambled | reg(rd) << 7 | 0x6f
-            }
-            Insn::Jalr { rd, rs1, offset } => i_type(signed(offset, 12), rs1, 0, rd, 0x67),
+            Insn::Lui { rd, imm } => Instruction::Lui {
+                rd: reg(rd),
+                imm: upper(imm),
+            },
+            Insn::Auipc { rd, imm } => Instruction::Auipc {
+                rd: reg(rd),
+                imm: upper(imm),
+            },
+            Insn::Jal { rd, offset } => Instruction::Jal {
+                rd: reg(rd),
+                offset,
+            },
+            Insn::Jalr { rd, rs1, offset } => Instruction::Jalr {
+                rd: reg(rd),
+                rs1: reg(rs1),
+                offset,
+            },
             Insn::Branch {
                 op,
                 rs1,
                 rs2,
                 offset,
             } => {
-                assert!(offset % 2 == 0, "odd branch offset {offset}");
-                let imm = signed(offset, 13);
-                let (funct3, _) = op.fields();
-                let high = (imm >> 12 & 1) << 6 | (imm >> 5 & 0x3f);
-                let low = (imm >> 1 & 0xf) << 1 | (imm >> 11 & 1);
-                r_type(high, rs2, rs1, funct3, low, 0x63)
+                let (rs1, rs2) = (reg(rs1), reg(rs2));
+                match op {
+                    BranchOp::Beq => Instruction::Beq { rs1, rs2, offset },
+                    BranchOp::Bne => Instruction::Bne { rs1, rs2, offset },
+                    BranchOp::Blt => Instruction::Blt { rs1, rs2, offset },
+                    BranchOp::Bge => Instruction::Bge { rs1, rs2, offset },
+                    BranchOp::Bltu => Instruction::Bltu { rs1, rs2, offset },
+                    BranchOp::Bgeu => Instruction::Bgeu { rs1, rs2, offset },
+                }
             }
             Insn::Load {
                 width,
                 rd,
                 rs1,
                 offset,
-            } => i_type(signed(offset, 12), rs1, width.fields().0, rd, 0x03),
+            } => {
+                let (rd, rs1) = (reg(rd), reg(rs1));
+                match width {
+                    Width::B => Instruction::Lb { rd, rs1, offset },
+                    Width::H => Instruction::Lh { rd, rs1, offset },
+                    Width::W => Instruction::Lw { rd, rs1, offset },
+                    Width::Bu => Instruction::Lbu { rd, rs1, offset },
+                    Width::Hu => Instruction::Lhu { rd, rs1, offset },
+                }
+            }
             Insn::Store {
                 width,
                 rs1,
                 rs2,
                 offset,
             } => {
-                assert!(Width::STORES.contains(&width), "no unsigned stores");
-                let imm = signed(offset, 12);
-                r_type(imm >> 5, rs2, rs1, width.fields().0, imm & 0x1f, 0x23)
+                let (rs1, rs2) = (reg(rs1), reg(rs2));
+                match width {
+                    Width::B => Instruction::Sb { rs1, rs2, offset },
+                    Width::H => Instruction::Sh { rs1, rs2, offset },
+                    Width::W => Instruction::Sw { rs1, rs2, offset },
+                    Width::Bu | Width::Hu => panic!("no unsigned stores"),
+                }
             }
+            Insn::Fence { .. } => Instruction::Fence,
+            Insn::Ecall => Instruction::Ecall,
+            Insn::Ebreak => Instruction::Ebreak,
+        }
+    }
+
+    /// The instruction word: [`Instruction::encode`] of [`Insn::instruction`], except that a
+    /// `fence` keeps its predecessor and successor sets (`Instruction::Fence` encodes only
+    /// `fence iorw, iorw`).
+    ///
+    /// # Panics
+    ///
+    /// If a register, immediate or offset is out of range, or a branch or jump offset is odd.
+    pub fn encode(self) -> u32 {
+        match self {
             Insn::Fence { pred, succ } => {
                 assert!((1..16).contains(&pred) && (1..16).contains(&succ));
                 pred << 24 | succ << 20 | 0x0f
             }
-            Insn::Ecall => 0x0000_0073,
-            Insn::Ebreak => 0x0010_0073,
+            insn => insn.instruction().encode(),
         }
     }
 }
@@ -425,9 +494,9 @@ fn fence_set(set: u32) -> String {
 impl fmt::Display for Insn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Insn::Alu { op, rd, rs1, rs2 } => write!(f, "{} x{rd}, x{rs1}, x{rs2}", op.fields().2),
+            Insn::Alu { op, rd, rs1, rs2 } => write!(f, "{} x{rd}, x{rs1}, x{rs2}", op.mnemonic()),
             Insn::AluImm { op, rd, rs1, imm } => {
-                write!(f, "{} x{rd}, x{rs1}, {imm}", op.fields().1)
+                write!(f, "{} x{rd}, x{rs1}, {imm}", op.mnemonic())
             }
             Insn::Lui { rd, imm } => write!(f, "lui x{rd}, {imm:#x}"),
             Insn::Auipc { rd, imm } => write!(f, "auipc x{rd}, {imm:#x}"),
@@ -438,19 +507,19 @@ impl fmt::Display for Insn {
                 rs1,
                 rs2,
                 offset,
-            } => write!(f, "{} x{rs1}, x{rs2}, .{offset:+}", op.fields().1),
+            } => write!(f, "{} x{rs1}, x{rs2}, .{offset:+}", op.mnemonic()),
             Insn::Load {
                 width,
                 rd,
                 rs1,
                 offset,
-            } => write!(f, "l{} x{rd}, {offset}(x{rs1})", width.fields().1),
+            } => write!(f, "l{} x{rd}, {offset}(x{rs1})", width.suffix()),
             Insn::Store {
                 width,
                 rs1,
                 rs2,
                 offset,
-            } => write!(f, "s{} x{rs2}, {offset}(x{rs1})", width.fields().1),
+            } => write!(f, "s{} x{rs2}, {offset}(x{rs1})", width.suffix()),
             Insn::Fence { pred, succ } => {
                 write!(f, "fence {}, {}", fence_set(pred), fence_set(succ))
             }

@@ -3,7 +3,8 @@
 //! The library holds what the tests (here and in later suites, such as the step verifiers')
 //! share:
 //!
-//! - [`encode`]: an RV32IM encoder, independent of `opml-isa`, with assembler listings;
+//! - [`encode`]: the generator's RV32IM instructions, encoded by `opml-isa` and listed in GNU
+//!   assembler syntax;
 //! - [`generator`]: seeded random RV32IM programs that exercise the whole ISA, halt, and print
 //!   their registers; [`RandomProgram::elf`] writes them as ELF executables through
 //!   [`opml_elf::Program::to_elf`];

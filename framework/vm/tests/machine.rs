@@ -73,19 +73,19 @@ fn echo_program() -> Program {
             addi(A0, ZERO, 0),
             addi(A1, S0, 0),
             addi(A2, ZERO, 13),
-            ECALL,
+            ecall(),
         ],
         &[beq(A0, ZERO, 4 * 13)],
         // write(1, s0, n), write(2, s0, n)
         &[addi(A2, A0, 0), addi(S1, S1, 1)],
         &li(A7, 64),
-        &[addi(A0, ZERO, 1), addi(A1, S0, 0), ECALL],
-        &[addi(A0, ZERO, 2), addi(A1, S0, 0), ECALL],
+        &[addi(A0, ZERO, 1), addi(A1, S0, 0), ecall()],
+        &[addi(A0, ZERO, 2), addi(A1, S0, 0), ecall()],
         &[addi(S0, S0, 7), jal(ZERO, -4 * 18)],
         // done: write(5, ...) and syscall 999 give -EBADF and -ENOSYS.
-        &[addi(A0, ZERO, 5), ECALL, addi(T0, A0, 0)],
+        &[addi(A0, ZERO, 5), ecall(), addi(T0, A0, 0)],
         &li(A7, 999),
-        &[ECALL, add(A0, A0, T0), add(A0, A0, S1)],
+        &[ecall(), add(A0, A0, T0), add(A0, A0, S1)],
         &exit(),
     ]);
     program(&text, &[], 8192)
@@ -120,7 +120,7 @@ fn syscalls_stream_input_to_output_and_log() {
 #[test]
 fn traps_halt_at_the_faulting_instruction() {
     let cases: Vec<(Vec<u32>, TrapCause)> = vec![
-        (vec![EBREAK], TrapCause::Breakpoint),
+        (vec![ebreak()], TrapCause::Breakpoint),
         (vec![0], TrapCause::IllegalInstruction),
         (
             code(&[&li(T0, 0x2_0001), &[lw(T1, T0, 0)]]),
@@ -193,7 +193,7 @@ fn self_modifying_code_and_code_outside_the_image() {
         addi(A1, A1, 20),
         addi(A0, ZERO, 0),
         addi(A2, ZERO, 4),
-        ECALL,
+        ecall(),
     ]);
     text.push(addi(A0, ZERO, 1)); // replaced by the input
     text.extend(exit());

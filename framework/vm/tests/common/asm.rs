@@ -1,125 +1,59 @@
 //! A tiny RV32IM assembler for hand-written test programs: one function per instruction,
-//! returning its encoding. Registers are numbers (`x0`..`x31`).
+//! returning its encoding (through [`Instruction::encode`]), plus helpers that build
+//! [`Program`]s. Registers are numbers (`x0`..`x31`).
 #![allow(dead_code)]
 
 use opml_elf::{Program, Segment};
+use opml_isa::Instruction;
 
 /// Where [`program`] places code.
 pub(crate) const CODE: u32 = 0x1_0000;
 
-fn r(funct7: u32, rs2: u32, rs1: u32, funct3: u32, rd: u32, opcode: u32) -> u32 {
-    (funct7 << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | opcode
-}
-fn i(imm: i32, rs1: u32, funct3: u32, rd: u32, opcode: u32) -> u32 {
-    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | opcode
-}
-fn s(imm: i32, rs2: u32, rs1: u32, funct3: u32) -> u32 {
-    let imm = imm as u32;
-    ((imm >> 5 & 0x7f) << 25)
-        | (rs2 << 20)
-        | (rs1 << 15)
-        | (funct3 << 12)
-        | ((imm & 0x1f) << 7)
-        | 0x23
-}
-fn b(offset: i32, rs2: u32, rs1: u32, funct3: u32) -> u32 {
-    let o = offset as u32;
-    ((o >> 12 & 1) << 31)
-        | ((o >> 5 & 0x3f) << 25)
-        | (rs2 << 20)
-        | (rs1 << 15)
-        | (funct3 << 12)
-        | ((o >> 1 & 0xf) << 8)
-        | ((o >> 11 & 1) << 7)
-        | 0x63
+/// A register number as an [`Instruction`] field.
+fn x(index: u32) -> u8 {
+    u8::try_from(index).expect("register number")
 }
 
-pub(crate) fn lui(rd: u32, imm20: u32) -> u32 {
-    (imm20 << 12) | (rd << 7) | 0x37
+/// One helper per instruction, in assembler operand order, each building the [`Instruction`]
+/// and encoding it with [`Instruction::encode`].
+macro_rules! helpers {
+    ($($name:ident($($arg:ident: $ty:ty),*) => $insn:expr;)*) => {$(
+        pub(crate) fn $name($($arg: $ty),*) -> u32 {
+            $insn.encode()
+        }
+    )*};
 }
-pub(crate) fn auipc(rd: u32, imm20: u32) -> u32 {
-    (imm20 << 12) | (rd << 7) | 0x17
+
+helpers! {
+    lui(rd: u32, imm20: u32) => Instruction::Lui { rd: x(rd), imm: imm20 << 12 };
+    auipc(rd: u32, imm20: u32) => Instruction::Auipc { rd: x(rd), imm: imm20 << 12 };
+    jal(rd: u32, offset: i32) => Instruction::Jal { rd: x(rd), offset };
+    jalr(rd: u32, rs1: u32, imm: i32) => Instruction::Jalr { rd: x(rd), rs1: x(rs1), offset: imm };
+    beq(rs1: u32, rs2: u32, offset: i32) => Instruction::Beq { rs1: x(rs1), rs2: x(rs2), offset };
+    bne(rs1: u32, rs2: u32, offset: i32) => Instruction::Bne { rs1: x(rs1), rs2: x(rs2), offset };
+    blt(rs1: u32, rs2: u32, offset: i32) => Instruction::Blt { rs1: x(rs1), rs2: x(rs2), offset };
+    bgeu(rs1: u32, rs2: u32, offset: i32) => Instruction::Bgeu { rs1: x(rs1), rs2: x(rs2), offset };
+    lb(rd: u32, rs1: u32, imm: i32) => Instruction::Lb { rd: x(rd), rs1: x(rs1), offset: imm };
+    lh(rd: u32, rs1: u32, imm: i32) => Instruction::Lh { rd: x(rd), rs1: x(rs1), offset: imm };
+    lw(rd: u32, rs1: u32, imm: i32) => Instruction::Lw { rd: x(rd), rs1: x(rs1), offset: imm };
+    lbu(rd: u32, rs1: u32, imm: i32) => Instruction::Lbu { rd: x(rd), rs1: x(rs1), offset: imm };
+    lhu(rd: u32, rs1: u32, imm: i32) => Instruction::Lhu { rd: x(rd), rs1: x(rs1), offset: imm };
+    sb(rs2: u32, rs1: u32, imm: i32) => Instruction::Sb { rs1: x(rs1), rs2: x(rs2), offset: imm };
+    sh(rs2: u32, rs1: u32, imm: i32) => Instruction::Sh { rs1: x(rs1), rs2: x(rs2), offset: imm };
+    sw(rs2: u32, rs1: u32, imm: i32) => Instruction::Sw { rs1: x(rs1), rs2: x(rs2), offset: imm };
+    addi(rd: u32, rs1: u32, imm: i32) => Instruction::Addi { rd: x(rd), rs1: x(rs1), imm };
+    andi(rd: u32, rs1: u32, imm: i32) => Instruction::Andi { rd: x(rd), rs1: x(rs1), imm };
+    slli(rd: u32, rs1: u32, shamt: u32) => Instruction::Slli { rd: x(rd), rs1: x(rs1), shamt: x(shamt) };
+    srli(rd: u32, rs1: u32, shamt: u32) => Instruction::Srli { rd: x(rd), rs1: x(rs1), shamt: x(shamt) };
+    add(rd: u32, rs1: u32, rs2: u32) => Instruction::Add { rd: x(rd), rs1: x(rs1), rs2: x(rs2) };
+    sub(rd: u32, rs1: u32, rs2: u32) => Instruction::Sub { rd: x(rd), rs1: x(rs1), rs2: x(rs2) };
+    xor(rd: u32, rs1: u32, rs2: u32) => Instruction::Xor { rd: x(rd), rs1: x(rs1), rs2: x(rs2) };
+    mul(rd: u32, rs1: u32, rs2: u32) => Instruction::Mul { rd: x(rd), rs1: x(rs1), rs2: x(rs2) };
+    divu(rd: u32, rs1: u32, rs2: u32) => Instruction::Divu { rd: x(rd), rs1: x(rs1), rs2: x(rs2) };
+    rem(rd: u32, rs1: u32, rs2: u32) => Instruction::Rem { rd: x(rd), rs1: x(rs1), rs2: x(rs2) };
+    ecall() => Instruction::Ecall;
+    ebreak() => Instruction::Ebreak;
 }
-pub(crate) fn jal(rd: u32, offset: i32) -> u32 {
-    let o = offset as u32;
-    ((o >> 20 & 1) << 31)
-        | ((o >> 1 & 0x3ff) << 21)
-        | ((o >> 11 & 1) << 20)
-        | ((o >> 12 & 0xff) << 12)
-        | (rd << 7)
-        | 0x6f
-}
-pub(crate) fn jalr(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 0, rd, 0x67)
-}
-pub(crate) fn beq(rs1: u32, rs2: u32, offset: i32) -> u32 {
-    b(offset, rs2, rs1, 0)
-}
-pub(crate) fn bne(rs1: u32, rs2: u32, offset: i32) -> u32 {
-    b(offset, rs2, rs1, 1)
-}
-pub(crate) fn blt(rs1: u32, rs2: u32, offset: i32) -> u32 {
-    b(offset, rs2, rs1, 4)
-}
-pub(crate) fn bgeu(rs1: u32, rs2: u32, offset: i32) -> u32 {
-    b(offset, rs2, rs1, 7)
-}
-pub(crate) fn lb(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 0, rd, 0x03)
-}
-pub(crate) fn lh(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 1, rd, 0x03)
-}
-pub(crate) fn lw(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 2, rd, 0x03)
-}
-pub(crate) fn lbu(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 4, rd, 0x03)
-}
-pub(crate) fn lhu(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 5, rd, 0x03)
-}
-pub(crate) fn sb(rs2: u32, rs1: u32, imm: i32) -> u32 {
-    s(imm, rs2, rs1, 0)
-}
-pub(crate) fn sh(rs2: u32, rs1: u32, imm: i32) -> u32 {
-    s(imm, rs2, rs1, 1)
-}
-pub(crate) fn sw(rs2: u32, rs1: u32, imm: i32) -> u32 {
-    s(imm, rs2, rs1, 2)
-}
-pub(crate) fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 0, rd, 0x13)
-}
-pub(crate) fn andi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i(imm, rs1, 7, rd, 0x13)
-}
-pub(crate) fn slli(rd: u32, rs1: u32, shamt: u32) -> u32 {
-    i(shamt as i32, rs1, 1, rd, 0x13)
-}
-pub(crate) fn srli(rd: u32, rs1: u32, shamt: u32) -> u32 {
-    i(shamt as i32, rs1, 5, rd, 0x13)
-}
-pub(crate) fn add(rd: u32, rs1: u32, rs2: u32) -> u32 {
-    r(0, rs2, rs1, 0, rd, 0x33)
-}
-pub(crate) fn sub(rd: u32, rs1: u32, rs2: u32) -> u32 {
-    r(0x20, rs2, rs1, 0, rd, 0x33)
-}
-pub(crate) fn xor(rd: u32, rs1: u32, rs2: u32) -> u32 {
-    r(0, rs2, rs1, 4, rd, 0x33)
-}
-pub(crate) fn mul(rd: u32, rs1: u32, rs2: u32) -> u32 {
-    r(1, rs2, rs1, 0, rd, 0x33)
-}
-pub(crate) fn divu(rd: u32, rs1: u32, rs2: u32) -> u32 {
-    r(1, rs2, rs1, 5, rd, 0x33)
-}
-pub(crate) fn rem(rd: u32, rs1: u32, rs2: u32) -> u32 {
-    r(1, rs2, rs1, 6, rd, 0x33)
-}
-pub(crate) const ECALL: u32 = 0x0000_0073;
-pub(crate) const EBREAK: u32 = 0x0010_0073;
 
 /// `rd = value` (lui + addi).
 pub(crate) fn li(rd: u32, value: u32) -> [u32; 2] {
@@ -147,7 +81,7 @@ pub(crate) const T5: u32 = 30;
 /// `exit(a0)`.
 pub(crate) fn exit() -> [u32; 3] {
     let [a, b] = li(A7, 93);
-    [a, b, ECALL]
+    [a, b, ecall()]
 }
 
 /// A program with `code` executable at [`CODE`] (entry), plus a writable data segment of
