@@ -4,6 +4,8 @@ pragma solidity 0.8.30;
 /// @notice The forge cheatcodes the opml tests use (forge-std is not available here).
 /// @dev Note: forge serves these at VM_ADDRESS; signatures as in forge-std's Vm.sol.
 interface Vm {
+    function startBroadcast() external;
+    function stopBroadcast() external;
     function readFile(string calldata path) external view returns (string memory data);
     function projectRoot() external view returns (string memory path);
     function parseJsonKeys(string calldata json, string calldata key)
