@@ -94,59 +94,55 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8> {
         let pc = machine.pc();
         let witness = machine.prove_step();
         let expected = machine.state_hash();
-        let verified = opml_proof::verify_step(&witness.state_data(), &witness.encode_proof());
-        if verified.as_ref().ok() != Some(&expected) {
+        let state_data = witness.state_data();
+        let proof = witness.encode_proof();
+        let mismatch = |checker: &str, got: Value, extra: Value| -> Result<u8> {
             bar.finish_and_clear();
-            let report = json!({
+            let location = loaded.symbols.locate(pc);
+            let mut report = json!({
                 "step": step,
-                "location": loaded.symbols.locate(pc),
+                "location": location,
                 "emulator_post_state": json::hex(&expected),
-                "verifier": match &verified {
-                    Ok(hash) => json::hex(hash),
-                    Err(error) => format!("error: {error}"),
-                },
-                "state_data": json::hex(&witness.state_data()),
-                "proof": json::hex(&witness.encode_proof()),
+                checker: got,
+                "state_data": json::hex(&state_data),
+                "proof": json::hex(&proof),
             });
-            eprintln!(
-                "opml: MISMATCH at step {step}, {}",
-                loaded.symbols.locate(pc)
-            );
+            if let (Value::Object(report), Value::Object(extra)) = (&mut report, extra) {
+                report.extend(extra);
+            }
+            eprintln!("opml: {checker} MISMATCH at step {step}, {location}");
             println!("{}", serde_json::to_string_pretty(&report)?);
-            return Ok(exit_codes::CHECK_MISMATCH);
+            Ok(exit_codes::CHECK_MISMATCH)
+        };
+
+        let verified = opml_proof::verify_step(&state_data, &proof);
+        if verified.as_ref().ok() != Some(&expected) {
+            let got = match &verified {
+                Ok(hash) => json::hex(hash),
+                Err(error) => format!("error: {error}"),
+            };
+            return mismatch("verifier", got.into(), json!({}));
         }
         if let Some(evm) = evm.as_mut() {
-            let state_data = witness.state_data();
-            let proof = witness.encode_proof();
             let on_evm = evm.step(&state_data, &proof);
             if let Ok(outcome) = &on_evm {
                 gas.add(outcome);
             }
             if on_evm.as_ref().ok().map(|outcome| &outcome.post) != Some(&expected) {
-                bar.finish_and_clear();
-                let report = json!({
-                    "step": step,
-                    "location": loaded.symbols.locate(pc),
-                    "emulator_post_state": json::hex(&expected),
-                    "evm": match &on_evm {
-                        Ok(outcome) => json::hex(&outcome.post),
-                        Err(error) => format!("error: {error}"),
-                    },
-                    "evm_revert_data": match &on_evm {
-                        Err(EvmError::Revert { data, .. }) => Some(json::hex(data)),
-                        _ => None,
-                    },
-                    "state_data": json::hex(&state_data),
-                    "proof": json::hex(&proof),
+                let got = match &on_evm {
+                    Ok(outcome) => json::hex(&outcome.post),
+                    Err(error) => format!("error: {error}"),
+                };
+                let revert_data = match &on_evm {
+                    Err(EvmError::Revert { data, .. }) => Some(json::hex(data)),
+                    _ => None,
+                };
+                let extra = json!({
+                    "evm_revert_data": revert_data,
                     "calldata": json::hex(&StepVerifierEvm::calldata(&state_data, &proof)),
                     "forge_test": forge_test(&state_data, &proof, &expected),
                 });
-                eprintln!(
-                    "opml: EVM MISMATCH at step {step}, {}",
-                    loaded.symbols.locate(pc)
-                );
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                return Ok(exit_codes::CHECK_MISMATCH);
+                return mismatch("evm", got.into(), extra);
             }
         }
         if step % 4096 == 0 {
