@@ -265,3 +265,23 @@ fn check_verifies_every_step_and_program_id_and_disasm_work() {
         "{listing}"
     );
 }
+
+#[test]
+fn demo_runs_to_the_end_on_a_short_workload() {
+    let out = opml(&[p("demo"), p("--iterations"), p("300")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let narration = String::from_utf8(out.stdout).unwrap();
+    for heading in [
+        "== 1.",
+        "== 2.",
+        "== 3.",
+        "== 4.",
+        "== 5.",
+        "All checks passed.",
+    ] {
+        assert!(
+            narration.contains(heading),
+            "missing {heading:?} in:\n{narration}"
+        );
+    }
+}
