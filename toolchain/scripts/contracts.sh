@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 forge="$root/toolchain/scripts/forge.sh"
 # The contracts whose artifacts are committed (source file stem = contract name).
-CONTRACTS=(RiscvStep InputOracle)
+CONTRACTS=(RiscvStep InputOracle DisputeGame TaskRegistry)
 
 # extract OUT_DIR DEST_DIR: writes DEST_DIR/<Name>.json from forge's OUT_DIR.
 extract() {

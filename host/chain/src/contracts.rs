@@ -8,9 +8,10 @@
 use std::fmt::Write as _;
 
 use alloy_primitives::{Address, Bytes};
-use alloy_sol_types::{SolCall, SolInterface, sol};
+use alloy_sol_types::{SolCall, sol};
 use opml_state::Hash;
 
+use crate::error::{ChainError, decode_revert};
 use crate::evm::{EmbeddedChain, EvmError, TxGas};
 
 sol!(
@@ -18,6 +19,33 @@ sol!(
     #[sol(all_derives)]
     RiscvStep,
     "../../contracts/artifacts/RiscvStep.json"
+);
+
+sol!(
+    /// The input oracle (`contracts/src/InputOracle.sol`).
+    #[sol(all_derives)]
+    InputOracle,
+    "../../contracts/artifacts/InputOracle.json"
+);
+
+sol!(
+    /// The k-phase dispute game (`contracts/src/DisputeGame.sol`).
+    #[sol(all_derives)]
+    // The ABI carries no NatSpec for structs and events (see the Solidity source), and events
+    // have many fields.
+    #[allow(missing_docs, clippy::too_many_arguments)]
+    DisputeGame,
+    "../../contracts/artifacts/DisputeGame.json"
+);
+
+sol!(
+    /// The opML task registry (`contracts/src/TaskRegistry.sol`).
+    #[sol(all_derives)]
+    // The ABI carries no NatSpec for structs and events (see the Solidity source), and events
+    // have many fields.
+    #[allow(missing_docs, clippy::too_many_arguments)]
+    TaskRegistry,
+    "../../contracts/artifacts/TaskRegistry.json"
 );
 
 /// What the EVM step verifier returned for one step.
@@ -78,17 +106,10 @@ impl StepVerifierEvm {
     /// the gas. A revert names the contract's custom error where it decodes.
     pub fn step(&mut self, state_data: &[u8], proof: &[u8]) -> Result<StepOutcome, EvmError> {
         let calldata = StepVerifierEvm::calldata(state_data, proof);
-        let receipt = match self.chain.call(self.address, calldata.clone().into()) {
-            Ok(receipt) => receipt,
-            Err(EvmError::Revert { data, gas_used, .. }) => {
-                return Err(EvmError::Revert {
-                    error: decode_error(&data),
-                    data,
-                    gas_used,
-                });
-            }
-            Err(err) => return Err(err),
-        };
+        let receipt = self
+            .chain
+            .call(self.address, calldata.clone().into())
+            .map_err(ChainError::decoded::<RiscvStep::RiscvStepErrors>)?;
         let post = RiscvStep::stepCall::abi_decode_returns(&receipt.output).map_err(|_| {
             EvmError::BadOutput {
                 output: receipt.output.clone(),
@@ -102,16 +123,10 @@ impl StepVerifierEvm {
     }
 }
 
-/// The step verifier's custom error in revert `data`, as `Name { field: value, .. }`.
+/// The step verifier's custom error in revert `data`, as `Name { field: value, .. }` (see
+/// [`decode_revert`]).
 pub fn decode_error(data: &[u8]) -> Option<String> {
-    let error = RiscvStep::RiscvStepErrors::abi_decode(data).ok()?;
-    // `Variant(Variant { .. })`: keep the inner struct.
-    let debug = format!("{error:?}");
-    let inner = debug
-        .split_once('(')
-        .and_then(|(_, rest)| rest.strip_suffix(')'))
-        .unwrap_or(&debug);
-    Some(inner.to_owned())
+    decode_revert::<RiscvStep::RiscvStepErrors>(data)
 }
 
 /// A replayable report of a step the EVM and the VM disagree on: the calldata, and a forge test

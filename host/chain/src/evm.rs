@@ -1,22 +1,32 @@
 //! The embedded chain: an in-memory EVM (revm) with funded dev accounts.
 //!
-//! It is a chain of one block that never moves: transactions run at once, with no signatures, a
-//! zero base fee and no nonce checks. [`EmbeddedChain::deploy`] and [`EmbeddedChain::transact`]
-//! commit their state changes; [`EmbeddedChain::call`] runs a transaction and discards them, as
-//! `eth_call` does, but reports the gas the transaction would use.
+//! Every committed transaction is mined in a block of its own, as on anvil with automine:
+//! [`EmbeddedChain::deploy`], [`EmbeddedChain::transact`] and [`Chain::send`] commit their state
+//! changes and move the block number by one; [`EmbeddedChain::call`] runs a transaction and
+//! discards its changes, as `eth_call` does, but reports the gas the transaction would use.
+//! Transactions are not signed and their nonces are not checked; gas is free (zero base fee and
+//! gas price), so a sender's balance moves by the value it sends and nothing else. Time stands
+//! still: blocks keep the timestamp of the genesis block ([`GENESIS_TIMESTAMP`]) until
+//! [`Chain::advance_time`] moves it, so runs are deterministic. Solidity's `block.number` and
+//! `block.timestamp` see the block being mined (the latest block plus one, at the latest
+//! timestamp).
 
 use std::fmt;
 
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{Address, Bytes, Log, U256};
 use revm::context::result::{ExecutionResult, Output};
 use revm::context::{CfgEnv, TxEnv};
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas;
 use revm::database::{CacheDB, EmptyDB};
+use revm::database_interface::DatabaseRef;
 use revm::handler::{MainnetContext, MainnetEvm};
 use revm::primitives::TxKind;
 use revm::primitives::hardfork::SpecId;
 use revm::state::AccountInfo;
 use revm::{Context, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
+
+use crate::backend::{BlockLog, Chain, Tx, TxReceipt};
+use crate::error::ChainError;
 
 /// The gas limit of every transaction (the EIP-7825 cap: what any transaction may use).
 pub const TX_GAS_LIMIT: u64 = 1 << 24;
@@ -27,55 +37,11 @@ const DEV_ACCOUNTS: usize = 10;
 /// Balance of each dev account: 10^6 ether.
 const DEV_BALANCE: u128 = 1_000_000 * 10u128.pow(18);
 
-/// Why a transaction on the embedded chain failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EvmError {
-    /// The EVM refused the transaction (an invalid transaction or a database error).
-    Rejected(String),
-    /// The transaction reverted with `data`; `error` names the custom error when a caller
-    /// decoded it.
-    Revert {
-        /// The revert data.
-        data: Bytes,
-        /// The decoded custom error, such as `MemoryRoot(leafIndex: 1234)`.
-        error: Option<String>,
-        /// Gas the transaction used.
-        gas_used: u64,
-    },
-    /// The transaction halted exceptionally (out of gas, invalid opcode, ...).
-    Halt {
-        /// The EVM's reason.
-        reason: String,
-        /// Gas the transaction used.
-        gas_used: u64,
-    },
-    /// A deployment succeeded but created no contract.
-    NoContract,
-    /// A call returned data the caller could not decode.
-    BadOutput {
-        /// The returned bytes.
-        output: Bytes,
-    },
-}
+/// Timestamp of the genesis block (2023-11-14), and of every block until time is advanced.
+pub const GENESIS_TIMESTAMP: u64 = 1_700_000_000;
 
-impl fmt::Display for EvmError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EvmError::Rejected(reason) => write!(f, "the EVM rejected the transaction: {reason}"),
-            EvmError::Revert {
-                error: Some(error), ..
-            } => write!(f, "reverted: {error}"),
-            EvmError::Revert { data, .. } => write!(f, "reverted with data {data}"),
-            EvmError::Halt { reason, gas_used } => {
-                write!(f, "halted after {gas_used} gas: {reason}")
-            }
-            EvmError::NoContract => f.write_str("the deployment created no contract"),
-            EvmError::BadOutput { output } => write!(f, "undecodable return data {output}"),
-        }
-    }
-}
-
-impl std::error::Error for EvmError {}
+/// Why a transaction on the embedded chain failed: the error of every backend.
+pub type EvmError = ChainError;
 
 /// A successful transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +97,12 @@ pub struct EmbeddedChain {
     evm: Evm,
     spec: SpecId,
     accounts: Vec<Address>,
+    /// The latest block.
+    block_number: u64,
+    /// The latest block's timestamp.
+    timestamp: u64,
+    /// Every log of every committed transaction, in order.
+    logs: Vec<BlockLog>,
 }
 
 impl Default for EmbeddedChain {
@@ -144,6 +116,8 @@ impl fmt::Debug for EmbeddedChain {
         f.debug_struct("EmbeddedChain")
             .field("spec", &self.spec)
             .field("accounts", &self.accounts)
+            .field("block_number", &self.block_number)
+            .field("timestamp", &self.timestamp)
             .finish_non_exhaustive()
     }
 }
@@ -172,11 +146,16 @@ impl EmbeddedChain {
         let mut cfg = CfgEnv::new_with_spec(spec);
         cfg.disable_nonce_check = true;
         let evm = Context::mainnet().with_db(db).with_cfg(cfg).build_mainnet();
-        EmbeddedChain {
+        let mut chain = EmbeddedChain {
             evm,
             spec,
             accounts,
-        }
+            block_number: 0,
+            timestamp: GENESIS_TIMESTAMP,
+            logs: Vec::new(),
+        };
+        chain.set_next_block();
+        chain
     }
 
     /// The rules the chain runs under.
@@ -184,48 +163,95 @@ impl EmbeddedChain {
         self.spec
     }
 
-    /// The funded dev accounts; the first sends every transaction.
+    /// The funded dev accounts; the first sends the transactions of [`EmbeddedChain::deploy`],
+    /// [`EmbeddedChain::transact`] and [`EmbeddedChain::call`].
     pub fn accounts(&self) -> &[Address] {
         &self.accounts
     }
 
-    fn tx(&self, kind: TxKind, data: Bytes) -> TxEnv {
+    /// Points the block environment at the next block: the one the next transaction is mined
+    /// in, and the one calls see.
+    fn set_next_block(&mut self) {
+        let block = &mut self.evm.ctx.block;
+        block.number = U256::from(self.block_number) + U256::ONE;
+        block.timestamp = U256::from(self.timestamp);
+    }
+
+    /// Mines a block: the latest block moves by one.
+    fn mine(&mut self) {
+        self.block_number += 1;
+        self.set_next_block();
+    }
+
+    fn tx(from: Address, kind: TxKind, value: U256, data: Bytes) -> TxEnv {
         TxEnv::builder()
-            .caller(self.accounts[0])
+            .caller(from)
             .kind(kind)
+            .value(value)
             .data(data)
             .gas_limit(TX_GAS_LIMIT)
             .build_fill()
     }
 
-    /// Deploys a contract from its creation code; returns its address.
+    /// Runs `tx` and, if it succeeds, commits it in a block of its own and keeps its logs. A
+    /// reverted or halted transaction changes nothing, as on a node where the gas estimate
+    /// finds the revert before the transaction is sent.
+    fn commit(&mut self, tx: TxEnv) -> Result<(Receipt, Vec<Log>), ChainError> {
+        let outcome = self
+            .evm
+            .transact(tx)
+            .map_err(|err| ChainError::Rejected(err.to_string()))?;
+        let logs = outcome.result.logs().to_vec();
+        let receipt = receipt(outcome.result)?;
+        self.evm.commit(outcome.state);
+        self.mine();
+        self.logs.extend(logs.iter().map(|log| BlockLog {
+            block_number: self.block_number,
+            log: log.clone(),
+        }));
+        Ok((receipt, logs))
+    }
+
+    /// `from` if the chain holds it.
+    fn sender(&self, from: Address) -> Result<Address, ChainError> {
+        if self.accounts.contains(&from) {
+            Ok(from)
+        } else {
+            Err(ChainError::UnknownAccount(from))
+        }
+    }
+
+    /// Deploys a contract from its creation code, sent by the first account; returns its
+    /// address.
     pub fn deploy(&mut self, creation_code: &[u8]) -> Result<Address, EvmError> {
-        let tx = self.tx(TxKind::Create, Bytes::copy_from_slice(creation_code));
-        let result = self
-            .evm
-            .transact_commit(tx)
-            .map_err(|err| EvmError::Rejected(err.to_string()))?;
-        receipt(result)?.created.ok_or(EvmError::NoContract)
+        let tx = EmbeddedChain::tx(
+            self.accounts[0],
+            TxKind::Create,
+            U256::ZERO,
+            Bytes::copy_from_slice(creation_code),
+        );
+        self.commit(tx)?.0.created.ok_or(ChainError::NoContract)
     }
 
-    /// Sends a transaction calling `to` with `calldata` and commits its state changes.
+    /// Sends a transaction from the first account calling `to` with `calldata` and commits its
+    /// state changes.
     pub fn transact(&mut self, to: Address, calldata: Bytes) -> Result<Receipt, EvmError> {
-        let tx = self.tx(TxKind::Call(to), calldata);
-        let result = self
-            .evm
-            .transact_commit(tx)
-            .map_err(|err| EvmError::Rejected(err.to_string()))?;
-        receipt(result)
+        let tx = EmbeddedChain::tx(self.accounts[0], TxKind::Call(to), U256::ZERO, calldata);
+        Ok(self.commit(tx)?.0)
     }
 
-    /// Runs a transaction calling `to` with `calldata` and discards its state changes
-    /// (`eth_call`), reporting the gas it used.
+    /// Runs a transaction from the first account calling `to` with `calldata` and discards its
+    /// state changes (`eth_call`), reporting the gas it used.
     pub fn call(&mut self, to: Address, calldata: Bytes) -> Result<Receipt, EvmError> {
-        let tx = self.tx(TxKind::Call(to), calldata);
+        self.call_from(self.accounts[0], to, calldata)
+    }
+
+    fn call_from(&mut self, from: Address, to: Address, data: Bytes) -> Result<Receipt, EvmError> {
+        let tx = EmbeddedChain::tx(from, TxKind::Call(to), U256::ZERO, data);
         let result = self
             .evm
             .transact(tx)
-            .map_err(|err| EvmError::Rejected(err.to_string()))?;
+            .map_err(|err| ChainError::Rejected(err.to_string()))?;
         receipt(result.result)
     }
 
@@ -244,6 +270,75 @@ impl EmbeddedChain {
     }
 }
 
+impl Chain for EmbeddedChain {
+    fn accounts(&self) -> &[Address] {
+        &self.accounts
+    }
+
+    fn deploy(&mut self, from: Address, creation_code: Bytes) -> Result<Address, ChainError> {
+        let tx = EmbeddedChain::tx(
+            self.sender(from)?,
+            TxKind::Create,
+            U256::ZERO,
+            creation_code,
+        );
+        self.commit(tx)?.0.created.ok_or(ChainError::NoContract)
+    }
+
+    fn send(&mut self, tx: Tx) -> Result<TxReceipt, ChainError> {
+        let from = self.sender(tx.from)?;
+        let tx = EmbeddedChain::tx(from, TxKind::Call(tx.to), tx.value, tx.data);
+        let (receipt, logs) = self.commit(tx)?;
+        Ok(TxReceipt {
+            tx_hash: None,
+            block_number: self.block_number,
+            gas_used: receipt.gas_used,
+            effective_gas_price: 0,
+            logs,
+        })
+    }
+
+    fn call(&mut self, from: Address, to: Address, data: Bytes) -> Result<Bytes, ChainError> {
+        Ok(self.call_from(from, to, data)?.output)
+    }
+
+    fn balance(&mut self, who: Address) -> Result<U256, ChainError> {
+        let account = self
+            .evm
+            .ctx
+            .journaled_state
+            .database
+            .basic_ref(who)
+            .map_err(|err| ChainError::Rejected(err.to_string()))?;
+        Ok(account.map_or(U256::ZERO, |account| account.balance))
+    }
+
+    fn timestamp(&mut self) -> Result<u64, ChainError> {
+        Ok(self.timestamp)
+    }
+
+    fn advance_time(&mut self, seconds: u64) -> Result<(), ChainError> {
+        self.timestamp = self.timestamp.checked_add(seconds).ok_or_else(|| {
+            ChainError::Rejected(format!("advancing time by {seconds} s overflows"))
+        })?;
+        self.mine();
+        Ok(())
+    }
+
+    fn logs(&mut self, address: Address, from_block: u64) -> Result<Vec<BlockLog>, ChainError> {
+        Ok(self
+            .logs
+            .iter()
+            .filter(|entry| entry.block_number >= from_block && entry.log.address == address)
+            .cloned()
+            .collect())
+    }
+
+    fn block_number(&mut self) -> Result<u64, ChainError> {
+        Ok(self.block_number)
+    }
+}
+
 /// A receipt for a successful result, the error for any other.
 fn receipt(result: ExecutionResult) -> Result<Receipt, EvmError> {
     let gas_used = result.tx_gas_used();
@@ -259,12 +354,12 @@ fn receipt(result: ExecutionResult) -> Result<Receipt, EvmError> {
                 created,
             })
         }
-        ExecutionResult::Revert { output, .. } => Err(EvmError::Revert {
+        ExecutionResult::Revert { output, .. } => Err(ChainError::Revert {
             data: output,
             error: None,
-            gas_used,
+            gas_used: Some(gas_used),
         }),
-        ExecutionResult::Halt { reason, .. } => Err(EvmError::Halt {
+        ExecutionResult::Halt { reason, .. } => Err(ChainError::Halt {
             reason: format!("{reason:?}"),
             gas_used,
         }),

@@ -1,0 +1,313 @@
+//! The phase configuration of a game.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::ConfigError;
+
+/// The most phases a game has.
+pub const MAX_PHASES: usize = 8;
+/// The highest history tree of one phase: `2^32` leaves.
+pub const MAX_HEIGHT: u8 = 32;
+/// The most the heights of all phases add up to: a game covers at most `2^62` steps.
+pub const MAX_TOTAL_HEIGHT: u32 = 62;
+
+/// The phase heights of a k-phase game, top phase first.
+///
+/// Phase `i` (0 = top) commits to a history tree of `2^heights[i]` leaves, each leaf one
+/// coarse step of `stride(i)` VM steps. The bottom phase has stride 1 (one instruction per
+/// leaf); each phase's stride is the product of the tree sizes below it, so one leaf of phase
+/// `i` is exactly the range one tree of phase `i + 1` covers. The top phase covers
+/// [`total_steps`](Self::total_steps) = `2^(sum of all heights)` steps.
+///
+/// For example heights `[6, 12, 12]` give strides `[2^24, 2^12, 1]` and cover `2^30` steps:
+/// the top tree has 64 leaves of `2^24` steps, the middle one 4096 leaves of 4096 steps, and
+/// the bottom one 4096 single instructions.
+///
+/// Rules: 1 to [`MAX_PHASES`] phases, every height from 1 to [`MAX_HEIGHT`], heights adding up
+/// to at most [`MAX_TOTAL_HEIGHT`]. Written `20,10` on a command line (see [`FromStr`]), and
+/// packed into a `bytes32` on chain (see [`pack`](Self::pack)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PhaseConfig {
+    /// The heights, top first, zero after the last phase.
+    heights: [u8; MAX_PHASES],
+    /// The number of phases.
+    len: usize,
+}
+
+impl PhaseConfig {
+    /// The configuration with these heights, top phase first.
+    pub fn new(heights: &[u8]) -> Result<PhaseConfig, ConfigError> {
+        if heights.is_empty() {
+            return Err(ConfigError::NoPhases);
+        }
+        if heights.len() > MAX_PHASES {
+            return Err(ConfigError::TooManyPhases(heights.len()));
+        }
+        for (phase, &height) in heights.iter().enumerate() {
+            if height == 0 {
+                return Err(ConfigError::ZeroHeight { phase });
+            }
+            if height > MAX_HEIGHT {
+                return Err(ConfigError::HeightTooLarge { phase, height });
+            }
+        }
+        let sum: u32 = heights.iter().map(|&h| u32::from(h)).sum();
+        if sum > MAX_TOTAL_HEIGHT {
+            return Err(ConfigError::TotalTooLarge(sum));
+        }
+        let mut padded = [0; MAX_PHASES];
+        padded[..heights.len()].copy_from_slice(heights);
+        Ok(PhaseConfig {
+            heights: padded,
+            len: heights.len(),
+        })
+    }
+
+    /// The heights, top phase first.
+    pub fn heights(&self) -> &[u8] {
+        &self.heights[..self.len]
+    }
+
+    /// The number of phases, `k` (at least 1).
+    #[expect(
+        clippy::len_without_is_empty,
+        reason = "a configuration always has at least one phase"
+    )]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The tree height of `phase` (0 = top), or `None` past the bottom phase.
+    pub fn height(&self, phase: usize) -> Option<u8> {
+        self.heights().get(phase).copied()
+    }
+
+    /// `log2` of the stride of `phase`: the sum of the heights below it (0 for the bottom).
+    pub fn stride_log2(&self, phase: usize) -> Option<u32> {
+        self.height(phase)?;
+        let below = &self.heights()[phase + 1..];
+        Some(below.iter().map(|&h| u32::from(h)).sum())
+    }
+
+    /// The stride of `phase`: VM steps per leaf of its tree (1 for the bottom phase).
+    pub fn stride(&self, phase: usize) -> Option<u64> {
+        Some(1 << self.stride_log2(phase)?)
+    }
+
+    /// The steps one tree of `phase` covers: `2^height · stride`, which is the stride of the
+    /// phase above it, or [`total_steps`](Self::total_steps) for the top phase.
+    pub fn span(&self, phase: usize) -> Option<u64> {
+        Some(1 << (self.stride_log2(phase)? + u32::from(self.height(phase)?)))
+    }
+
+    /// The steps the top phase covers: `2^(sum of all heights)`.
+    pub fn total_steps(&self) -> u64 {
+        1 << self.heights().iter().map(|&h| u32::from(h)).sum::<u32>()
+    }
+
+    /// The on-chain encoding, a `bytes32`: byte 0 (the most significant) is the top phase's
+    /// height, byte 1 the next phase's, and so on; the bytes after the last phase are zero.
+    pub fn pack(&self) -> [u8; 32] {
+        let mut packed = [0; 32];
+        packed[..MAX_PHASES].copy_from_slice(&self.heights);
+        packed
+    }
+
+    /// Decodes [`pack`](Self::pack)'s encoding: the heights run up to the first zero byte, and
+    /// every byte after it must be zero. Refuses everything [`new`](Self::new) refuses.
+    pub fn unpack(packed: &[u8; 32]) -> Result<PhaseConfig, ConfigError> {
+        let len = packed.iter().position(|&b| b == 0).unwrap_or(packed.len());
+        if let Some(byte) = packed[len..].iter().position(|&b| b != 0) {
+            return Err(ConfigError::Padding { byte: len + byte });
+        }
+        PhaseConfig::new(&packed[..len])
+    }
+}
+
+/// The command-line syntax: heights top first, separated by commas, e.g. `20,10`.
+impl fmt::Display for PhaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (phase, height) in self.heights().iter().enumerate() {
+            if phase > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{height}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses the [`Display`](fmt::Display) syntax; spaces around a height are ignored.
+impl FromStr for PhaseConfig {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<PhaseConfig, ConfigError> {
+        let heights = s
+            .split(',')
+            .map(|item| {
+                let item = item.trim();
+                item.parse::<u8>()
+                    .map_err(|_| ConfigError::Syntax(item.to_owned()))
+            })
+            .collect::<Result<Vec<u8>, ConfigError>>()?;
+        PhaseConfig::new(&heights)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn strides_of_the_documented_example() {
+        let config = PhaseConfig::new(&[6, 12, 12]).unwrap();
+        assert_eq!(config.len(), 3);
+        assert_eq!(config.heights(), &[6, 12, 12]);
+        assert_eq!(config.stride(0), Some(1 << 24));
+        assert_eq!(config.stride(1), Some(1 << 12));
+        assert_eq!(config.stride(2), Some(1));
+        assert_eq!(config.stride(3), None);
+        assert_eq!(config.height(3), None);
+        assert_eq!(config.stride_log2(usize::MAX), None);
+        assert_eq!(config.span(3), None);
+        assert_eq!(config.span(0), Some(1 << 30));
+        assert_eq!(config.span(1), Some(1 << 24));
+        assert_eq!(config.span(2), Some(1 << 12));
+        assert_eq!(config.total_steps(), 1 << 30);
+        assert_eq!(config.to_string(), "6,12,12");
+        let mut packed = [0; 32];
+        packed[..3].copy_from_slice(&[6, 12, 12]);
+        assert_eq!(config.pack(), packed);
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(PhaseConfig::new(&[]), Err(ConfigError::NoPhases));
+        assert_eq!(
+            PhaseConfig::new(&[1; 9]),
+            Err(ConfigError::TooManyPhases(9))
+        );
+        assert_eq!(
+            PhaseConfig::new(&[4, 0, 4]),
+            Err(ConfigError::ZeroHeight { phase: 1 })
+        );
+        assert_eq!(
+            PhaseConfig::new(&[33]),
+            Err(ConfigError::HeightTooLarge {
+                phase: 0,
+                height: 33
+            })
+        );
+        assert_eq!(
+            PhaseConfig::new(&[32, 31]),
+            Err(ConfigError::TotalTooLarge(63))
+        );
+        assert!(PhaseConfig::new(&[32, 30]).is_ok());
+        assert_eq!(PhaseConfig::unpack(&[0; 32]), Err(ConfigError::NoPhases));
+        let mut packed = [0; 32];
+        packed[..3].copy_from_slice(&[5, 0, 5]);
+        assert_eq!(
+            PhaseConfig::unpack(&packed),
+            Err(ConfigError::Padding { byte: 2 })
+        );
+        packed = [0; 32];
+        packed[31] = 1;
+        assert_eq!(
+            PhaseConfig::unpack(&packed),
+            Err(ConfigError::Padding { byte: 31 })
+        );
+        assert_eq!(
+            PhaseConfig::unpack(&[1; 32]),
+            Err(ConfigError::TooManyPhases(32))
+        );
+    }
+
+    #[test]
+    fn parsing() {
+        let config: PhaseConfig = "14,16".parse().unwrap();
+        assert_eq!(config.heights(), &[14, 16]);
+        assert_eq!(config.total_steps(), 1 << 30);
+        assert_eq!(
+            " 20 , 10 ".parse::<PhaseConfig>().unwrap().heights(),
+            &[20, 10]
+        );
+        for bad in ["", "20,", "x", "20;10", "256", "-1"] {
+            assert!(
+                matches!(bad.parse::<PhaseConfig>(), Err(ConfigError::Syntax(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            "0".parse::<PhaseConfig>(),
+            Err(ConfigError::ZeroHeight { phase: 0 })
+        );
+    }
+
+    /// Any valid configuration: 1 to 8 heights of 1 to 32, trimmed to a sum of at most 62.
+    fn valid_heights() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(1..=MAX_HEIGHT, 1..=MAX_PHASES).prop_map(|mut heights| {
+            while heights.iter().map(|&h| u32::from(h)).sum::<u32>() > MAX_TOTAL_HEIGHT {
+                heights.pop();
+            }
+            heights
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn pack_and_parse_roundtrip(heights in valid_heights()) {
+            let config = PhaseConfig::new(&heights).unwrap();
+            prop_assert_eq!(config.heights(), &heights[..]);
+            prop_assert_eq!(PhaseConfig::unpack(&config.pack()), Ok(config));
+            prop_assert_eq!(config.to_string().parse::<PhaseConfig>(), Ok(config));
+            let sum: u32 = heights.iter().map(|&h| u32::from(h)).sum();
+            prop_assert_eq!(config.total_steps(), 1u64 << sum);
+            prop_assert_eq!(config.stride(heights.len() - 1), Some(1));
+            prop_assert_eq!(config.span(0), Some(config.total_steps()));
+            for phase in 1..heights.len() {
+                prop_assert_eq!(config.span(phase), config.stride(phase - 1));
+            }
+        }
+
+        #[test]
+        fn unpack_accepts_exactly_what_new_accepts(packed in packed_bytes()) {
+            let len = packed.iter().position(|&b| b == 0).unwrap_or(32);
+            let padded = packed[len..].iter().all(|&b| b == 0);
+            match PhaseConfig::unpack(&packed) {
+                Ok(config) => {
+                    prop_assert!(padded);
+                    prop_assert_eq!(config.pack(), packed);
+                }
+                Err(ConfigError::Padding { byte }) => {
+                    prop_assert!(!padded);
+                    prop_assert!(byte > len && packed[byte] != 0);
+                }
+                Err(err) => {
+                    prop_assert!(padded);
+                    prop_assert_eq!(PhaseConfig::new(&packed[..len]), Err(err));
+                }
+            }
+        }
+    }
+
+    /// Packed bytes: a short prefix of small heights (valid or not), zeros, and now and then
+    /// one stray non-zero byte anywhere; or any bytes at all.
+    fn packed_bytes() -> impl Strategy<Value = [u8; 32]> {
+        let shaped = (
+            prop::collection::vec(0u8..=40, 0..=10),
+            prop::option::of((0usize..32, 1u8..=255)),
+        )
+            .prop_map(|(prefix, stray)| {
+                let mut packed = [0; 32];
+                packed[..prefix.len()].copy_from_slice(&prefix);
+                if let Some((index, byte)) = stray {
+                    packed[index] = byte;
+                }
+                packed
+            });
+        prop_oneof![3 => shaped, 1 => any::<[u8; 32]>()]
+    }
+}

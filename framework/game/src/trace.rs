@@ -1,0 +1,200 @@
+//! Traces: a party's view of a run as a sequence of state hashes.
+
+use opml_state::{ExitStatus, Hash, VmState};
+use opml_vm::{Machine, Timeline};
+
+use crate::TraceError;
+use crate::config::MAX_HEIGHT;
+
+/// A party's view of a run as the state hashes `S(0), S(1), …`, where `S(step)` is the state
+/// after `step` steps. After the halting step `T` a halted state is a fixed point, so
+/// `S(i) = S(T)` for every `i > T`: every step has a state, and padding a tree past the end of
+/// a run needs no special case.
+pub trait Trace {
+    /// `S(step)`.
+    fn state_hash(&mut self, step: u64) -> Result<Hash, TraceError>;
+
+    /// The leaves of a history tree over the range from the agreed state `S(start)`:
+    /// `S(start + stride), S(start + 2·stride), …, S(start + count·stride)`. The start
+    /// itself is not a leaf.
+    ///
+    /// Refuses stride zero, more than `2^`[`MAX_HEIGHT`] leaves, and a range that ends past step
+    /// `u64::MAX`. The provided implementation asks [`state_hash`](Self::state_hash) for each
+    /// leaf.
+    fn leaves(&mut self, start: u64, stride: u64, count: u64) -> Result<Vec<Hash>, TraceError> {
+        check_leaf_range(start, stride, count)?;
+        (1..=count)
+            .map(|i| self.state_hash(start + i * stride))
+            .collect()
+    }
+
+    /// The one-step proof of the step from `S(step)` to `S(step + 1)`: the packed pre-state
+    /// (whose SHA-256 is `S(step)`) and the encoded proof, the two arguments of
+    /// `opml_proof::verify_step` and of the on-chain `RiscvStep.step`.
+    fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError>;
+}
+
+/// Checks the arguments of [`Trace::leaves`]; returns the range's last step.
+pub(crate) fn check_leaf_range(start: u64, stride: u64, count: u64) -> Result<u64, TraceError> {
+    if stride == 0 {
+        return Err(TraceError::ZeroStride);
+    }
+    if count > 1 << MAX_HEIGHT {
+        return Err(TraceError::TooManyLeaves(count));
+    }
+    stride
+        .checked_mul(count)
+        .and_then(|len| start.checked_add(len))
+        .ok_or(TraceError::RangeOverflow {
+            start,
+            stride,
+            count,
+        })
+}
+
+/// The honest trace of a VM run, computed on demand.
+///
+/// [`new`](Self::new) runs the machine once to its halt or step limit, recording a
+/// [`Timeline`] with a snapshot every [`Timeline::DEFAULT_INTERVAL`] (`2^28`) steps.
+/// [`leaves`](Trace::leaves) then seeks the snapshot at or before the range's start and runs
+/// forward once, hashing only the states it returns: a range of `2^24` steps costs one seek
+/// (at most `2^28` fast steps, under a second) and its own execution. Snapshots share
+/// unchanged memory pages, so the timeline grows with the pages the run writes between
+/// snapshots, not with its length; a shorter interval would make seeks faster but could hold
+/// a copy of a large working set for every snapshot, so it is only offered for tests and tuning
+/// ([`with_interval`](Self::with_interval)).
+///
+/// The trace knows the steps from the machine's first step to its last one: the halting step
+/// and, since a halted state is a fixed point, every step after it; or, for a run that did not
+/// halt within its limit, only the steps up to the limit ([`TraceError::OutOfRange`] past it).
+#[derive(Clone)]
+pub struct VmTrace {
+    /// The recorded run.
+    timeline: Timeline,
+    /// The initial state hash.
+    initial_hash: Hash,
+    /// The packed state where the recording stopped.
+    final_state: VmState,
+    /// Its hash.
+    final_hash: Hash,
+}
+
+impl VmTrace {
+    /// Runs `machine` (already loaded with its input) until it halts or `max_steps` more steps
+    /// have executed, recording the run.
+    pub fn new(machine: Machine, max_steps: u64) -> VmTrace {
+        VmTrace::with_interval(machine, max_steps, Timeline::DEFAULT_INTERVAL)
+    }
+
+    /// Like [`new`](Self::new), with a snapshot every `interval` (at least 1) steps.
+    pub fn with_interval(mut machine: Machine, max_steps: u64, interval: u64) -> VmTrace {
+        let initial_hash = machine.state_hash();
+        let timeline = Timeline::record(machine, max_steps, interval);
+        let mut end = timeline.end().clone();
+        let final_state = end.state();
+        VmTrace {
+            timeline,
+            initial_hash,
+            final_hash: final_state.hash(),
+            final_state,
+        }
+    }
+
+    /// The recorded run.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// The step the run started at (0 for a freshly loaded machine).
+    pub fn first_step(&self) -> u64 {
+        self.timeline.start_step()
+    }
+
+    /// `S(first_step)`, the state hash before the run.
+    pub fn initial_state_hash(&self) -> Hash {
+        self.initial_hash
+    }
+
+    /// The machine where the run stopped: halted, or out of steps.
+    pub fn final_machine(&self) -> &Machine {
+        self.timeline.end()
+    }
+
+    /// The state where the run stopped; [`VmState::encode`] gives its packed bytes.
+    pub fn final_state(&self) -> &VmState {
+        &self.final_state
+    }
+
+    /// The hash of [`final_state`](Self::final_state).
+    pub fn final_state_hash(&self) -> Hash {
+        self.final_hash
+    }
+
+    /// The public output the run wrote.
+    pub fn output(&self) -> &[u8] {
+        self.final_machine().output()
+    }
+
+    /// How the run ended: [`ExitStatus::Running`] if it did not halt within its step limit.
+    pub fn status(&self) -> ExitStatus {
+        self.final_state.status
+    }
+
+    /// Whether the run halted within its step limit.
+    pub fn halted(&self) -> bool {
+        self.status().is_halted()
+    }
+
+    /// The step the run stopped at: the halting step (the one that executed the halting
+    /// instruction counts), or the step limit.
+    pub fn end_step(&self) -> u64 {
+        self.final_state.step
+    }
+
+    /// Fails unless the trace knows `S(step)`.
+    fn check_step(&self, step: u64) -> Result<(), TraceError> {
+        let (first, last) = (self.first_step(), self.end_step());
+        if step < first || (step > last && !self.halted()) {
+            return Err(TraceError::OutOfRange { step, first, last });
+        }
+        Ok(())
+    }
+}
+
+impl Trace for VmTrace {
+    fn state_hash(&mut self, step: u64) -> Result<Hash, TraceError> {
+        self.check_step(step)?;
+        if step >= self.end_step() {
+            return Ok(self.final_hash);
+        }
+        Ok(self.timeline.seek(step).state_hash())
+    }
+
+    /// Seeks `start` once and runs forward `stride` steps at a time, hashing after each; once
+    /// the machine halts, the remaining leaves are its (fixed-point) final hash. The start
+    /// need not be a multiple of the stride.
+    fn leaves(&mut self, start: u64, stride: u64, count: u64) -> Result<Vec<Hash>, TraceError> {
+        let end = check_leaf_range(start, stride, count)?;
+        self.check_step(start)?;
+        self.check_step(end)?;
+        let count = usize::try_from(count).map_err(|_| TraceError::TooManyLeaves(count))?;
+        let mut leaves = Vec::with_capacity(count);
+        if count > 0 && start < self.end_step() {
+            let mut machine = self.timeline.seek(start);
+            while leaves.len() < count && !machine.status().is_halted() {
+                machine.run(stride);
+                leaves.push(machine.state_hash());
+            }
+        }
+        // Past the halting step every state is the final one.
+        leaves.resize(count, self.final_hash);
+        Ok(leaves)
+    }
+
+    fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError> {
+        self.check_step(step)?;
+        self.check_step(step.saturating_add(1))?;
+        let witness = self.timeline.witness(step);
+        Ok((witness.state_data().to_vec(), witness.encode_proof()))
+    }
+}

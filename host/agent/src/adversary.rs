@@ -1,0 +1,87 @@
+//! What adversaries claim: traces that leave the true run at a chosen step, and wrong final
+//! states that still look like halted runs.
+
+use alloy_primitives::keccak256;
+use opml_game::{Trace, TraceError};
+use opml_state::{Hash, VmState, output, sha256};
+
+/// A trace that follows `truth` before step `from` and lies from there on: made-up state
+/// hashes up to the step `end_step`, then the fixed point `end` (like a halted run).
+#[derive(Debug)]
+pub struct LyingTrace<T> {
+    truth: T,
+    from: u64,
+    end_step: u64,
+    end: Hash,
+}
+
+impl<T: Trace> LyingTrace<T> {
+    /// Lies from step `from` (at least 1: the start state is never in dispute), ending in
+    /// `end` from step `end_step` on.
+    pub fn new(truth: T, from: u64, end_step: u64, end: Hash) -> LyingTrace<T> {
+        LyingTrace {
+            truth,
+            from: from.max(1),
+            end_step,
+            end,
+        }
+    }
+
+    fn lie(&self, step: u64, true_hash: Hash) -> Hash {
+        if step < self.from {
+            true_hash
+        } else if step >= self.end_step {
+            self.end
+        } else {
+            let mut data = [0u8; 8 + 32];
+            data[..8].copy_from_slice(&step.to_be_bytes());
+            data[8..].copy_from_slice(&true_hash);
+            keccak256(data).0
+        }
+    }
+}
+
+impl<T: Trace> Trace for LyingTrace<T> {
+    fn state_hash(&mut self, step: u64) -> Result<Hash, TraceError> {
+        let true_hash = self.truth.state_hash(step)?;
+        Ok(self.lie(step, true_hash))
+    }
+
+    fn leaves(&mut self, start: u64, stride: u64, count: u64) -> Result<Vec<Hash>, TraceError> {
+        let leaves = self.truth.leaves(start, stride, count)?;
+        Ok(leaves
+            .into_iter()
+            .zip(1..)
+            .map(|(hash, i)| self.lie(start + i * stride, hash))
+            .collect())
+    }
+
+    fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError> {
+        // Only true steps have proofs.
+        self.truth.step_witness(step)
+    }
+}
+
+/// A wrong claim that looks right: the true final state with `output` replaced by a
+/// different output (its last byte flipped, or one byte if it was empty). Returns the packed
+/// state, its hash and the wrong output; the registry accepts it as a halted run.
+pub fn wrong_final_state(truth: &VmState, true_output: &[u8]) -> (Vec<u8>, Hash, Vec<u8>) {
+    let mut wrong = true_output.to_vec();
+    match wrong.last_mut() {
+        Some(byte) => *byte ^= 0x01,
+        None => wrong.push(0x01),
+    }
+    let mut state = truth.clone();
+    let full = wrong.len() / output::CHUNK_LEN * output::CHUNK_LEN;
+    state.output_acc = wrong[..full]
+        .chunks_exact(output::CHUNK_LEN)
+        .fold([0u8; 32], |acc, chunk| {
+            output::fold(&acc, chunk.try_into().expect("a full chunk"))
+        });
+    state.output_tail = [0; output::CHUNK_LEN];
+    state.output_tail[..wrong.len() - full].copy_from_slice(&wrong[full..]);
+    state.output_len = wrong.len() as u32;
+    let data = state.encode().to_vec();
+    let hash = sha256(&data);
+    (data, hash, wrong)
+}

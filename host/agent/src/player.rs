@@ -1,0 +1,422 @@
+//! One side of one dispute game: from the game's record to the side's next move.
+//!
+//! A player holds the trace it stands for and builds history trees lazily, one per phase range
+//! the game actually enters (`docs/game-design.md`). Everything it needs to find its place
+//! (phase, height, position, which node is its own) comes from the on-chain record, so a player
+//! can join or resume a game at any point.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{B256, Bytes, U256};
+use alloy_sol_types::SolCall;
+use opml_chain::contracts::DisputeGame;
+use opml_game::{HistoryTree, PhaseConfig, Trace, node_hash};
+use opml_state::Hash;
+use serde::Serialize;
+
+use crate::AgentError;
+use crate::record::{GameRecord, Party, Stage};
+
+/// How a player deviates from the rules (the adversaries of the test suite), or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Conduct {
+    /// Plays every move by the rules.
+    Honest,
+    /// Makes `moves` moves, then never moves again.
+    SilentAfter {
+        /// Moves made before falling silent.
+        moves: usize,
+    },
+    /// From phase `phase` down, commits child traces that do not follow its parent trace:
+    /// the true states, with only the last leaf forced to its parent leaf (the link opML's
+    /// multi-phase games never checked).
+    Inconsistent {
+        /// The first phase (0 = top) committed inconsistently; at least 1.
+        phase: usize,
+    },
+    /// Descends with a forged boundary: a child root whose last leaf is not its own parent
+    /// leaf, and a forged agreed state where one is due.
+    ForgedDescent,
+    /// Reveals children that do not hash to its node.
+    BadReveal,
+}
+
+/// A move in a game, ready to be sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Move {
+    /// The claimant's top-phase root.
+    CommitRoot {
+        /// The root.
+        root: Hash,
+        /// Left siblings of its last leaf (the claimed end), bottom up.
+        end_proof: Vec<Hash>,
+    },
+    /// The children of the mover's current node.
+    Reveal {
+        /// Left child.
+        left: Hash,
+        /// Right child.
+        right: Hash,
+    },
+    /// The mover's root for the disputed coarse step in the next phase.
+    Descend {
+        /// The child root.
+        child_root: Hash,
+        /// Left siblings of its last leaf (the mover's own parent leaf).
+        last_leaf_proof: Vec<Hash>,
+        /// `[S(position), siblings…]` when the agreed state is pending, else empty.
+        agreed_proof: Vec<Hash>,
+    },
+    /// The one-step proof from the agreed state.
+    Step {
+        /// The packed pre-state.
+        state_data: Vec<u8>,
+        /// The step proof.
+        proof: Vec<u8>,
+        /// As for `Descend`.
+        agreed_proof: Vec<Hash>,
+    },
+    /// Ends the game: the side on turn ran out of time.
+    Timeout,
+}
+
+impl Move {
+    /// The move's name, as the contract function.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Move::CommitRoot { .. } => "commitRoot",
+            Move::Reveal { .. } => "reveal",
+            Move::Descend { .. } => "descend",
+            Move::Step { .. } => "step",
+            Move::Timeout => "timeout",
+        }
+    }
+
+    /// The calldata of the move in game `id`.
+    pub fn calldata(&self, id: u64) -> Bytes {
+        let id = U256::from(id);
+        let hashes = |hashes: &[Hash]| hashes.iter().map(|h| B256::from(*h)).collect::<Vec<_>>();
+        match self {
+            Move::CommitRoot { root, end_proof } => DisputeGame::commitRootCall {
+                id,
+                root: B256::from(*root),
+                endProof: hashes(end_proof),
+            }
+            .abi_encode(),
+            Move::Reveal { left, right } => DisputeGame::revealCall {
+                id,
+                left: B256::from(*left),
+                right: B256::from(*right),
+            }
+            .abi_encode(),
+            Move::Descend {
+                child_root,
+                last_leaf_proof,
+                agreed_proof,
+            } => DisputeGame::descendCall {
+                id,
+                childRoot: B256::from(*child_root),
+                lastLeafProof: hashes(last_leaf_proof),
+                agreedProof: hashes(agreed_proof),
+            }
+            .abi_encode(),
+            Move::Step {
+                state_data,
+                proof,
+                agreed_proof,
+            } => DisputeGame::stepCall {
+                id,
+                stateData: Bytes::copy_from_slice(state_data),
+                proof: Bytes::copy_from_slice(proof),
+                agreedProof: hashes(agreed_proof),
+            }
+            .abi_encode(),
+            Move::Timeout => DisputeGame::timeoutCall { id }.abi_encode(),
+        }
+        .into()
+    }
+}
+
+/// One side of a game, standing for a trace.
+pub struct Player {
+    side: Party,
+    config: PhaseConfig,
+    trace: Box<dyn Trace + Send>,
+    /// The true trace, for [`Conduct::Inconsistent`] child commitments.
+    truth: Option<Box<dyn Trace + Send>>,
+    conduct: Conduct,
+    /// Trees built so far, by (phase, range start).
+    trees: HashMap<(usize, u64), HistoryTree>,
+    moves: usize,
+    gave_up: bool,
+    busy: Duration,
+}
+
+impl std::fmt::Debug for Player {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Player")
+            .field("side", &self.side)
+            .field("config", &self.config)
+            .field("conduct", &self.conduct)
+            .field("moves", &self.moves)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Player {
+    /// A player for `side` of games with `config`, standing for `trace` and playing by the
+    /// rules.
+    pub fn honest(side: Party, config: PhaseConfig, trace: Box<dyn Trace + Send>) -> Player {
+        Player {
+            side,
+            config,
+            trace,
+            truth: None,
+            conduct: Conduct::Honest,
+            trees: HashMap::new(),
+            moves: 0,
+            gave_up: false,
+            busy: Duration::ZERO,
+        }
+    }
+
+    /// A player that follows `conduct`; `truth` is the true trace, which
+    /// [`Conduct::Inconsistent`] needs.
+    pub fn adversary(
+        side: Party,
+        config: PhaseConfig,
+        trace: Box<dyn Trace + Send>,
+        truth: Option<Box<dyn Trace + Send>>,
+        conduct: Conduct,
+    ) -> Player {
+        Player {
+            truth,
+            conduct,
+            ..Player::honest(side, config, trace)
+        }
+    }
+
+    /// The side it plays.
+    pub fn side(&self) -> Party {
+        self.side
+    }
+
+    /// Its conduct.
+    pub fn conduct(&self) -> Conduct {
+        self.conduct
+    }
+
+    /// Moves it has made (accepted by the chain).
+    pub fn moves(&self) -> usize {
+        self.moves
+    }
+
+    /// Time spent computing commitments and proofs.
+    pub fn busy(&self) -> Duration {
+        self.busy
+    }
+
+    /// Records that the chain accepted its last move.
+    pub fn accepted(&mut self) {
+        self.moves += 1;
+    }
+
+    /// Records that the chain refused its last move: an adversary gives up (falls silent).
+    pub fn refused(&mut self) {
+        self.gave_up = true;
+    }
+
+    /// The top-phase commitment: the root, its last leaf (the end state) and that leaf's
+    /// proof. A challenger opens its dispute with it.
+    pub fn top_commitment(&mut self) -> Result<(Hash, Hash, Vec<Hash>), AgentError> {
+        let tree = self.tree(0, 0, None)?;
+        let last = tree.leaves().len() as u64 - 1;
+        Ok((
+            tree.root(),
+            tree.leaf(last).unwrap_or_default(),
+            tree.proof(last).unwrap_or_default(),
+        ))
+    }
+
+    /// The player's next move in the game `g`, where the side on turn has `clock_left`
+    /// seconds. `None`: nothing to do now (the opponent's turn, or a silent adversary).
+    pub fn next_move(
+        &mut self,
+        g: &GameRecord,
+        clock_left: u64,
+    ) -> Result<Option<Move>, AgentError> {
+        if g.stage == Stage::Resolved || self.gave_up {
+            return Ok(None);
+        }
+        if let Conduct::SilentAfter { moves } = self.conduct
+            && self.moves >= moves
+        {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let mv = self.choose(g, clock_left);
+        self.busy += started.elapsed();
+        mv
+    }
+
+    fn choose(&mut self, g: &GameRecord, clock_left: u64) -> Result<Option<Move>, AgentError> {
+        if g.turn != self.side {
+            // Off turn: prove the step early if it wins, or end the game on the opponent's
+            // timeout.
+            if g.stage == Stage::Step
+                && let Some(step) = self.winning_step(g)?
+            {
+                return Ok(Some(step));
+            }
+            return Ok((clock_left == 0).then_some(Move::Timeout));
+        }
+        if clock_left == 0 {
+            return Ok(None);
+        }
+        let stride_log2 = self.stride_log2(g.phase)?;
+        let start = self.range_start(g)?;
+        let index = (g.position - start) >> (stride_log2 + u32::from(g.height));
+        Ok(Some(match g.stage {
+            Stage::ClaimantRoot => {
+                let (root, _, end_proof) = self.top_commitment()?;
+                Move::CommitRoot { root, end_proof }
+            }
+            Stage::Bisection => {
+                let tree = self.tree(g.phase, start, None)?;
+                let (mut left, right) = tree
+                    .children(g.height, index)
+                    .ok_or(AgentError::Internal("node outside the tree"))?;
+                if self.conduct == Conduct::BadReveal {
+                    left = node_hash(&left, &right);
+                }
+                Move::Reveal { left, right }
+            }
+            Stage::Descent => {
+                let own_leaf = g.node(self.side);
+                let forced = match self.conduct {
+                    Conduct::ForgedDescent => Some(node_hash(&own_leaf, &own_leaf)),
+                    _ => Some(own_leaf),
+                };
+                let child = self.tree(g.phase + 1, g.position, forced)?;
+                let last = child.leaves().len() as u64 - 1;
+                let child_root = child.root();
+                let last_leaf_proof = child.proof(last).unwrap_or_default();
+                let agreed_proof = if self.side == Party::Challenger {
+                    self.agreed_proof(g, start, index)?
+                } else {
+                    Vec::new()
+                };
+                Move::Descend {
+                    child_root,
+                    last_leaf_proof,
+                    agreed_proof,
+                }
+            }
+            Stage::Step => match self.winning_step(g)? {
+                Some(step) => step,
+                // A losing step is never worth sending: wait for the clock.
+                None => return Ok(None),
+            },
+            Stage::Resolved => return Ok(None),
+        }))
+    }
+
+    /// The step move if it makes this player win: the true post-state is its own leaf.
+    fn winning_step(&mut self, g: &GameRecord) -> Result<Option<Move>, AgentError> {
+        let (state_data, proof) = self.trace.step_witness(g.position)?;
+        let post = opml_proof::verify_step(&state_data, &proof)
+            .map_err(|error| AgentError::Witness(error.to_string()))?;
+        if post != g.node(self.side) {
+            return Ok(None);
+        }
+        let start = self.range_start(g)?;
+        let index = (g.position - start) >> self.stride_log2(g.phase)?;
+        let agreed_proof = self.agreed_proof(g, start, index)?;
+        Ok(Some(Move::Step {
+            state_data,
+            proof,
+            agreed_proof,
+        }))
+    }
+
+    /// `[S(position), siblings…]`: the agreed state as the last leaf of the agreed subtree,
+    /// when the game waits for it.
+    fn agreed_proof(
+        &mut self,
+        g: &GameRecord,
+        start: u64,
+        leaf_index: u64,
+    ) -> Result<Vec<Hash>, AgentError> {
+        if !g.agreed_pending {
+            return Ok(Vec::new());
+        }
+        let forge = self.conduct == Conduct::ForgedDescent;
+        let tree = self.tree(g.phase, start, None)?;
+        // The agreed state is the leaf before the disputed one.
+        let agreed = leaf_index
+            .checked_sub(1)
+            .ok_or(AgentError::Internal("agreed state before the range"))?;
+        let mut leaf = tree
+            .leaf(agreed)
+            .ok_or(AgentError::Internal("agreed leaf outside the tree"))?;
+        if forge {
+            leaf = node_hash(&leaf, &leaf);
+        }
+        let siblings = tree.proof(agreed).unwrap_or_default();
+        let mut proof = vec![leaf];
+        proof.extend_from_slice(&siblings[..usize::from(g.agreed_left_height)]);
+        Ok(proof)
+    }
+
+    fn stride_log2(&self, phase: usize) -> Result<u32, AgentError> {
+        self.config
+            .stride_log2(phase)
+            .ok_or(AgentError::Internal("phase outside the configuration"))
+    }
+
+    /// The start of the current phase's range: ranges are aligned to their own length.
+    fn range_start(&self, g: &GameRecord) -> Result<u64, AgentError> {
+        if g.config != self.config {
+            return Err(AgentError::ConfigMismatch);
+        }
+        let span = self
+            .config
+            .span(g.phase)
+            .ok_or(AgentError::Internal("phase outside the configuration"))?;
+        Ok(g.position - g.position % span)
+    }
+
+    /// The tree of `phase` over the range from `start`, built on first use. `forced_last`
+    /// replaces its last leaf when it is built (a child tree ends at the parent leaf).
+    fn tree(
+        &mut self,
+        phase: usize,
+        start: u64,
+        forced_last: Option<Hash>,
+    ) -> Result<&HistoryTree, AgentError> {
+        if !self.trees.contains_key(&(phase, start)) {
+            let height = self
+                .config
+                .height(phase)
+                .ok_or(AgentError::Internal("phase outside the configuration"))?;
+            let stride = 1u64 << self.stride_log2(phase)?;
+            let count = 1u64 << height;
+            let source = match (&mut self.truth, self.conduct) {
+                (Some(truth), Conduct::Inconsistent { phase: from }) if phase >= from => truth,
+                _ => &mut self.trace,
+            };
+            let mut leaves = source.leaves(start, stride, count)?;
+            if let (Some(last), Conduct::Inconsistent { .. } | Conduct::ForgedDescent) =
+                (forced_last, self.conduct)
+                && let Some(slot) = leaves.last_mut()
+            {
+                *slot = last;
+            }
+            let tree = HistoryTree::new(height, leaves)?;
+            self.trees.insert((phase, start), tree);
+        }
+        Ok(&self.trees[&(phase, start)])
+    }
+}

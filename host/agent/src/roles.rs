@@ -1,0 +1,250 @@
+//! The opML roles' transactions: a requester publishes an input and posts a task, a server
+//! commits a result, a challenger disputes it, and anyone settles, finalizes and withdraws.
+
+use alloy_primitives::{Address, B256, Bytes, Log, U256};
+use alloy_sol_types::{SolCall, SolEvent};
+use opml_chain::contracts::{InputOracle, TaskRegistry};
+use opml_chain::{Chain, TxReceipt};
+use opml_game::PhaseConfig;
+use opml_state::{Hash, input};
+
+use crate::AgentError;
+use crate::deploy::{Contracts, send, view};
+
+/// Largest part of an input sent in one transaction (chunk-aligned).
+pub const INPUT_PART: usize = 24 * 1024;
+
+/// Publishes `data` in the input oracle from `from` (from the end backwards, in parts of at
+/// most [`INPUT_PART`] bytes) and returns its commitment. The empty input needs no upload.
+pub fn publish_input(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    data: &[u8],
+) -> Result<Hash, AgentError> {
+    let commitment = input::commitment(data);
+    if data.is_empty() {
+        return Ok(commitment);
+    }
+    let length = u32::try_from(data.len()).map_err(|_| AgentError::InputTooLong(data.len()))?;
+    let receipt = send(
+        chain,
+        from,
+        contracts.oracle,
+        U256::ZERO,
+        InputOracle::openCall { length }.abi_encode().into(),
+    )?;
+    let opened: InputOracle::UploadOpened = event(&receipt, contracts.oracle)?;
+    let mut end = data.len();
+    while end > 0 {
+        // Parts start on chunk boundaries; only the first part sent may end mid-chunk.
+        let start = end.saturating_sub(INPUT_PART).div_ceil(32) * 32;
+        let call = InputOracle::postCall {
+            id: opened.id,
+            data: Bytes::copy_from_slice(&data[start..end]),
+        };
+        send(
+            chain,
+            from,
+            contracts.oracle,
+            U256::ZERO,
+            call.abi_encode().into(),
+        )?;
+        end = start;
+    }
+    Ok(commitment)
+}
+
+/// What a requester asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskRequest {
+    /// The program to run.
+    pub program_id: Hash,
+    /// The published input.
+    pub input_commitment: Hash,
+    /// The phases of its dispute games.
+    pub config: PhaseConfig,
+    /// The fee, in wei.
+    pub fee: U256,
+    /// Last moment for a result (block time).
+    pub deadline: u64,
+}
+
+/// Posts a task; returns its id.
+pub fn post_task(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    request: &TaskRequest,
+) -> Result<u64, AgentError> {
+    let call = TaskRegistry::postTaskCall {
+        programId: B256::from(request.program_id),
+        inputCommitment: B256::from(request.input_commitment),
+        heights: B256::from(request.config.pack()),
+        deadline: request.deadline,
+    };
+    let receipt = send(
+        chain,
+        from,
+        contracts.registry,
+        request.fee,
+        call.abi_encode().into(),
+    )?;
+    let posted: TaskRegistry::TaskPosted = event(&receipt, contracts.registry)?;
+    id_of(posted.taskId)
+}
+
+/// Commits a result (packed final state and output) with the server bond.
+pub fn commit_result(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    task_id: u64,
+    final_state: &[u8],
+    output: &[u8],
+) -> Result<TxReceipt, AgentError> {
+    let call = TaskRegistry::commitResultCall {
+        taskId: U256::from(task_id),
+        finalStateData: Bytes::copy_from_slice(final_state),
+        output: Bytes::copy_from_slice(output),
+    };
+    send(
+        chain,
+        from,
+        contracts.registry,
+        contracts.config.server_bond,
+        call.abi_encode().into(),
+    )
+}
+
+/// Disputes the result of `task_id` with the challenger bond and the challenger's top-phase
+/// commitment; returns the game id.
+pub fn challenge(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    task_id: u64,
+    initial_state: &[u8],
+    (root, end, end_proof): (Hash, Hash, Vec<Hash>),
+) -> Result<(u64, TxReceipt), AgentError> {
+    let call = TaskRegistry::challengeCall {
+        taskId: U256::from(task_id),
+        initialState: Bytes::copy_from_slice(initial_state),
+        root: B256::from(root),
+        end: B256::from(end),
+        endProof: end_proof.into_iter().map(B256::from).collect(),
+    };
+    let receipt = send(
+        chain,
+        from,
+        contracts.registry,
+        contracts.config.challenger_bond,
+        call.abi_encode().into(),
+    )?;
+    let challenged: TaskRegistry::Challenged = event(&receipt, contracts.registry)?;
+    Ok((id_of(challenged.gameId)?, receipt))
+}
+
+/// Applies the verdict of `challenger`'s dispute of `task_id`.
+pub fn settle(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    task_id: u64,
+    challenger: Address,
+) -> Result<TxReceipt, AgentError> {
+    let call = TaskRegistry::settleDisputeCall {
+        taskId: U256::from(task_id),
+        challenger,
+    };
+    send(
+        chain,
+        from,
+        contracts.registry,
+        U256::ZERO,
+        call.abi_encode().into(),
+    )
+}
+
+/// Finalizes `task_id` after its window.
+pub fn finalize(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    task_id: u64,
+) -> Result<TxReceipt, AgentError> {
+    let call = TaskRegistry::finalizeCall {
+        taskId: U256::from(task_id),
+    };
+    send(
+        chain,
+        from,
+        contracts.registry,
+        U256::ZERO,
+        call.abi_encode().into(),
+    )
+}
+
+/// Withdraws everything credited to `from`; returns the amount (zero: nothing was sent).
+pub fn withdraw(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+) -> Result<U256, AgentError> {
+    let amount = credit(chain, contracts, from)?;
+    if !amount.is_zero() {
+        let call = TaskRegistry::withdrawCall {};
+        send(
+            chain,
+            from,
+            contracts.registry,
+            U256::ZERO,
+            call.abi_encode().into(),
+        )?;
+    }
+    Ok(amount)
+}
+
+/// What the registry owes `account`.
+pub fn credit(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    account: Address,
+) -> Result<U256, AgentError> {
+    view(
+        chain,
+        account,
+        contracts.registry,
+        TaskRegistry::balanceOfCall { account },
+    )
+}
+
+/// The record of task `task_id`.
+pub fn read_task(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    task_id: u64,
+) -> Result<TaskRegistry::Task, AgentError> {
+    view(
+        chain,
+        Address::ZERO,
+        contracts.registry,
+        TaskRegistry::taskCall {
+            taskId: U256::from(task_id),
+        },
+    )
+}
+
+/// The first event `E` that `address` emitted in `receipt`.
+pub fn event<E: SolEvent>(receipt: &TxReceipt, address: Address) -> Result<E, AgentError> {
+    receipt
+        .logs
+        .iter()
+        .filter(|log| log.address == address)
+        .find_map(|log: &Log| E::decode_log(log).ok().map(|decoded| decoded.data))
+        .ok_or(AgentError::MissingEvent(E::SIGNATURE))
+}
+
+fn id_of(id: U256) -> Result<u64, AgentError> {
+    u64::try_from(id).map_err(|_| AgentError::Decode(format!("id {id} out of range")))
+}

@@ -1,0 +1,404 @@
+//! The whole opML story on one chain, with every role in this process: a requester posts a
+//! task, a server commits a result, a challenger checks it and disputes it if it is wrong, the
+//! game runs to its verdict, and the bonds move. `opml demo`, the adversarial suite and the
+//! benchmarks all run this.
+
+use std::time::Instant;
+
+use alloy_primitives::{Address, U256, keccak256};
+use opml_chain::Chain;
+use opml_game::{PhaseConfig, Trace};
+use opml_state::{Hash, sha256};
+use serde::Serialize;
+
+use crate::AgentError;
+use crate::adversary::{LyingTrace, wrong_final_state};
+use crate::arena::{GameEvent, GameReport, play};
+use crate::deploy::{Contracts, RegistryConfig};
+use crate::player::{Conduct, Player};
+use crate::program::Program;
+use crate::record::Party;
+use crate::roles;
+
+/// The fee a requester pays in the scenario: 0.1 ether.
+pub const FEE_WEI: u128 = 100_000_000_000_000_000;
+
+/// Who lies, from which step, and how it plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Adversary {
+    /// The lying side: the server (claimant) claims a wrong output, or a challenger disputes
+    /// a correct one.
+    pub side: Party,
+    /// The first step of its trace that differs from the true run (clamped to `1..=T`).
+    pub from_step: u64,
+    /// How it plays.
+    pub conduct: Conduct,
+}
+
+/// One run of the story.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The task's program.
+    pub program: Program,
+    /// The task's input.
+    pub input: Vec<u8>,
+    /// The games' phases.
+    pub config: PhaseConfig,
+    /// The registry's bonds, window and clocks.
+    pub registry: RegistryConfig,
+    /// The liar (`None`: an honest server and no dispute).
+    pub adversary: Option<Adversary>,
+}
+
+/// Something that happened in the story.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The contracts are deployed.
+    Deployed(&'a Contracts),
+    /// The honest run is known (the server and the challenger each ran it).
+    Executed {
+        /// Steps to the halt.
+        steps: u64,
+        /// The true output.
+        output: &'a [u8],
+    },
+    /// The requester published the input and posted the task.
+    TaskPosted {
+        /// Task id.
+        task_id: u64,
+        /// Input commitment.
+        input_commitment: Hash,
+    },
+    /// The server committed a result.
+    ResultCommitted {
+        /// The committed output.
+        output: &'a [u8],
+        /// Whether it is the true output.
+        honest: bool,
+    },
+    /// The challenger found the result right and stayed out.
+    NoDispute,
+    /// A challenger opened game `game_id`.
+    Challenged {
+        /// The game.
+        game_id: u64,
+    },
+    /// A move or turn of the game.
+    Game(&'a GameEvent<'a>),
+    /// The verdict was applied and the task settled.
+    Settled {
+        /// Whether the challenger won.
+        challenger_won: bool,
+    },
+    /// `role` withdrew `amount` wei.
+    Withdrawn {
+        /// Which role.
+        role: &'static str,
+        /// Wei.
+        amount: U256,
+    },
+}
+
+/// What each role paid into the registry and took out of it, in wei.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Ledger {
+    /// Fee paid / refunds withdrawn by the requester.
+    pub requester: Flow,
+    /// Bond paid / bond, fee and winnings withdrawn by the server.
+    pub server: Flow,
+    /// Bond paid / bond and winnings withdrawn by the challenger.
+    pub challenger: Flow,
+    /// The registry's balance after every withdrawal.
+    pub registry_balance_after: String,
+}
+
+/// Money in and out for one role.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Flow {
+    /// Wei sent to the registry.
+    pub paid: String,
+    /// Wei withdrawn from it.
+    pub withdrawn: String,
+}
+
+/// The report of one run of the story (`opml demo --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct DisputeReport {
+    /// Program ID, hex.
+    pub program_id: String,
+    /// Input commitment, hex.
+    pub input_commitment: String,
+    /// Phase heights, top first.
+    pub heights: Vec<u8>,
+    /// The true run's length in steps.
+    pub steps: u64,
+    /// The true output, hex.
+    pub true_output: String,
+    /// The committed output, hex.
+    pub committed_output: String,
+    /// The liar, if any.
+    pub adversary: Option<Adversary>,
+    /// The game, if one was played.
+    pub game: Option<GameReport>,
+    /// Whether the task ended finalized (else rejected).
+    pub finalized: bool,
+    /// Whether the honest side won (or no dispute was needed).
+    pub honest_won: bool,
+    /// Money in and out.
+    pub ledger: Ledger,
+    /// Seconds running the program before the dispute (both parties).
+    pub execute_s: f64,
+    /// Wall time of everything, seconds.
+    pub wall_s: f64,
+}
+
+/// The accounts the roles use: the chain's first five.
+struct Roles {
+    deployer: Address,
+    requester: Address,
+    server: Address,
+    challenger: Address,
+}
+
+/// Runs `scenario` on `chain` (deploying the contracts first), telling `observer` each event.
+pub fn run(
+    chain: &mut dyn Chain,
+    scenario: &Scenario,
+    observer: &mut dyn FnMut(&Event<'_>),
+) -> Result<DisputeReport, AgentError> {
+    let accounts = chain.accounts();
+    if accounts.len() < 4 {
+        return Err(AgentError::Accounts(accounts.len()));
+    }
+    let roles = Roles {
+        deployer: accounts[0],
+        requester: accounts[1],
+        server: accounts[2],
+        challenger: accounts[3],
+    };
+    let contracts = Contracts::deploy(chain, roles.deployer, scenario.registry)?;
+    observer(&Event::Deployed(&contracts));
+    run_on(chain, &contracts, scenario, observer)
+}
+
+/// Runs `scenario` against already deployed `contracts`.
+pub fn run_on(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    scenario: &Scenario,
+    observer: &mut dyn FnMut(&Event<'_>),
+) -> Result<DisputeReport, AgentError> {
+    let started = Instant::now();
+    let accounts = chain.accounts().to_vec();
+    if accounts.len() < 4 {
+        return Err(AgentError::Accounts(accounts.len()));
+    }
+    let roles = Roles {
+        deployer: accounts[0],
+        requester: accounts[1],
+        server: accounts[2],
+        challenger: accounts[3],
+    };
+    let config = &scenario.config;
+    let program = &scenario.program;
+
+    // Both sides run the program (a liar runs it too, to know where to lie).
+    let executing = Instant::now();
+    let server_truth = program.trace(&scenario.input, config)?;
+    let challenger_truth = program.trace(&scenario.input, config)?;
+    if !server_truth.status().is_halted() {
+        return Err(AgentError::NoHalt(config.total_steps()));
+    }
+    let execute_s = executing.elapsed().as_secs_f64();
+    let true_final = server_truth.final_state().clone();
+    let true_output = server_truth.output().to_vec();
+    let steps = true_final.step;
+    observer(&Event::Executed {
+        steps,
+        output: &true_output,
+    });
+
+    // The requester publishes the input and posts the task.
+    let fee = U256::from(FEE_WEI);
+    let now = chain.timestamp()?;
+    let commitment = roles::publish_input(chain, contracts, roles.requester, &scenario.input)?;
+    let request = roles::TaskRequest {
+        program_id: program.id(),
+        input_commitment: commitment,
+        config: *config,
+        fee,
+        deadline: now + 7 * 86_400,
+    };
+    let task_id = roles::post_task(chain, contracts, roles.requester, &request)?;
+    observer(&Event::TaskPosted {
+        task_id,
+        input_commitment: commitment,
+    });
+
+    // The server commits its result: the truth, or a wrong output that looks like a halted run.
+    let adversary = scenario.adversary;
+    let lying_server = adversary.filter(|a| a.side == Party::Claimant);
+    let lying_challenger = adversary.filter(|a| a.side == Party::Challenger);
+    let (claim_state, claim_hash, claim_output) = match lying_server {
+        Some(_) => wrong_final_state(&true_final, &true_output),
+        None => {
+            let data = true_final.encode().to_vec();
+            let hash = sha256(&data);
+            (data, hash, true_output.clone())
+        }
+    };
+    roles::commit_result(
+        chain,
+        contracts,
+        roles.server,
+        task_id,
+        &claim_state,
+        &claim_output,
+    )?;
+    observer(&Event::ResultCommitted {
+        output: &claim_output,
+        honest: lying_server.is_none(),
+    });
+
+    // The challenger compares the committed final state with its own run.
+    let task = roles::read_task(chain, contracts, task_id)?;
+    let disputes =
+        task.finalState.0 != challenger_truth.final_state_hash() || lying_challenger.is_some();
+    let mut game = None;
+    let mut challenger_won = false;
+    if disputes {
+        let mut claimant = player(
+            scenario,
+            Party::Claimant,
+            server_truth,
+            lying_server,
+            claim_hash,
+            steps,
+        )?;
+        let wrong_end = keccak256(claim_hash).0;
+        let mut challenger = player(
+            scenario,
+            Party::Challenger,
+            challenger_truth,
+            lying_challenger,
+            wrong_end,
+            steps,
+        )?;
+        let (game_id, _) = roles::challenge(
+            chain,
+            contracts,
+            roles.challenger,
+            task_id,
+            program.initial_state(),
+            challenger.top_commitment()?,
+        )?;
+        observer(&Event::Challenged { game_id });
+        let report = play(
+            chain,
+            contracts,
+            game_id,
+            &mut claimant,
+            &mut challenger,
+            &mut |e| observer(&Event::Game(e)),
+        )?;
+        challenger_won = report.winner == Party::Challenger;
+        game = Some(report);
+        roles::settle(chain, contracts, roles.deployer, task_id, roles.challenger)?;
+    } else {
+        observer(&Event::NoDispute);
+    }
+    if !challenger_won {
+        // The window must pass before the result finalizes.
+        let task = roles::read_task(chain, contracts, task_id)?;
+        let closes = task.committedAt + contracts.config.challenge_window;
+        let now = chain.timestamp()?;
+        if now <= closes {
+            chain.advance_time(closes - now + 1)?;
+        }
+        roles::finalize(chain, contracts, roles.deployer, task_id)?;
+    }
+    observer(&Event::Settled { challenger_won });
+
+    // Everyone withdraws what the registry credited.
+    let mut ledger = Ledger::default();
+    let bonds = contracts.config;
+    let disputed = game.is_some();
+    for (role, account, paid, flow) in [
+        ("requester", roles.requester, fee, &mut ledger.requester),
+        (
+            "server",
+            roles.server,
+            bonds.server_bond,
+            &mut ledger.server,
+        ),
+        (
+            "challenger",
+            roles.challenger,
+            if disputed {
+                bonds.challenger_bond
+            } else {
+                U256::ZERO
+            },
+            &mut ledger.challenger,
+        ),
+    ] {
+        let amount = roles::withdraw(chain, contracts, account)?;
+        observer(&Event::Withdrawn { role, amount });
+        *flow = Flow {
+            paid: paid.to_string(),
+            withdrawn: amount.to_string(),
+        };
+    }
+    ledger.registry_balance_after = chain.balance(contracts.registry)?.to_string();
+
+    let honest_won = match adversary {
+        None => !challenger_won && !disputed,
+        Some(a) => (a.side == Party::Claimant) == challenger_won,
+    };
+    Ok(DisputeReport {
+        program_id: hex::encode(program.id()),
+        input_commitment: hex::encode(commitment),
+        heights: config.heights().to_vec(),
+        steps,
+        true_output: hex::encode(&true_output),
+        committed_output: hex::encode(&claim_output),
+        adversary,
+        game,
+        finalized: !challenger_won,
+        honest_won,
+        ledger,
+        execute_s,
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A side's player: honest on its true trace, or the adversary's lie (ending in `wrong_end`
+/// from the true halting step `steps` on) and conduct.
+fn player(
+    scenario: &Scenario,
+    side: Party,
+    truth: opml_game::VmTrace,
+    adversary: Option<Adversary>,
+    wrong_end: Hash,
+    steps: u64,
+) -> Result<Player, AgentError> {
+    let config = scenario.config;
+    let Some(adversary) = adversary else {
+        return Ok(Player::honest(side, config, Box::new(truth)));
+    };
+    let from = adversary.from_step.clamp(1, steps.max(1));
+    let trace: Box<dyn Trace + Send> = Box::new(LyingTrace::new(truth, from, steps, wrong_end));
+    let second_truth: Option<Box<dyn Trace + Send>> = match adversary.conduct {
+        Conduct::Inconsistent { .. } => {
+            Some(Box::new(scenario.program.trace(&scenario.input, &config)?))
+        }
+        _ => None,
+    };
+    Ok(Player::adversary(
+        side,
+        config,
+        trace,
+        second_truth,
+        adversary.conduct,
+    ))
+}
