@@ -19,7 +19,7 @@ pub mod differential;
 pub mod encode;
 pub mod generator;
 pub mod qemu;
-mod rng;
+pub mod rng;
 mod temp;
 pub mod toolchain;
 

@@ -48,6 +48,9 @@ pub struct Scenario {
     pub registry: RegistryConfig,
     /// The liar (`None`: an honest server and no dispute).
     pub adversary: Option<Adversary>,
+    /// Seconds that pass between the challenge and the server's first answer (a server that
+    /// joins the game late; it must still win within its clock when it is right).
+    pub late_join_s: u64,
 }
 
 /// Something that happened in the story.
@@ -293,6 +296,9 @@ pub fn run_on(
             challenger.top_commitment()?,
         )?;
         observer(&Event::Challenged { game_id });
+        if scenario.late_join_s > 0 {
+            chain.advance_time(scenario.late_join_s)?;
+        }
         let report = play(
             chain,
             contracts,
