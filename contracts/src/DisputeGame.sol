@@ -279,7 +279,7 @@ contract DisputeGame {
             g.position += uint64(1) << (height + g.strideLog2);
             if (height == 0) {
                 g.agreedState = left;
-                g.agreedPending = g.agreedPending;
+                g.agreedPending = false;
             } else {
                 g.agreedLeft = left;
                 g.agreedLeftHeight = height;
@@ -310,6 +310,7 @@ contract DisputeGame {
         uint8 childHeight = uint8(g.heights[g.phase + 1]);
         if (g.turn == Party.Challenger) {
             _settleAgreed(id, g, agreedProof);
+            _checkLastLeaf(g.challengerNode, lastLeafProof, childHeight, childRoot);
             g.pendingLeft = childRoot;
             _pass(g, Party.Claimant);
             emit RootPosted(id, Party.Challenger, g.phase + 1, g.position, childRoot);

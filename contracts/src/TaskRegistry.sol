@@ -309,7 +309,7 @@ contract TaskRegistry {
         d.settled = true;
         t.openDisputes -= 1;
         if (refunded) {
-            balanceOf[challenger] += challengerBond + 1;
+            balanceOf[challenger] += challengerBond;
         } else if (challengerWon) {
             t.status = TaskStatus.Rejected;
             balanceOf[challenger] += challengerBond + serverBond;

@@ -40,11 +40,22 @@ interface Vm {
     function expectRevert(bytes4 revertData) external;
     function expectRevert(bytes calldata revertData) external;
     function expectEmit() external;
+    function expectEmit(address emitter) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData)
+        external;
     function assume(bool condition) external pure;
     function prank(address msgSender) external;
+    function startPrank(address msgSender) external;
+    function stopPrank() external;
+    function warp(uint256 newTimestamp) external;
+    function deal(address account, uint256 newBalance) external;
     function assertEq(uint256 left, uint256 right, string calldata error) external pure;
     function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
     function assertEq(bool left, bool right, string calldata error) external pure;
+    function assertEq(address left, address right, string calldata error) external pure;
+    function assertEq(bytes calldata left, bytes calldata right, string calldata error)
+        external
+        pure;
     function assertNotEq(bytes32 left, bytes32 right, string calldata error) external pure;
     function assertTrue(bool condition, string calldata error) external pure;
     function assertLe(uint256 left, uint256 right, string calldata error) external pure;
