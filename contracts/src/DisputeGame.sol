@@ -432,6 +432,7 @@ contract DisputeGame {
     }
 
     function _clockLeft(Game storage g) internal view returns (uint256) {
+        if (g.stage == Stage.Resolved) return 0;
         uint256 clock = g.turn == Party.Claimant ? g.claimantClock : g.challengerClock;
         uint256 elapsed = block.timestamp - g.turnStart;
         return elapsed >= clock ? 0 : clock - elapsed;
@@ -451,7 +452,9 @@ contract DisputeGame {
             if (proof.length != 0) revert UnexpectedProof();
             return;
         }
-        if (proof.length == 0) revert ProofLength(0, g.agreedLeftHeight);
+        // The leaf, then its siblings.
+        uint256 expected = uint256(g.agreedLeftHeight) + 1;
+        if (proof.length != expected) revert ProofLength(proof.length, expected);
         bytes32 leaf = proof[0];
         _checkLastLeaf(leaf, proof[1:], g.agreedLeftHeight, g.agreedLeft);
         g.agreedState = leaf;

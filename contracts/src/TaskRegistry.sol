@@ -152,11 +152,13 @@ contract TaskRegistry {
     error WrongBond(uint256 sent, uint256 required);
     /// @notice The claimed final state is still running.
     error ResultNotHalted();
+    /// @notice The claimed final state has a status byte no run produces.
+    error BadStatus(uint8 status);
     /// @notice The claimed run is longer than the games' trace.
     error ResultTooLong(uint64 steps, uint256 maxSteps);
     /// @notice The output bytes are not the ones the final state commits to.
     error OutputMismatch();
-    /// @notice The challenge window is closed (or, for `finalize`, still open).
+    /// @notice The challenge window is closed.
     error WindowClosed(uint64 closedAt);
     /// @notice The challenge window is still open.
     error WindowOpen(uint64 closesAt);
@@ -231,6 +233,9 @@ contract TaskRegistry {
         if (finalStateData.length != C.STATE_LEN) revert StateLength(finalStateData.length);
         uint8 exitStatus = uint8(finalStateData[C.STATUS]);
         if (exitStatus == C.STATUS_RUNNING) revert ResultNotHalted();
+        if (exitStatus != C.STATUS_EXITED && exitStatus != C.STATUS_TRAPPED) {
+            revert BadStatus(exitStatus);
+        }
         uint64 steps = uint64(bytes8(finalStateData[C.STEP:C.STEP + 8]));
         (, uint256 total) = games.checkHeights(t.heights);
         if (steps > 1 << total) revert ResultTooLong(steps, 1 << total);
