@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job, from a fresh machine: builds the VM, the CLI and the example guests, then runs
-# the guests in the opml VM and checks every step of a run with the step verifier.
+# The main job, from a fresh machine: builds the VM, the CLI and the example guests, then plays a
+# whole opML dispute on an embedded EVM (`opml demo --help` for the variants: a node, other
+# liars and strategies, other phase configurations, a JSON report).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash toolchain/scripts/install.sh

@@ -2,7 +2,7 @@
 //! states that still look like halted runs.
 
 use alloy_primitives::keccak256;
-use opml_game::{Trace, TraceError};
+use opml_game::{Trace, TraceError, VmTrace};
 use opml_state::{Hash, VmState, output, sha256};
 
 /// A trace that follows `truth` before step `from` and lies from there on: made-up state
@@ -38,6 +38,15 @@ impl<T: Trace> LyingTrace<T> {
             data[8..].copy_from_slice(&true_hash);
             keccak256(data).0
         }
+    }
+}
+
+impl LyingTrace<VmTrace> {
+    /// A lie about the halted run `truth` (halting at step `T`): true before `from_step`
+    /// (clamped to `1..=T`), ending in `end` from `T` on.
+    pub fn about(truth: VmTrace, from_step: u64, end: Hash) -> LyingTrace<VmTrace> {
+        let steps = truth.end_step();
+        LyingTrace::new(truth, from_step.clamp(1, steps.max(1)), steps, end)
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use alloy_primitives::{Address, U256};
 use opml_chain::contracts::DisputeGame;
-use opml_chain::{Chain, ChainError};
+use opml_chain::{Chain, ChainError, TxReceipt};
 use serde::Serialize;
 
 use crate::AgentError;
@@ -145,6 +145,41 @@ pub fn clock_left(
     Ok(u64::try_from(left).unwrap_or(u64::MAX))
 }
 
+/// What the chain made of a move sent with [`send_move`].
+#[derive(Debug)]
+pub enum Sent {
+    /// Mined.
+    Accepted(TxReceipt),
+    /// Refused (reverted): the adversary that sent it gives up.
+    Refused(ChainError),
+}
+
+/// Sends `player`'s move `mv` in game `id` from `from`, and tells the player whether the chain
+/// took it. A refused move of an honest player is an error; an adversary's is
+/// [`Sent::Refused`].
+pub fn send_move(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    id: u64,
+    from: Address,
+    player: &mut Player,
+    mv: &Move,
+) -> Result<Sent, AgentError> {
+    match send(chain, from, contracts.game, U256::ZERO, mv.calldata(id)) {
+        Ok(receipt) => {
+            player.accepted();
+            Ok(Sent::Accepted(receipt))
+        }
+        Err(AgentError::Chain(error @ ChainError::Revert { .. }))
+            if player.conduct() != Conduct::Honest =>
+        {
+            player.refused();
+            Ok(Sent::Refused(error))
+        }
+        Err(error) => Err(error),
+    }
+}
+
 /// Plays game `id` between `claimant` and `challenger` to its end, telling `observer` what
 /// happens. An honest player's refused move is an error; an adversary's ends its play.
 pub fn play(
@@ -208,9 +243,8 @@ pub fn play(
                 gas,
                 refused,
             };
-            match send(chain, from, contracts.game, U256::ZERO, mv.calldata(id)) {
-                Ok(receipt) => {
-                    player.accepted();
+            match send_move(chain, contracts, id, from, player, &mv)? {
+                Sent::Accepted(receipt) => {
                     slot.gas += receipt.gas_used;
                     moves.push(record(receipt.gas_used, false));
                     observer(&GameEvent::Moved {
@@ -220,10 +254,7 @@ pub fn play(
                         gas: receipt.gas_used,
                     });
                 }
-                Err(AgentError::Chain(error @ ChainError::Revert { .. }))
-                    if player.conduct() != Conduct::Honest =>
-                {
-                    player.refused();
+                Sent::Refused(error) => {
                     slot.refused += 1;
                     moves.push(record(0, true));
                     observer(&GameEvent::Refused {
@@ -232,7 +263,6 @@ pub fn play(
                         error: error.to_string(),
                     });
                 }
-                Err(error) => return Err(error),
             }
             acted = true;
             break;

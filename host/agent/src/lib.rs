@@ -6,6 +6,8 @@
 //! - [`record`]: a game's on-chain record; [`player`]: one side's next move, honest or not;
 //!   [`adversary`]: the lies adversaries tell; [`arena`]: a game played to its end.
 //! - [`scenario`]: the whole story (task, result, dispute, verdict, payouts) in one process.
+//! - [`service`]: the server and challenger as long-running services, each in its own
+//!   process, polling a node.
 
 pub mod adversary;
 pub mod arena;
@@ -15,17 +17,20 @@ pub mod program;
 pub mod record;
 pub mod roles;
 pub mod scenario;
+pub mod service;
 
 use std::fmt;
 
 use opml_chain::ChainError;
 use opml_game::{TraceError, TreeError};
+use opml_state::Hash;
 
 pub use deploy::{Contracts, RegistryConfig};
 pub use player::{Conduct, Move, Player};
 pub use program::Program;
 pub use record::{GameRecord, Party, Stage};
 pub use scenario::{Adversary, DisputeReport, Event, Scenario};
+pub use service::{Challenger, Server, Service};
 
 /// Why an agent could not act.
 #[derive(Debug)]
@@ -50,6 +55,10 @@ pub enum AgentError {
     MissingEvent(&'static str),
     /// The input is 4 GiB or longer.
     InputTooLong(usize),
+    /// No complete upload of the input with this commitment is in the input oracle.
+    InputUnavailable(Hash),
+    /// The task's program is not one the agent was given.
+    UnknownProgram(Hash),
     /// The program did not halt within the games' trace length.
     NoHalt(u64),
     /// The backend has fewer accounts than the roles need.
@@ -77,6 +86,18 @@ impl fmt::Display for AgentError {
                 write!(f, "the transaction emitted no {signature}")
             }
             AgentError::InputTooLong(len) => write!(f, "input of {len} bytes is 4 GiB or longer"),
+            AgentError::InputUnavailable(commitment) => write!(
+                f,
+                "no complete upload of input 0x{} in the input oracle",
+                hex::encode(commitment)
+            ),
+            AgentError::UnknownProgram(id) => {
+                write!(
+                    f,
+                    "program 0x{} is not one this agent runs",
+                    hex::encode(id)
+                )
+            }
             AgentError::NoHalt(steps) => {
                 write!(
                     f,

@@ -55,6 +55,50 @@ pub fn publish_input(
     Ok(commitment)
 }
 
+/// Rebuilds the input with `commitment` from the input oracle's events: the first complete
+/// upload of it (`InputAvailable`), assembled from its parts (`InputData`) and checked against
+/// the commitment. The empty input (commitment zero) needs no upload. Reads the oracle's whole
+/// log.
+pub fn fetch_input(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    commitment: Hash,
+) -> Result<Vec<u8>, AgentError> {
+    if commitment == input::commitment(&[]) {
+        return Ok(Vec::new());
+    }
+    let logs = chain.logs(contracts.oracle, 0)?;
+    let (id, length) = logs
+        .iter()
+        .filter_map(|log| InputOracle::InputAvailable::decode_log(&log.log).ok())
+        .map(|available| available.data)
+        .find(|available| available.commitment.0 == commitment)
+        .map(|available| (available.id, available.length))
+        .ok_or(AgentError::InputUnavailable(commitment))?;
+    let mut data = vec![0u8; length as usize];
+    let mut posted = 0;
+    for part in logs
+        .iter()
+        .filter_map(|log| InputOracle::InputData::decode_log(&log.log).ok())
+        .map(|part| part.data)
+        .filter(|part| part.id == id)
+    {
+        let start = part.offset as usize;
+        let slot = data
+            .get_mut(start..start + part.data.len())
+            .ok_or_else(|| AgentError::Decode(format!("upload {id} has a part past its end")))?;
+        slot.copy_from_slice(&part.data);
+        posted += part.data.len();
+    }
+    if posted != data.len() || input::commitment(&data) != commitment {
+        return Err(AgentError::Decode(format!(
+            "upload {id} does not rebuild input 0x{}",
+            hex::encode(commitment)
+        )));
+    }
+    Ok(data)
+}
+
 /// What a requester asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskRequest {
@@ -235,6 +279,56 @@ pub fn read_task(
     )
 }
 
+/// Where a task is in its lifecycle (`TaskRegistry.TaskStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// No such task.
+    None,
+    /// Waiting for a result.
+    Open,
+    /// A result is in; disputes may be open.
+    Committed,
+    /// The result stands.
+    Finalized,
+    /// A challenger proved the result wrong.
+    Rejected,
+    /// No result came before the deadline.
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// The status of the task record `task`.
+    pub fn of(task: &TaskRegistry::Task) -> Result<TaskStatus, AgentError> {
+        Ok(match task.status {
+            0 => TaskStatus::None,
+            1 => TaskStatus::Open,
+            2 => TaskStatus::Committed,
+            3 => TaskStatus::Finalized,
+            4 => TaskStatus::Rejected,
+            5 => TaskStatus::Cancelled,
+            other => return Err(AgentError::Decode(format!("unknown task status {other}"))),
+        })
+    }
+}
+
+/// `challenger`'s dispute of task `task_id` (all zero if it never disputed it).
+pub fn read_dispute(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    task_id: u64,
+    challenger: Address,
+) -> Result<TaskRegistry::Dispute, AgentError> {
+    view(
+        chain,
+        Address::ZERO,
+        contracts.registry,
+        TaskRegistry::disputeCall {
+            taskId: U256::from(task_id),
+            challenger,
+        },
+    )
+}
+
 /// The first event `E` that `address` emitted in `receipt`.
 pub fn event<E: SolEvent>(receipt: &TxReceipt, address: Address) -> Result<E, AgentError> {
     receipt
@@ -245,6 +339,7 @@ pub fn event<E: SolEvent>(receipt: &TxReceipt, address: Address) -> Result<E, Ag
         .ok_or(AgentError::MissingEvent(E::SIGNATURE))
 }
 
-fn id_of(id: U256) -> Result<u64, AgentError> {
+/// A task, game or upload id as a `u64`.
+pub(crate) fn id_of(id: U256) -> Result<u64, AgentError> {
     u64::try_from(id).map_err(|_| AgentError::Decode(format!("id {id} out of range")))
 }

@@ -276,7 +276,6 @@ pub fn run_on(
             server_truth,
             lying_server,
             claim_hash,
-            steps,
         )?;
         let wrong_end = keccak256(claim_hash).0;
         let mut challenger = player(
@@ -285,7 +284,6 @@ pub fn run_on(
             challenger_truth,
             lying_challenger,
             wrong_end,
-            steps,
         )?;
         let (game_id, _) = roles::challenge(
             chain,
@@ -379,21 +377,20 @@ pub fn run_on(
 }
 
 /// A side's player: honest on its true trace, or the adversary's lie (ending in `wrong_end`
-/// from the true halting step `steps` on) and conduct.
+/// from the true halting step on) and conduct.
 fn player(
     scenario: &Scenario,
     side: Party,
     truth: opml_game::VmTrace,
     adversary: Option<Adversary>,
     wrong_end: Hash,
-    steps: u64,
 ) -> Result<Player, AgentError> {
     let config = scenario.config;
     let Some(adversary) = adversary else {
         return Ok(Player::honest(side, config, Box::new(truth)));
     };
-    let from = adversary.from_step.clamp(1, steps.max(1));
-    let trace: Box<dyn Trace + Send> = Box::new(LyingTrace::new(truth, from, steps, wrong_end));
+    let trace: Box<dyn Trace + Send> =
+        Box::new(LyingTrace::about(truth, adversary.from_step, wrong_end));
     let second_truth: Option<Box<dyn Trace + Send>> = match adversary.conduct {
         Conduct::Inconsistent { .. } => {
             Some(Box::new(scenario.program.trace(&scenario.input, &config)?))

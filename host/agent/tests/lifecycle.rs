@@ -4,8 +4,8 @@
 use alloy_primitives::{Address, U256};
 use opml_agent::scenario::{self, Event, Scenario};
 use opml_agent::{Contracts, Program, RegistryConfig, deploy, roles};
-use opml_chain::contracts::TaskRegistry;
 use opml_chain::EmbeddedChain;
+use opml_chain::contracts::TaskRegistry;
 use opml_game::PhaseConfig;
 
 #[test]

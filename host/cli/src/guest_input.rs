@@ -33,17 +33,7 @@ impl GuestArgs {
     /// Reads the ELF and the input and loads them into a machine.
     pub(crate) fn load(&self) -> Result<LoadedGuest> {
         let elf = read_file(&self.elf)?;
-        let input = match &self.input {
-            None => Vec::new(),
-            Some(path) if path.as_os_str() == "-" => {
-                let mut buf = Vec::new();
-                std::io::stdin()
-                    .read_to_end(&mut buf)
-                    .context("reading input from stdin")?;
-                buf
-            }
-            Some(path) => read_file(path)?,
-        };
+        let input = read_input(self.input.as_deref())?;
         let machine = Machine::load(&elf, input)
             .with_context(|| format!("cannot load {}", self.elf.display()))?;
         let symbols = Symbols::parse(&elf);
@@ -52,6 +42,21 @@ impl GuestArgs {
             symbols,
             elf,
         })
+    }
+}
+
+/// Reads a guest's input: the file at `path`, standard input for `-`, nothing for `None`.
+pub(crate) fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
+    match path {
+        None => Ok(Vec::new()),
+        Some(path) if path.as_os_str() == "-" => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading input from stdin")?;
+            Ok(buf)
+        }
+        Some(path) => read_file(path),
     }
 }
 

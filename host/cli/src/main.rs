@@ -25,7 +25,10 @@ pub(crate) mod exit_codes {
 
 const EXAMPLES: &str = "\
 Examples:
-  opml demo                                        a narrated tour on the embedded guests
+  opml demo                                        a whole opML dispute on an embedded EVM
+  opml demo --liar challenger --phases 10,8,8      ... a lying challenger, three phases
+  opml demo --json report.json                     ... and a JSON report of the game
+  opml tour                                        a narrated tour of the VM on the embedded guests
   opml run guest.elf --input input.bin            run a guest; its output goes to stdout
   opml run guest.elf --max-steps 1000000 --report run.json
   opml state guest.elf --step 5000                 the state (and its hash) after 5000 steps
@@ -34,6 +37,13 @@ Examples:
   opml check guest.elf --evm                       ... and with the Solidity verifier on an embedded EVM
   opml program-id guest.elf                        the program ID a task names
   opml disasm guest.elf                            disassemble the executable segments
+  opml deploy --rpc-url $NODE --key $KEY           deploy the contracts on a node (addresses as JSON)
+  opml request --rpc-url $NODE --registry $REG --elf guest.elf --input input.bin
+                                                   post a task (the key from OPML_KEY); prints its id
+  opml serve --rpc-url $NODE --registry $REG --elf guest.elf
+                                                   a server: run the tasks, defend the results
+  opml challenge --rpc-url $NODE --registry $REG --elf guest.elf
+                                                   a challenger: check every result, dispute wrong ones
 
 Exit status of `opml run`: the guest's exit code (modulo 256); 250 if the guest trapped;
 251 if --max-steps ran out; 2 if the command itself failed.";
@@ -48,8 +58,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// A narrated tour on the embedded example guests (the README's main job).
+    /// A whole opML dispute, narrated: task, wrong result, challenge, bisection, verdict,
+    /// bonds (the README's main job; embedded EVM by default, or a node with --rpc-url).
     Demo(commands::demo::DemoArgs),
+    /// A narrated tour of the VM on the embedded example guests.
+    Tour(commands::tour::TourArgs),
     /// Run a guest ELF in fast mode.
     Run(commands::run::RunArgs),
     /// Print the VM state (and its hash) after a number of steps.
@@ -62,18 +75,33 @@ enum Command {
     ProgramId(commands::inspect::ProgramIdArgs),
     /// Disassemble the executable segments of a guest ELF.
     Disasm(commands::inspect::DisasmArgs),
+    /// Deploy the opml contracts on a node; print their addresses as JSON.
+    Deploy(commands::node::DeployArgs),
+    /// As a requester: publish an input and post a task; print its id.
+    Request(commands::node::RequestArgs),
+    /// As a server: run the open tasks of the given programs, commit the results with a bond,
+    /// defend them in disputes, finalize them and withdraw (a service polling the node).
+    Serve(commands::node::ServeArgs),
+    /// As a challenger: re-run every result of the given programs, dispute the wrong ones, play
+    /// the games, settle and withdraw (a service polling the node).
+    Challenge(commands::node::ServiceArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => commands::demo::demo(args),
+        Command::Tour(args) => commands::tour::tour(args),
         Command::Run(args) => commands::run::run(args),
         Command::State(args) => commands::inspect::state(args),
         Command::Witness(args) => commands::inspect::witness(args),
         Command::Check(args) => commands::check::check(args),
         Command::ProgramId(args) => commands::inspect::program_id(args),
         Command::Disasm(args) => commands::inspect::disasm(args),
+        Command::Deploy(args) => commands::node::deploy(args),
+        Command::Request(args) => commands::node::request(args),
+        Command::Serve(args) => commands::node::serve(args),
+        Command::Challenge(args) => commands::node::challenge(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

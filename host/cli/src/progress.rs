@@ -29,3 +29,14 @@ pub(crate) fn steps_bar(total: Option<u64>, what: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
+
+/// A progress bar over the levels of one bisection, or a no-op when stderr is not a terminal.
+pub(crate) fn levels_bar(levels: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    ProgressBar::new(levels).with_style(
+        ProgressStyle::with_template("bisecting [{elapsed_precise}] {bar:40} {pos}/{len} levels")
+            .expect("valid template"),
+    )
+}

@@ -267,8 +267,8 @@ fn check_verifies_every_step_and_program_id_and_disasm_work() {
 }
 
 #[test]
-fn demo_runs_to_the_end_on_a_short_workload() {
-    let out = opml(&[p("demo"), p("--iterations"), p("300")]);
+fn tour_runs_to_the_end_on_a_short_workload() {
+    let out = opml(&[p("tour"), p("--iterations"), p("300")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let narration = String::from_utf8(out.stdout).unwrap();
     for heading in [
@@ -284,4 +284,60 @@ fn demo_runs_to_the_end_on_a_short_workload() {
             "missing {heading:?} in:\n{narration}"
         );
     }
+}
+
+#[test]
+fn demo_disputes_a_wrong_result_and_writes_its_report() {
+    let dir = std::env::temp_dir().join(format!("opml-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report_path = dir.join("report.json");
+    let out = opml(&[
+        p("demo"),
+        p("--iterations"),
+        p("300"),
+        p("--json"),
+        &report_path,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let narration = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "server committed a WRONG output",
+        "opens dispute game #0",
+        "Phase 1/3: bisection",
+        "Phase 3/3: bisection",
+        "on chain: RiscvStep re-executes it",
+        "game over: challenger wins",
+        "task rejected",
+        "The honest side won and every wei is accounted for.",
+    ] {
+        assert!(
+            narration.contains(line),
+            "missing {line:?} in:\n{narration}"
+        );
+    }
+    let report = json(&std::fs::read(&report_path).unwrap());
+    assert_eq!(report["honest_won"], true);
+    assert_eq!(report["game"]["winner"], "challenger");
+    assert_eq!(report["ledger"]["registry_balance_after"], "0");
+    assert_eq!(report["heights"].as_array().unwrap().len(), 3);
+    let moves = report["game"]["moves"].as_array().unwrap();
+    assert_eq!(moves.last().unwrap()["name"], "step");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn demo_with_a_silent_lying_challenger_ends_by_timeout() {
+    let out = opml(&[
+        p("demo"),
+        p("--workload"),
+        p("echo"),
+        p("--liar"),
+        p("challenger"),
+        p("--strategy"),
+        p("silent"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let narration = String::from_utf8(out.stdout).unwrap();
+    assert!(narration.contains("challenger is silent"), "{narration}");
+    assert!(narration.contains("task finalized"), "{narration}");
 }

@@ -3,4 +3,6 @@
 pub(crate) mod check;
 pub(crate) mod demo;
 pub(crate) mod inspect;
+pub(crate) mod node;
 pub(crate) mod run;
+pub(crate) mod tour;

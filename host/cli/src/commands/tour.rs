@@ -1,4 +1,4 @@
-//! `opml demo`: a narrated tour of the VM on the embedded example guests, needing nothing but
+//! `opml tour`: a narrated tour of the VM on the embedded example guests, needing nothing but
 //! this binary.
 
 use std::time::Instant;
@@ -13,9 +13,9 @@ use crate::json::hex;
 use crate::progress;
 use crate::symbols::Symbols;
 
-/// Arguments of `opml demo`.
+/// Arguments of `opml tour`.
 #[derive(Args)]
-pub(crate) struct DemoArgs {
+pub(crate) struct TourArgs {
     /// SHA-256 iterations of the CPU-heavy guest (about 5,000 instructions each).
     #[arg(long, default_value_t = hashbench::DEFAULT_ITERATIONS)]
     iterations: u32,
@@ -26,10 +26,10 @@ fn heading(text: &str) {
 }
 
 /// Runs the tour; fails if any check in it fails.
-pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
+pub(crate) fn tour(args: TourArgs) -> Result<u8> {
     ensure!(
         GUESTS_BUILT,
-        "this opml was built with OPML_SKIP_GUEST_BUILD set: no guests to demo"
+        "this opml was built with OPML_SKIP_GUEST_BUILD set: no guests to tour"
     );
 
     heading("1. A guest program: echo");

@@ -1,0 +1,280 @@
+//! The server and challenger services, each polling the chain through its own connection (as
+//! separate processes would), with the test moving the clock when nobody has anything to do.
+
+use alloy_primitives::{Address, U256};
+use opml_agent::roles::{self, TaskRequest, TaskStatus};
+use opml_agent::service::{Challenger, Server, Service};
+use opml_agent::{AgentError, Contracts, Program, RegistryConfig, deploy};
+use opml_chain::contracts::TaskRegistry;
+use opml_chain::{Anvil, Chain, EmbeddedChain, RpcChain};
+use opml_game::PhaseConfig;
+
+/// The fee the requester pays: 0.1 ether.
+const FEE: u128 = 100_000_000_000_000_000;
+
+/// Rounds after which a test calls the services stuck.
+const MAX_ROUNDS: usize = 200;
+
+/// Echo in raw mode: the output is the input's bytes reversed.
+fn echo_input(text: &[u8]) -> Vec<u8> {
+    let mut input = vec![1u8];
+    input.extend_from_slice(text);
+    input
+}
+
+/// Deploys the suite from account 0 and posts a task of `input` for the echo guest from
+/// account 1; returns the suite, the program and the task id.
+fn post(chain: &mut dyn Chain, input: &[u8]) -> (Contracts, Program, u64) {
+    let accounts = chain.accounts().to_vec();
+    let contracts = Contracts::deploy(chain, accounts[0], RegistryConfig::default()).unwrap();
+    let program = Program::new(opml_methods::ECHO_ELF).unwrap();
+    let commitment = roles::publish_input(chain, &contracts, accounts[1], input).unwrap();
+    let deadline = chain.timestamp().unwrap() + 86_400;
+    let request = TaskRequest {
+        program_id: program.id(),
+        input_commitment: commitment,
+        config: PhaseConfig::new(&[6, 6]).unwrap(),
+        fee: U256::from(FEE),
+        deadline,
+    };
+    let task = roles::post_task(chain, &contracts, accounts[1], &request).unwrap();
+    (contracts, program, task)
+}
+
+/// What each service said.
+#[derive(Default)]
+struct Transcript {
+    server: Vec<String>,
+    challenger: Vec<String>,
+}
+
+impl Transcript {
+    fn said(lines: &[String], text: &str) -> bool {
+        lines.iter().any(|line| line.contains(text))
+    }
+}
+
+/// Polls the server (unless it is `away`) and the challenger in turn until both are idle;
+/// moves the clock past the challenge window (or a game clock) whenever nobody acted.
+fn run(
+    clock: &mut dyn Chain,
+    server: (&mut Server, &mut dyn Chain),
+    challenger: (&mut Challenger, &mut dyn Chain),
+    away: bool,
+) -> Transcript {
+    let (server, server_chain) = server;
+    let (challenger, challenger_chain) = challenger;
+    let mut transcript = Transcript::default();
+    for _ in 0..MAX_ROUNDS {
+        let mut acted = false;
+        if !away {
+            let lines = server.poll(server_chain).expect("the server polls");
+            acted |= !lines.is_empty();
+            transcript.server.extend(lines);
+        }
+        let lines = challenger
+            .poll(challenger_chain)
+            .expect("the challenger polls");
+        acted |= !lines.is_empty();
+        transcript.challenger.extend(lines);
+        if challenger.is_idle() && (away || server.is_idle()) {
+            return transcript;
+        }
+        if !acted {
+            let wait = RegistryConfig::default().game_clock + 1;
+            clock.advance_time(wait).unwrap();
+        }
+    }
+    panic!(
+        "the services did not finish:\nserver: {:#?}\nchallenger: {:#?}",
+        transcript.server, transcript.challenger
+    );
+}
+
+fn output_of(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> Vec<u8> {
+    let call = TaskRegistry::outputOfCall {
+        taskId: U256::from(task),
+    };
+    deploy::view(chain, Address::ZERO, contracts.registry, call)
+        .unwrap()
+        .to_vec()
+}
+
+fn status(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> TaskStatus {
+    TaskStatus::of(&roles::read_task(chain, contracts, task).unwrap()).unwrap()
+}
+
+/// Anvil, a connection with every dev key (the requester's and the clock's), and one for
+/// each of the server (key 2) and the challenger (key 3).
+fn anvil() -> (Anvil, RpcChain, RpcChain, RpcChain) {
+    let anvil =
+        Anvil::spawn().expect("anvil starts (install it with toolchain/scripts/install.sh)");
+    let all = anvil.connect().unwrap();
+    let server = RpcChain::connect(anvil.url(), &anvil.keys()[2..3]).unwrap();
+    let challenger = RpcChain::connect(anvil.url(), &anvil.keys()[3..4]).unwrap();
+    (anvil, all, server, challenger)
+}
+
+#[test]
+fn a_lying_server_is_disputed_and_slashed_on_anvil() {
+    let (_anvil, mut chain, mut server_chain, mut challenger_chain) = anvil();
+    let input = echo_input(b"a wrong result, caught by a separate challenger process");
+    let (contracts, program, task) = post(&mut chain, &input);
+    let server_account = server_chain.accounts()[0];
+    let challenger_account = challenger_chain.accounts()[0];
+    let mut server = Server::new(server_account, contracts, [program.clone()], Some(400));
+    let mut challenger = Challenger::new(challenger_account, contracts, [program]);
+
+    let transcript = run(
+        &mut chain,
+        (&mut server, &mut server_chain),
+        (&mut challenger, &mut challenger_chain),
+        false,
+    );
+    assert!(Transcript::said(
+        &transcript.server,
+        "committed a WRONG result"
+    ));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "disputed it in game 0"
+    ));
+    assert!(Transcript::said(&transcript.challenger, "proved step"));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the challenger won"
+    ));
+    assert!(Transcript::said(&transcript.server, "task 0: rejected"));
+    let both_bonds = 2 * 10u128.pow(18);
+    assert!(Transcript::said(
+        &transcript.challenger,
+        &format!("withdrew {both_bonds} wei")
+    ));
+    assert!(!Transcript::said(&transcript.server, "withdrew"));
+
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Rejected);
+    for account in [server_account, challenger_account] {
+        assert_eq!(
+            roles::credit(&mut chain, &contracts, account).unwrap(),
+            U256::ZERO
+        );
+    }
+    // The requester's fee waits for it; nothing else is left in the registry.
+    let requester = chain.accounts()[1];
+    assert_eq!(
+        roles::credit(&mut chain, &contracts, requester).unwrap(),
+        U256::from(FEE)
+    );
+    assert_eq!(chain.balance(contracts.registry).unwrap(), U256::from(FEE));
+}
+
+#[test]
+fn an_honest_result_finalizes_after_the_window_on_anvil() {
+    let (_anvil, mut chain, mut server_chain, mut challenger_chain) = anvil();
+    let input = echo_input(b"a right result, left alone");
+    let (contracts, program, task) = post(&mut chain, &input);
+    let mut server = Server::new(
+        server_chain.accounts()[0],
+        contracts,
+        [program.clone()],
+        None,
+    );
+    let mut challenger = Challenger::new(challenger_chain.accounts()[0], contracts, [program]);
+
+    let transcript = run(
+        &mut chain,
+        (&mut server, &mut server_chain),
+        (&mut challenger, &mut challenger_chain),
+        false,
+    );
+    assert!(Transcript::said(&transcript.server, "committed its result"));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "task 0: checked the result: correct"
+    ));
+    assert!(!Transcript::said(&transcript.challenger, "disputed"));
+    assert!(Transcript::said(&transcript.server, "task 0: finalized"));
+    let bond_and_fee = 10u128.pow(18) + FEE;
+    assert!(Transcript::said(
+        &transcript.server,
+        &format!("withdrew {bond_and_fee} wei")
+    ));
+
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Finalized);
+    let mut reversed = input[1..].to_vec();
+    reversed.reverse();
+    assert_eq!(output_of(&mut chain, &contracts, task), reversed);
+    assert_eq!(chain.balance(contracts.registry).unwrap(), U256::ZERO);
+}
+
+#[test]
+fn a_server_that_goes_away_loses_by_timeout_on_anvil() {
+    let (_anvil, mut chain, mut server_chain, mut challenger_chain) = anvil();
+    let input = echo_input(b"committed, then gone");
+    let (contracts, program, task) = post(&mut chain, &input);
+    let mut server = Server::new(
+        server_chain.accounts()[0],
+        contracts,
+        [program.clone()],
+        Some(1),
+    );
+    let mut challenger = Challenger::new(challenger_chain.accounts()[0], contracts, [program]);
+    // The server commits its wrong result and goes away before the challenger disputes it.
+    let lines = server.poll(&mut server_chain).unwrap();
+    assert!(
+        Transcript::said(&lines, "committed a WRONG result"),
+        "{lines:?}"
+    );
+    let transcript = run(
+        &mut chain,
+        (&mut server, &mut server_chain),
+        (&mut challenger, &mut challenger_chain),
+        true,
+    );
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "disputed it in game 0"
+    ));
+    assert!(
+        Transcript::said(&transcript.challenger, "the opponent's clock ran out"),
+        "{:?}",
+        transcript.challenger
+    );
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the challenger won"
+    ));
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Rejected);
+}
+
+#[test]
+fn inputs_are_rebuilt_from_the_oracle_events() {
+    let mut chain = EmbeddedChain::new();
+    let accounts = chain.accounts().to_vec();
+    let contracts = Contracts::deploy(&mut chain, accounts[0], RegistryConfig::default()).unwrap();
+    // Three parts, the first (the input's end) ending mid-chunk.
+    let data: Vec<u8> = (0..2 * roles::INPUT_PART + 1000)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let commitment = roles::publish_input(&mut chain, &contracts, accounts[1], &data).unwrap();
+    let other = roles::publish_input(&mut chain, &contracts, accounts[2], b"another").unwrap();
+    assert_eq!(
+        roles::fetch_input(&mut chain, &contracts, commitment).unwrap(),
+        data
+    );
+    assert_eq!(
+        roles::fetch_input(&mut chain, &contracts, other).unwrap(),
+        b"another"
+    );
+    let empty = roles::publish_input(&mut chain, &contracts, accounts[1], &[]).unwrap();
+    assert!(
+        roles::fetch_input(&mut chain, &contracts, empty)
+            .unwrap()
+            .is_empty()
+    );
+    let unknown = [7u8; 32];
+    assert!(matches!(
+        roles::fetch_input(&mut chain, &contracts, unknown),
+        Err(AgentError::InputUnavailable(c)) if c == unknown
+    ));
+}

@@ -1,0 +1,475 @@
+//! `opml demo`: the whole opML story, narrated. The contracts are deployed on an embedded EVM
+//! (or a node), a requester posts a task, a server commits a wrong result with a bond, an
+//! honest challenger re-runs the task, disputes it, and wins the bisection game down to one
+//! instruction re-executed on chain; the bonds move.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use alloy_primitives::U256;
+use anyhow::{Context, Result, bail, ensure};
+use clap::{Args, ValueEnum};
+use indicatif::ProgressBar;
+use opml_agent::arena::GameEvent;
+use opml_agent::scenario::{self, Adversary, Event, Scenario};
+use opml_agent::{Conduct, Move, Party, Program, RegistryConfig};
+use opml_chain::{Anvil, Chain, EmbeddedChain, RpcChain};
+use opml_game::PhaseConfig;
+use opml_methods::{ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF};
+use opml_state::VmState;
+
+use crate::json::hex;
+use crate::progress;
+
+/// Which side lies in the demo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Liar {
+    /// The server commits a wrong output.
+    Server,
+    /// A challenger disputes a correct output.
+    Challenger,
+}
+
+/// How the liar plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Strategy {
+    /// Every move by the rules, on its made-up trace.
+    Play,
+    /// Never answers the challenge.
+    Silent,
+    /// Commits child traces that do not follow its parent trace.
+    Inconsistent,
+    /// Tries to descend with a forged boundary state.
+    ForgedDescent,
+}
+
+/// The task the demo disputes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Workload {
+    /// Iterated SHA-256 (about 5,000 instructions per iteration).
+    Hashbench,
+    /// Reverses a short text.
+    Echo,
+}
+
+/// Arguments of `opml demo`.
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    /// The task.
+    #[arg(long, value_enum, default_value_t = Workload::Hashbench)]
+    workload: Workload,
+    /// SHA-256 iterations of the hashbench task (20,000 is about 10^8 instructions).
+    #[arg(long, default_value_t = 20_000)]
+    iterations: u32,
+    /// Phase heights, top first (e.g. `11,8,8`: 2^11 coarse steps of 2^16 instructions, then
+    /// 2^8 of 2^8, then 2^8 single instructions). Default: three phases, the two lower of
+    /// height 8, sized to the run.
+    #[arg(long)]
+    phases: Option<PhaseConfig>,
+    /// Which side lies.
+    #[arg(long, value_enum, default_value_t = Liar::Server)]
+    liar: Liar,
+    /// How the liar plays.
+    #[arg(long, value_enum, default_value_t = Strategy::Play)]
+    strategy: Strategy,
+    /// The first step where the liar's trace departs from the true run (default: two thirds
+    /// into the run).
+    #[arg(long)]
+    cheat_step: Option<u64>,
+    /// Write the JSON report of the dispute here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Run on a local anvil (started and stopped by the demo) instead of the embedded EVM.
+    #[arg(long, conflicts_with = "rpc_url")]
+    anvil: bool,
+    /// Run on this JSON-RPC node instead of the embedded EVM (needs --keys).
+    #[arg(long, requires = "keys")]
+    rpc_url: Option<String>,
+    /// Four comma-separated private keys (hex) for the deployer, requester, server and
+    /// challenger on --rpc-url. Also read from OPML_KEYS.
+    #[arg(long, env = "OPML_KEYS", hide_env_values = true)]
+    keys: Option<String>,
+}
+
+/// Runs the demo; fails unless the honest side wins and the books balance.
+pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
+    ensure!(
+        GUESTS_BUILT,
+        "this opml was built with OPML_SKIP_GUEST_BUILD set: no guests to demo"
+    );
+    let (program, input, name) = match args.workload {
+        Workload::Hashbench => (
+            Program::new(HASHBENCH_ELF)?,
+            opml_codec::encode(&hashbench::Input {
+                iterations: args.iterations,
+                seed: [0; 32],
+            })?,
+            format!("hashbench ({} iterations of SHA-256)", args.iterations),
+        ),
+        Workload::Echo => {
+            let mut input = vec![echo::MODE_RAW];
+            input.extend_from_slice(b"optimistic machine learning on RISC-V");
+            (
+                Program::new(ECHO_ELF)?,
+                input,
+                "echo (reverses its input)".to_owned(),
+            )
+        }
+    };
+
+    heading(&format!("The task: {name}"));
+    println!("program ID {}", hex(&program.id()));
+    let started = Instant::now();
+    let mut machine = program.machine(&input)?;
+    machine.run(u64::MAX);
+    let steps = machine.step_count();
+    println!(
+        "the true run: {} after {steps} instructions ({:.2} s in the VM)",
+        machine.status(),
+        started.elapsed().as_secs_f64()
+    );
+    let config = match args.phases {
+        Some(config) => config,
+        None => default_phases(steps)?,
+    };
+    ensure!(
+        config.total_steps() > steps,
+        "phases {config} cover {} steps; the run needs more than {steps}",
+        config.total_steps()
+    );
+    let cheat_step = args.cheat_step.unwrap_or(steps * 2 / 3).clamp(1, steps);
+    let side = match args.liar {
+        Liar::Server => Party::Claimant,
+        Liar::Challenger => Party::Challenger,
+    };
+    let conduct = match args.strategy {
+        Strategy::Play => Conduct::Honest,
+        Strategy::Silent => Conduct::SilentAfter { moves: 0 },
+        Strategy::Inconsistent if config.len() > 1 => Conduct::Inconsistent { phase: 1 },
+        Strategy::ForgedDescent if config.len() > 1 => Conduct::ForgedDescent,
+        Strategy::Inconsistent | Strategy::ForgedDescent => {
+            bail!("--strategy {:?} needs at least two phases", args.strategy)
+        }
+    };
+    describe_phases(&config);
+    let scenario = Scenario {
+        program,
+        input,
+        config,
+        registry: RegistryConfig::default(),
+        adversary: Some(Adversary {
+            side,
+            from_step: cheat_step,
+            conduct,
+        }),
+        late_join_s: 0,
+    };
+
+    let mut narrator = Narrator::new(config, side);
+    let report = if args.anvil {
+        let anvil = Anvil::spawn()?;
+        heading(&format!("The chain: anvil at {}", anvil.url()));
+        run_on(&mut anvil.connect()?, &scenario, &mut narrator)?
+    } else if let Some(url) = &args.rpc_url {
+        let keys = args
+            .keys
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(|key| opml_chain::rpc::parse_key(key.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        ensure!(
+            keys.len() >= 4,
+            "--keys needs four keys (deployer, requester, server, challenger)"
+        );
+        heading(&format!("The chain: {url}"));
+        run_on(
+            &mut RpcChain::connect(url, &keys)?,
+            &scenario,
+            &mut narrator,
+        )?
+    } else {
+        heading("The chain: an embedded EVM (revm, Cancun), in this process");
+        run_on(&mut EmbeddedChain::new(), &scenario, &mut narrator)?
+    };
+
+    heading("Verdict");
+    let game = report
+        .game
+        .as_ref()
+        .context("the result was not disputed")?;
+    println!(
+        "{} wins ({}), after {} moves: {} by the server ({} gas), {} by the challenger ({} gas)",
+        match game.winner {
+            Party::Challenger => "the challenger",
+            _ => "the server",
+        },
+        if game.by_timeout {
+            "the other side ran out of time"
+        } else {
+            "the step proof"
+        },
+        game.moves.len(),
+        game.claimant.txs,
+        game.claimant.gas,
+        game.challenger.txs,
+        game.challenger.gas,
+    );
+    let ledger = &report.ledger;
+    for (role, flow) in [
+        ("requester", &ledger.requester),
+        ("server", &ledger.server),
+        ("challenger", &ledger.challenger),
+    ] {
+        println!(
+            "  {role:<10} paid {:>9}  withdrew {:>9}",
+            ether(&flow.paid),
+            ether(&flow.withdrawn)
+        );
+    }
+    println!(
+        "  registry balance after: {}",
+        ether(&ledger.registry_balance_after)
+    );
+    println!(
+        "task {}; wall time {:.2} s (execution {:.2} s)",
+        if report.finalized {
+            "finalized: the result stands"
+        } else {
+            "rejected: the wrong result is slashed"
+        },
+        report.wall_s,
+        report.execute_s
+    );
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("report written to {}", path.display());
+    }
+    ensure!(report.honest_won, "the honest side lost");
+    ensure!(
+        ledger.registry_balance_after == "0",
+        "the registry kept {} wei",
+        ledger.registry_balance_after
+    );
+    println!("\nThe honest side won and every wei is accounted for.");
+    Ok(0)
+}
+
+fn run_on(
+    chain: &mut dyn Chain,
+    scenario: &Scenario,
+    narrator: &mut Narrator,
+) -> Result<opml_agent::DisputeReport> {
+    Ok(scenario::run(chain, scenario, &mut |event| {
+        narrator.event(event)
+    })?)
+}
+
+/// Three phases, the lower two of height 8, the top sized so the trace covers `steps`.
+fn default_phases(steps: u64) -> Result<PhaseConfig> {
+    let total = 64 - steps.leading_zeros();
+    let heights: Vec<u8> = if total > 18 {
+        vec![(total - 16) as u8, 8, 8]
+    } else {
+        vec![(total - total / 2) as u8, (total / 2).max(1) as u8]
+    };
+    Ok(PhaseConfig::new(&heights)?)
+}
+
+fn describe_phases(config: &PhaseConfig) {
+    let k = config.len();
+    let parts: Vec<String> = (0..k)
+        .map(|p| {
+            let stride = config.stride(p).unwrap_or(1);
+            format!(
+                "2^{} steps of {}",
+                config.height(p).unwrap_or(0),
+                if stride == 1 {
+                    "1 instruction".to_owned()
+                } else {
+                    format!("2^{} instructions", stride.trailing_zeros())
+                }
+            )
+        })
+        .collect();
+    println!(
+        "dispute game: {k} phase{} over 2^{} instructions: {}",
+        if k == 1 { "" } else { "s" },
+        config.total_steps().trailing_zeros(),
+        parts.join(", then ")
+    );
+}
+
+fn heading(text: &str) {
+    println!("\n== {text}");
+}
+
+/// Wei as ether, with up to four decimals.
+fn ether(wei: &str) -> String {
+    let wei: U256 = wei.parse().unwrap_or_default();
+    let milli = wei / U256::from(10u64).pow(U256::from(14u64));
+    let milli = u64::try_from(milli).unwrap_or(u64::MAX);
+    format!("{}.{:04} ETH", milli / 10_000, milli % 10_000)
+}
+
+/// Prints the story as it happens, with a progress bar per bisection phase.
+struct Narrator {
+    config: PhaseConfig,
+    liar: Party,
+    bar: Option<(usize, ProgressBar)>,
+}
+
+impl Narrator {
+    fn new(config: PhaseConfig, liar: Party) -> Narrator {
+        Narrator {
+            config,
+            liar,
+            bar: None,
+        }
+    }
+
+    fn say(&self, line: String) {
+        match &self.bar {
+            Some((_, bar)) if !bar.is_hidden() => bar.println(line),
+            _ => println!("{line}"),
+        }
+    }
+
+    fn finish_bar(&mut self) {
+        if let Some((_, bar)) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Deployed(c) => self.say(format!(
+                "deployed RiscvStep {}, InputOracle {}, DisputeGame {}, TaskRegistry {}",
+                c.verifier, c.oracle, c.game, c.registry
+            )),
+            Event::Executed { steps, output } => self.say(format!(
+                "server and challenger each ran the task: {steps} steps, output {}",
+                hex(output)
+            )),
+            Event::TaskPosted {
+                task_id,
+                input_commitment,
+            } => {
+                heading("The opML flow");
+                self.say(format!(
+                    "requester published the input (commitment {}) and posted task #{task_id} with a 0.1 ETH fee",
+                    hex(input_commitment)
+                ));
+            }
+            Event::ResultCommitted { output, honest } => self.say(format!(
+                "server committed {} output {} with a 1 ETH bond",
+                if *honest { "the true" } else { "a WRONG" },
+                hex(output)
+            )),
+            Event::NoDispute => self.say("challenger agrees with the result".to_owned()),
+            Event::Challenged { game_id } => self.say(format!(
+                "challenger's final state differs{}: it opens dispute game #{game_id} with a 1 ETH bond",
+                if self.liar == Party::Challenger {
+                    " (it is lying)"
+                } else {
+                    ""
+                }
+            )),
+            Event::Game(event) => self.game_event(event),
+            Event::Settled { challenger_won } => {
+                self.finish_bar();
+                self.say(format!(
+                    "registry settled the dispute: {}",
+                    if *challenger_won {
+                        "result rejected, the server's bond goes to the challenger, the fee back to the requester"
+                    } else {
+                        "the challenger's bond goes to the server; after the window the result finalizes"
+                    }
+                ));
+            }
+            Event::Withdrawn { role, amount } => {
+                self.say(format!("{role} withdrew {}", ether(&amount.to_string())))
+            }
+        }
+    }
+
+    fn game_event(&mut self, event: &GameEvent<'_>) {
+        match event {
+            GameEvent::Moved {
+                side,
+                mv,
+                before,
+                gas,
+            } => {
+                let who = side_name(*side);
+                match mv {
+                    Move::CommitRoot { .. } => {
+                        self.say(format!("{who} commits its trace root ({gas} gas)"));
+                    }
+                    Move::Reveal { .. } => {
+                        if self.bar.as_ref().map(|(p, _)| *p) != Some(before.phase) {
+                            self.finish_bar();
+                            heading(&format!(
+                                "Phase {}/{}: bisection over {} leaves",
+                                before.phase + 1,
+                                self.config.len(),
+                                1u64 << self.config.height(before.phase).unwrap_or(0)
+                            ));
+                            let bar = progress::levels_bar(u64::from(before.height));
+                            self.bar = Some((before.phase, bar));
+                        }
+                        if *side == Party::Claimant
+                            && let Some((_, bar)) = &self.bar
+                        {
+                            bar.inc(1);
+                        }
+                    }
+                    Move::Descend { .. } => {
+                        let stride = self.config.stride(before.phase).unwrap_or(1);
+                        self.say(format!(
+                            "{who} descends into coarse step [{}, {}] ({gas} gas){}",
+                            before.position,
+                            before.position + stride,
+                            if *side == Party::Challenger {
+                                ", proving its child trace ends at its own parent leaf"
+                            } else {
+                                ""
+                            }
+                        ));
+                    }
+                    Move::Step { state_data, .. } => {
+                        self.finish_bar();
+                        let pc = VmState::decode(state_data).map(|s| s.pc).unwrap_or(0);
+                        self.say(format!(
+                            "{who} proves instruction {} (pc {pc:#010x}) on chain: RiscvStep re-executes it ({gas} gas)",
+                            before.position
+                        ));
+                    }
+                    Move::Timeout => self.say(format!("{who} claims the timeout ({gas} gas)")),
+                }
+            }
+            GameEvent::Refused { side, mv, error } => self.say(format!(
+                "{} tried {} and the game refused it: {error}",
+                side_name(*side),
+                mv.name()
+            )),
+            GameEvent::Waited { silent, seconds } => self.say(format!(
+                "{} is silent; {seconds} s pass on the chain's clock",
+                side_name(*silent)
+            )),
+            GameEvent::Resolved { record } => {
+                self.finish_bar();
+                self.say(format!("game over: {} wins", side_name(record.winner)));
+            }
+        }
+    }
+}
+
+fn side_name(side: Party) -> &'static str {
+    match side {
+        Party::Claimant => "server",
+        Party::Challenger => "challenger",
+        Party::None => "nobody",
+    }
+}

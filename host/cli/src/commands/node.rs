@@ -1,0 +1,252 @@
+//! The opML roles on a node, each its own process: `opml deploy` (the contracts), `opml request`
+//! (a requester posting a task), `opml serve` (a server) and `opml challenge` (a challenger).
+//!
+//! Every command sends from one account, whose private key comes from `--key` or from the
+//! `OPML_KEY` environment variable (which keeps it out of `ps`). The services poll the node and
+//! print what they do, a line each; they never move the node's clock.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy_primitives::{Address, U256};
+use anyhow::{Context, Result};
+use clap::Args;
+use opml_agent::roles::{self, TaskRequest};
+use opml_agent::service::{Challenger, Server, Service};
+use opml_agent::{Contracts, Program, RegistryConfig};
+use opml_chain::rpc::parse_key;
+use opml_chain::{Chain, RpcChain};
+use opml_game::PhaseConfig;
+use serde_json::json;
+
+use crate::guest_input::{read_file, read_input};
+use crate::json::hex;
+
+/// The node, and the key of the account that sends.
+#[derive(Args)]
+pub(crate) struct NodeArgs {
+    /// The JSON-RPC node (`http://` only).
+    #[arg(long, value_name = "URL")]
+    rpc_url: String,
+    /// The private key (hex) of the account to send from. Also read from OPML_KEY.
+    #[arg(long, env = "OPML_KEY", hide_env_values = true, value_name = "HEX")]
+    key: String,
+}
+
+impl NodeArgs {
+    /// Connects to the node; returns the chain and the account of the key.
+    fn connect(&self) -> Result<(RpcChain, Address)> {
+        let key = parse_key(&self.key).context("bad --key (or OPML_KEY)")?;
+        let account = key.address();
+        let chain = RpcChain::connect(&self.rpc_url, &[key])
+            .with_context(|| format!("cannot reach the node at {}", self.rpc_url))?;
+        Ok((chain, account))
+    }
+}
+
+/// Arguments of `opml deploy`.
+#[derive(Args)]
+pub(crate) struct DeployArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Bond a server posts with a result, in wei.
+    #[arg(long, value_name = "WEI", default_value_t = RegistryConfig::default().server_bond)]
+    server_bond: U256,
+    /// Bond a challenger posts with a dispute, in wei.
+    #[arg(long, value_name = "WEI", default_value_t = RegistryConfig::default().challenger_bond)]
+    challenger_bond: U256,
+    /// Seconds after a result during which it may be disputed.
+    #[arg(long, value_name = "N", default_value_t = RegistryConfig::default().challenge_window)]
+    window_s: u64,
+    /// Chess-clock budget of each side of a dispute, in seconds.
+    #[arg(long, value_name = "N", default_value_t = RegistryConfig::default().game_clock)]
+    clock_s: u64,
+}
+
+/// Deploys the contract suite; prints the addresses and parameters as JSON.
+pub(crate) fn deploy(args: DeployArgs) -> Result<u8> {
+    let (mut chain, account) = args.node.connect()?;
+    let config = RegistryConfig {
+        server_bond: args.server_bond,
+        challenger_bond: args.challenger_bond,
+        challenge_window: args.window_s,
+        game_clock: args.clock_s,
+    };
+    let contracts =
+        Contracts::deploy(&mut chain, account, config).context("cannot deploy the contracts")?;
+    let report = json!({
+        "chain_id": chain.chain_id(),
+        "deployer": account.to_string(),
+        "verifier": contracts.verifier.to_string(),
+        "oracle": contracts.oracle.to_string(),
+        "game": contracts.game.to_string(),
+        "registry": contracts.registry.to_string(),
+        "server_bond": config.server_bond.to_string(),
+        "challenger_bond": config.challenger_bond.to_string(),
+        "window_s": config.challenge_window,
+        "clock_s": config.game_clock,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(0)
+}
+
+/// Arguments of `opml request`.
+#[derive(Args)]
+pub(crate) struct RequestArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The task registry (`opml deploy` prints it).
+    #[arg(long, value_name = "ADDR")]
+    registry: Address,
+    /// The program to run: a static RV32IM ELF executable.
+    #[arg(long, value_name = "FILE")]
+    elf: PathBuf,
+    /// The task's input (raw bytes); `-` reads standard input. Default: empty.
+    #[arg(short, long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Phase heights of the task's dispute games, top first; they must cover the run
+    /// (`20,10`: 2^30 instructions).
+    #[arg(long, default_value = "20,10")]
+    phases: PhaseConfig,
+    /// The fee, in wei.
+    #[arg(long, value_name = "WEI", default_value_t = U256::ZERO)]
+    fee: U256,
+    /// Seconds of chain time until the deadline for a result.
+    #[arg(long, value_name = "N", default_value_t = 86_400)]
+    deadline_s: u64,
+    /// Print the task as JSON (id, program ID, input commitment, ...) instead of its id.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Publishes the input and posts the task; prints the task id.
+pub(crate) fn request(args: RequestArgs) -> Result<u8> {
+    let program = load_program(&args.elf)?;
+    let input = read_input(args.input.as_deref())?;
+    let (mut chain, account) = args.node.connect()?;
+    let contracts = registry(&mut chain, args.registry)?;
+    let commitment = roles::publish_input(&mut chain, &contracts, account, &input)
+        .context("cannot publish the input")?;
+    let deadline = chain.timestamp()?.saturating_add(args.deadline_s);
+    let request = TaskRequest {
+        program_id: program.id(),
+        input_commitment: commitment,
+        config: args.phases,
+        fee: args.fee,
+        deadline,
+    };
+    let task_id = roles::post_task(&mut chain, &contracts, account, &request)
+        .context("cannot post the task")?;
+    if args.json {
+        let report = json!({
+            "task_id": task_id,
+            "registry": contracts.registry.to_string(),
+            "requester": account.to_string(),
+            "program_id": hex(&program.id()),
+            "input_commitment": hex(&commitment),
+            "input_len": input.len(),
+            "phases": args.phases.heights(),
+            "fee": args.fee.to_string(),
+            "deadline": deadline,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{task_id}");
+    }
+    Ok(0)
+}
+
+/// What every service takes.
+#[derive(Args)]
+pub(crate) struct ServiceArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The task registry (`opml deploy` prints it).
+    #[arg(long, value_name = "ADDR")]
+    registry: Address,
+    /// A program whose tasks it takes on (repeat for several).
+    #[arg(long = "elf", value_name = "FILE", required = true)]
+    elves: Vec<PathBuf>,
+    /// Milliseconds between polls.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    poll_ms: u64,
+    /// Poll once, then exit.
+    #[arg(long, conflicts_with = "until_idle")]
+    once: bool,
+    /// Exit once nothing is pending: every task taken on ended, every game settled (at once if
+    /// there is no task yet).
+    #[arg(long)]
+    until_idle: bool,
+}
+
+/// Arguments of `opml serve`.
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// For testing challengers: commit wrong outputs, and defend them with a trace that leaves
+    /// the true run at this step.
+    #[arg(long, value_name = "STEP")]
+    lie_from_step: Option<u64>,
+}
+
+/// Runs a server until it is told to stop.
+pub(crate) fn serve(args: ServeArgs) -> Result<u8> {
+    let (mut chain, account, contracts, programs) = args.service.start("serve")?;
+    let mut server = Server::new(account, contracts, programs, args.lie_from_step);
+    args.service.poll(&mut server, &mut chain)
+}
+
+/// Runs a challenger until it is told to stop.
+pub(crate) fn challenge(args: ServiceArgs) -> Result<u8> {
+    let (mut chain, account, contracts, programs) = args.start("challenge")?;
+    let mut challenger = Challenger::new(account, contracts, programs);
+    args.poll(&mut challenger, &mut chain)
+}
+
+impl ServiceArgs {
+    /// Loads the programs and connects to the registry; tells stderr who runs.
+    fn start(&self, name: &str) -> Result<(RpcChain, Address, Contracts, Vec<Program>)> {
+        let programs = self
+            .elves
+            .iter()
+            .map(|elf| load_program(elf))
+            .collect::<Result<Vec<_>>>()?;
+        let (mut chain, account) = self.node.connect()?;
+        let contracts = registry(&mut chain, self.registry)?;
+        let ids: Vec<String> = programs.iter().map(|p| hex(&p.id())).collect();
+        eprintln!(
+            "opml {name}: account {account}, registry {}, programs {}",
+            contracts.registry,
+            ids.join(", ")
+        );
+        Ok((chain, account, contracts, programs))
+    }
+
+    /// Polls `service` until `--once` or `--until-idle` says to stop, printing its lines.
+    fn poll(&self, service: &mut dyn Service, chain: &mut RpcChain) -> Result<u8> {
+        let mut stdout = std::io::stdout();
+        loop {
+            for line in service.poll(chain)? {
+                writeln!(stdout, "{line}")?;
+            }
+            stdout.flush()?;
+            if self.once || (self.until_idle && service.is_idle()) {
+                return Ok(0);
+            }
+            std::thread::sleep(Duration::from_millis(self.poll_ms));
+        }
+    }
+}
+
+/// Loads a program from its ELF file.
+fn load_program(elf: &std::path::Path) -> Result<Program> {
+    Program::new(&read_file(elf)?).with_context(|| format!("cannot load {}", elf.display()))
+}
+
+/// The suite around the task registry at `address`, read from the chain.
+fn registry(chain: &mut RpcChain, address: Address) -> Result<Contracts> {
+    Contracts::at(chain, address)
+        .with_context(|| format!("no opml task registry answers at {address} (see `opml deploy`)"))
+}

@@ -1,0 +1,251 @@
+//! The opML roles as separate `opml` processes on a spawned anvil: `deploy`, `request`, a lying
+//! `serve` and an honest `challenge`, polled in turn (`--once`) until the game ends, then run
+//! `--until-idle` to settle; then an honest server's result, finalized after the window that
+//! the test moves the node's clock past.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, U256};
+use opml_agent::arena::read_game;
+use opml_agent::roles::{self, TaskStatus};
+use opml_agent::{Contracts, Stage, deploy};
+use opml_chain::contracts::TaskRegistry;
+use opml_chain::{Anvil, Chain, PrivateKeySigner, RpcChain};
+use opml_methods::{ECHO_ELF, GUESTS_BUILT};
+use serde_json::Value;
+
+/// How long one `opml` process may take.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One bond: the registry's default of one ether.
+const BOND: u128 = 1_000_000_000_000_000_000;
+
+/// The challenge window the test deploys with.
+const WINDOW_S: u64 = 600;
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("opml-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The roles' processes: the node, the files, and whose key each role sends with.
+struct Roles<'a> {
+    dir: &'a Scratch,
+    url: String,
+    keys: &'a [PrivateKeySigner],
+    registry: String,
+    elf: PathBuf,
+    runs: usize,
+}
+
+/// The dev accounts' roles.
+const DEPLOYER: usize = 0;
+const REQUESTER: usize = 1;
+const SERVER: usize = 2;
+const CHALLENGER: usize = 3;
+
+impl Roles<'_> {
+    /// Runs `opml <args>` with `role`'s key in OPML_KEY; returns its stdout, failing the test
+    /// unless it succeeds in time.
+    fn opml(&mut self, role: usize, args: &[&str]) -> String {
+        self.runs += 1;
+        let out = self.dir.0.join(format!("{}.out", self.runs));
+        let err = self.dir.0.join(format!("{}.err", self.runs));
+        let key = hex::encode(self.keys[role].to_bytes());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_opml"))
+            .args(args)
+            .args(["--rpc-url", &self.url])
+            .env("OPML_KEY", key)
+            .stdin(Stdio::null())
+            .stdout(File::create(&out).unwrap())
+            .stderr(File::create(&err).unwrap())
+            .spawn()
+            .expect("opml runs");
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("opml {args:?} did not finish in {PROCESS_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let stdout = std::fs::read_to_string(&out).unwrap();
+        let stderr = std::fs::read_to_string(&err).unwrap();
+        assert!(
+            status.success(),
+            "opml {args:?}: {status}\n{stdout}\n{stderr}"
+        );
+        stdout
+    }
+
+    /// `opml serve` as the server, with `extra` arguments.
+    fn serve(&mut self, extra: &[&str]) -> String {
+        let (registry, elf) = (self.registry.clone(), self.elf.clone());
+        let mut args = vec!["serve", "--registry", &registry, "--elf", path(&elf)];
+        args.extend_from_slice(extra);
+        self.opml(SERVER, &args)
+    }
+
+    /// `opml challenge` as the challenger, with `extra` arguments.
+    fn challenge(&mut self, extra: &[&str]) -> String {
+        let (registry, elf) = (self.registry.clone(), self.elf.clone());
+        let mut args = vec!["challenge", "--registry", &registry, "--elf", path(&elf)];
+        args.extend_from_slice(extra);
+        self.opml(CHALLENGER, &args)
+    }
+
+    /// `opml request` of the echo guest on `text` as the requester; returns the task id.
+    fn request(&mut self, name: &str, text: &[u8]) -> u64 {
+        let input = self.dir.file(name, &echo::raw_input(text));
+        let (registry, elf) = (self.registry.clone(), self.elf.clone());
+        let args = [
+            "request",
+            "--registry",
+            &registry,
+            "--elf",
+            path(&elf),
+            "--input",
+            path(&input),
+            "--phases",
+            "6,6",
+            "--fee",
+            "1000",
+            "--json",
+        ];
+        let report: Value = serde_json::from_str(&self.opml(REQUESTER, &args)).unwrap();
+        assert_eq!(report["input_len"], text.len() + 1);
+        report["task_id"].as_u64().unwrap()
+    }
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn output_of(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> Vec<u8> {
+    let call = TaskRegistry::outputOfCall {
+        taskId: U256::from(task),
+    };
+    deploy::view(chain, Address::ZERO, contracts.registry, call)
+        .unwrap()
+        .to_vec()
+}
+
+fn status(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> TaskStatus {
+    TaskStatus::of(&roles::read_task(chain, contracts, task).unwrap()).unwrap()
+}
+
+#[test]
+fn the_roles_dispute_and_finalize_as_separate_processes_on_anvil() {
+    if !GUESTS_BUILT {
+        panic!("the example guests were not built (OPML_SKIP_GUEST_BUILD is set)");
+    }
+    let anvil =
+        Anvil::spawn().expect("anvil starts (install it with toolchain/scripts/install.sh)");
+    let mut chain: RpcChain = anvil.connect().unwrap();
+    let dir = Scratch::new("roles");
+    let mut run = Roles {
+        dir: &dir,
+        url: anvil.url().to_owned(),
+        keys: anvil.keys(),
+        registry: String::new(),
+        elf: dir.file("echo.elf", ECHO_ELF),
+        runs: 0,
+    };
+
+    // The deployer's key on the command line; every other role's in OPML_KEY.
+    let deployer_key = hex::encode(anvil.keys()[DEPLOYER].to_bytes());
+    let window = WINDOW_S.to_string();
+    let deployed: Value = serde_json::from_str(&run.opml(
+        DEPLOYER,
+        &["deploy", "--key", &deployer_key, "--window-s", &window],
+    ))
+    .unwrap();
+    run.registry = deployed["registry"].as_str().unwrap().to_owned();
+    let contracts = Contracts::at(&mut chain, run.registry.parse().unwrap()).unwrap();
+    assert_eq!(contracts.config.challenge_window, WINDOW_S);
+    assert_eq!(deployed["game"], contracts.game.to_string());
+
+    // A wrong result: the lying server commits it, the challenger disputes it.
+    let task = run.request("wrong.bin", b"a wrong result, disputed by another process");
+    let lie = ["--once", "--lie-from-step", "400"];
+    let out = run.serve(&lie);
+    assert!(
+        out.contains(&format!("task {task}: committed a WRONG result")),
+        "{out}"
+    );
+    let out = run.challenge(&["--once"]);
+    assert!(
+        out.contains(&format!("task {task}: the result is wrong")),
+        "{out}"
+    );
+    assert!(out.contains("disputed it in game 0"), "{out}");
+
+    // The game, one poll of each side at a time.
+    let mut rounds = 0;
+    while read_game(&mut chain, &contracts, 0).unwrap().stage != Stage::Resolved {
+        rounds += 1;
+        assert!(rounds < 40, "the game did not end");
+        run.serve(&lie);
+        run.challenge(&["--once"]);
+    }
+    assert!(rounds > 5, "a bisection takes rounds");
+    let out = run.challenge(&["--until-idle"]);
+    assert!(out.contains(&format!("withdrew {} wei", 2 * BOND)), "{out}");
+    let out = run.serve(&["--until-idle", "--lie-from-step", "400"]);
+    assert!(out.contains(&format!("task {task}: rejected")), "{out}");
+    assert!(!out.contains("withdrew"), "{out}");
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Rejected);
+
+    // A right result: checked, left alone, finalized once the window has passed.
+    let task = run.request("right.bin", b"a right result");
+    let out = run.serve(&["--once"]);
+    assert!(
+        out.contains(&format!("task {task}: committed its result")),
+        "{out}"
+    );
+    let out = run.challenge(&["--until-idle"]);
+    assert!(
+        out.contains(&format!("task {task}: checked the result: correct")),
+        "{out}"
+    );
+    let out = run.serve(&["--once"]);
+    assert!(
+        !out.contains("finalized"),
+        "the window is still open: {out}"
+    );
+    chain.advance_time(WINDOW_S + 1).unwrap();
+    let out = run.serve(&["--until-idle"]);
+    assert!(out.contains(&format!("task {task}: finalized")), "{out}");
+    assert!(
+        out.contains(&format!("withdrew {} wei", BOND + 1000)),
+        "{out}"
+    );
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Finalized);
+    assert_eq!(output_of(&mut chain, &contracts, task), b"tluser thgir a");
+}
