@@ -7,7 +7,8 @@
 
 use std::time::Instant;
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
+use alloy_sol_types::SolEventInterface;
 use opml_chain::contracts::DisputeGame;
 use opml_chain::{Chain, ChainError, TxReceipt};
 use serde::Serialize;
@@ -77,6 +78,21 @@ pub struct MoveRecord {
     pub refused: bool,
 }
 
+impl MoveRecord {
+    /// The record of `mv` by `side` in the game `before` described, with its gas.
+    pub fn new(side: Party, mv: &Move, before: &GameRecord, gas: u64, refused: bool) -> MoveRecord {
+        MoveRecord {
+            side,
+            name: mv.name(),
+            phase: before.phase,
+            height: before.height,
+            position: before.position,
+            gas,
+            refused,
+        }
+    }
+}
+
 /// What one side spent.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SideStats {
@@ -113,6 +129,37 @@ pub struct GameReport {
     pub waited_s: u64,
     /// Wall time of the game, seconds.
     pub wall_s: f64,
+}
+
+/// One event of a game's on-chain history.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryEntry {
+    /// The block it was emitted in.
+    pub block: u64,
+    /// The decoded event, such as `Revealed { id: 0, party: 2, left: 0x…, right: 0x… }`.
+    pub event: String,
+}
+
+/// Every event the game contract emitted for game `id`, decoded, in order: the game's whole
+/// history as the chain records it, whoever moved.
+pub fn game_history(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    id: u64,
+) -> Result<Vec<HistoryEntry>, AgentError> {
+    let topic = B256::from(U256::from(id));
+    Ok(chain
+        .logs(contracts.game, 0)?
+        .into_iter()
+        .filter(|entry| entry.log.topics().get(1) == Some(&topic))
+        .filter_map(|entry| {
+            let event = DisputeGame::DisputeGameEvents::decode_log(&entry.log).ok()?;
+            Some(HistoryEntry {
+                block: entry.block_number,
+                event: format!("{:?}", event.data),
+            })
+        })
+        .collect())
 }
 
 /// Reads game `id`'s record.
@@ -234,15 +281,7 @@ pub fn play(
             let from = g.account(side).ok_or(AgentError::Internal("no side"))?;
             let slot = &mut stats[usize::from(side == Party::Challenger)];
             slot.txs += 1;
-            let record = |gas, refused| MoveRecord {
-                side,
-                name: mv.name(),
-                phase: g.phase,
-                height: g.height,
-                position: g.position,
-                gas,
-                refused,
-            };
+            let record = |gas, refused| MoveRecord::new(side, &mv, &g, gas, refused);
             match send_move(chain, contracts, id, from, player, &mv)? {
                 Sent::Accepted(receipt) => {
                     slot.gas += receipt.gas_used;

@@ -231,6 +231,13 @@ impl Player {
     /// The top-phase commitment: the root, its last leaf (the end state) and that leaf's
     /// proof. A challenger opens its dispute with it.
     pub fn top_commitment(&mut self) -> Result<(Hash, Hash, Vec<Hash>), AgentError> {
+        let started = Instant::now();
+        let commitment = self.top_tree_commitment();
+        self.busy += started.elapsed();
+        commitment
+    }
+
+    fn top_tree_commitment(&mut self) -> Result<(Hash, Hash, Vec<Hash>), AgentError> {
         let tree = self.tree(0, 0, None)?;
         let last = tree.leaves().len() as u64 - 1;
         Ok((
@@ -280,7 +287,7 @@ impl Player {
         let index = (g.position - start) >> (stride_log2 + u32::from(g.height));
         Ok(Some(match g.stage {
             Stage::ClaimantRoot => {
-                let (root, _, end_proof) = self.top_commitment()?;
+                let (root, _, end_proof) = self.top_tree_commitment()?;
                 Move::CommitRoot { root, end_proof }
             }
             Stage::Bisection => {

@@ -17,10 +17,13 @@ use opml_chain::contracts::TaskRegistry;
 use opml_chain::{BlockLog, Chain, ChainError};
 use opml_game::{PhaseConfig, VmTrace};
 use opml_state::{Hash, sha256};
+use serde::Serialize;
 
 use crate::AgentError;
 use crate::adversary::{LyingTrace, wrong_final_state};
-use crate::arena::{clock_left, read_game, send_move};
+use crate::arena::{
+    HistoryEntry, MoveRecord, Sent, clock_left, game_history, read_game, send_move,
+};
 use crate::deploy::Contracts;
 use crate::player::{Move, Player};
 use crate::program::Program;
@@ -38,6 +41,27 @@ pub trait Service {
     /// Whether nothing is pending: every task it took on has ended and every game it plays in
     /// has been settled. (A service that has seen no task yet is idle.)
     fn is_idle(&self) -> bool;
+
+    /// The reports of the games that ended since the last call.
+    fn take_reports(&mut self) -> Vec<SeatReport>;
+}
+
+/// The report of one game a service played.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeatReport {
+    /// The game.
+    pub game_id: u64,
+    /// The disputed task.
+    pub task_id: u64,
+    /// The side the service played.
+    pub side: Party,
+    /// Who won (`none`: the game became moot when another game rejected the result).
+    pub winner: Party,
+    /// The game's whole history on chain, both sides' moves.
+    pub history: Vec<HistoryEntry>,
+    /// The moves this process made, with their gas (a service restarted mid-game made the
+    /// others).
+    pub own_moves: Vec<MoveRecord>,
 }
 
 /// A server: runs the open tasks of its programs, commits the results with its bond, defends
@@ -195,6 +219,10 @@ impl Service for Server {
     fn is_idle(&self) -> bool {
         self.0.is_idle()
     }
+
+    fn take_reports(&mut self) -> Vec<SeatReport> {
+        std::mem::take(&mut self.0.reports)
+    }
 }
 
 /// A challenger: checks every result committed for its programs by running the task itself,
@@ -323,6 +351,10 @@ impl Service for Challenger {
     fn is_idle(&self) -> bool {
         self.0.is_idle()
     }
+
+    fn take_reports(&mut self) -> Vec<SeatReport> {
+        std::mem::take(&mut self.0.reports)
+    }
 }
 
 /// What both services keep: where they stand in the registry's log, the tasks and games they
@@ -345,6 +377,8 @@ struct Desk {
     players: HashMap<u64, Player>,
     /// The true runs of the tasks it still needs.
     runs: HashMap<u64, VmTrace>,
+    /// Reports of the games that ended, not yet taken.
+    reports: Vec<SeatReport>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -367,6 +401,8 @@ struct Seat {
     task_id: u64,
     /// Whether the game is over and its dispute settled.
     done: bool,
+    /// Its moves so far.
+    moves: Vec<MoveRecord>,
 }
 
 impl Seat {
@@ -374,6 +410,7 @@ impl Seat {
         Seat {
             task_id,
             done: false,
+            moves: Vec::new(),
         }
     }
 }
@@ -396,6 +433,7 @@ impl Desk {
                 .collect(),
             lie,
             next_block: 0,
+            reports: Vec::new(),
             tasks: BTreeMap::new(),
             games: BTreeMap::new(),
             players: HashMap::new(),
@@ -525,11 +563,13 @@ impl Desk {
         };
         if !dispute.open {
             self.finish(id);
+            self.report(chain, id, task_id, g.winner)?;
             return Ok(Some(format!("game {id}: over ({winner}) and settled")));
         }
         if g.stage == Stage::Resolved || TaskStatus::of(&task)? == TaskStatus::Rejected {
             roles::settle(chain, &contracts, self.account, task_id, g.challenger)?;
             self.finish(id);
+            self.report(chain, id, task_id, g.winner)?;
             return Ok(Some(format!(
                 "game {id}: over ({winner}); settled the dispute of task {task_id}"
             )));
@@ -548,7 +588,13 @@ impl Desk {
         let Some(mv) = player.next_move(&g, left)? else {
             return Ok(None);
         };
-        send_move(chain, &contracts, id, self.account, player, &mv)?;
+        let record = match send_move(chain, &contracts, id, self.account, player, &mv)? {
+            Sent::Accepted(receipt) => MoveRecord::new(self.side, &mv, &g, receipt.gas_used, false),
+            Sent::Refused(_) => MoveRecord::new(self.side, &mv, &g, 0, true),
+        };
+        if let Some(seat) = self.games.get_mut(&id) {
+            seat.moves.push(record);
+        }
         Ok(Some(format!("game {id}: {}", describe(&mv, &g))))
     }
 
@@ -558,6 +604,31 @@ impl Desk {
             seat.done = true;
         }
         self.players.remove(&id);
+    }
+
+    /// Files the report of game `id`, which `winner` won.
+    fn report(
+        &mut self,
+        chain: &mut dyn Chain,
+        id: u64,
+        task_id: u64,
+        winner: Party,
+    ) -> Result<(), AgentError> {
+        let history = game_history(chain, &self.contracts, id)?;
+        let own_moves = self
+            .games
+            .get_mut(&id)
+            .map(|seat| std::mem::take(&mut seat.moves))
+            .unwrap_or_default();
+        self.reports.push(SeatReport {
+            game_id: id,
+            task_id,
+            side: self.side,
+            winner,
+            history,
+            own_moves,
+        });
+        Ok(())
     }
 
     /// Withdraws what the registry credits it, and forgets the runs no longer needed.

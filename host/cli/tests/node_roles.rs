@@ -114,7 +114,16 @@ impl Roles<'_> {
     /// `opml challenge` as the challenger, with `extra` arguments.
     fn challenge(&mut self, extra: &[&str]) -> String {
         let (registry, elf) = (self.registry.clone(), self.elf.clone());
-        let mut args = vec!["challenge", "--registry", &registry, "--elf", path(&elf)];
+        let reports = self.dir.0.join("challenger-reports");
+        let mut args = vec![
+            "challenge",
+            "--registry",
+            &registry,
+            "--elf",
+            path(&elf),
+            "--report-dir",
+            path(&reports),
+        ];
         args.extend_from_slice(extra);
         self.opml(CHALLENGER, &args)
     }
@@ -219,6 +228,24 @@ fn the_roles_dispute_and_finalize_as_separate_processes_on_anvil() {
     assert!(out.contains(&format!("withdrew {} wei", 2 * BOND)), "{out}");
     let out = run.serve(&["--until-idle", "--lie-from-step", "400"]);
     assert!(out.contains(&format!("task {task}: rejected")), "{out}");
+    // The challenger filed the game's report when it settled it.
+    let report = std::fs::read_to_string(run.dir.0.join("challenger-reports/game-0.json"))
+        .expect("the challenger wrote the game's report");
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["winner"], "challenger");
+    assert_eq!(report["side"], "challenger");
+    let history = report["history"].as_array().unwrap();
+    assert!(history.len() > 10, "{report}");
+    let event = |entry: &serde_json::Value| entry["event"].as_str().unwrap().to_owned();
+    assert!(event(&history[0]).starts_with("GameCreated"), "{report}");
+    assert!(
+        event(history.last().unwrap()).starts_with("Resolved"),
+        "{report}"
+    );
+    assert!(
+        history.iter().any(|e| event(e).starts_with("StepVerified")),
+        "{report}"
+    );
     assert!(!out.contains("withdrew"), "{out}");
     assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Rejected);
 

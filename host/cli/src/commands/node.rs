@@ -178,6 +178,9 @@ pub(crate) struct ServiceArgs {
     /// there is no task yet).
     #[arg(long)]
     until_idle: bool,
+    /// Write the JSON report of each game it finishes to DIR/game-<id>.json.
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
 }
 
 /// Arguments of `opml serve`.
@@ -230,6 +233,16 @@ impl ServiceArgs {
         loop {
             for line in service.poll(chain)? {
                 writeln!(stdout, "{line}")?;
+            }
+            if let Some(dir) = &self.report_dir {
+                for report in service.take_reports() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                    let path = dir.join(format!("game-{}.json", report.game_id));
+                    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    writeln!(stdout, "report written to {}", path.display())?;
+                }
             }
             stdout.flush()?;
             if self.once || (self.until_idle && service.is_idle()) {
