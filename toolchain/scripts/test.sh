@@ -13,6 +13,8 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
+step "model toolchain: python tests (converter, reference evaluator, committed models and vectors)"
+(cd toolchain/model && .venv/bin/python -m unittest test_convert)
 step "contracts: forge fmt --check, forge test, artifacts up to date"
 toolchain/scripts/forge.sh fmt --check
 toolchain/scripts/forge.sh test

@@ -56,6 +56,7 @@ fn dispute(
             from_step: steps * 2 / 3,
             conduct: Conduct::Honest,
         }),
+        claimed_output: None,
         late_join_s: 0,
     };
     let report = scenario::run(chain, &scenario, &mut |_| {}).expect("the dispute runs");

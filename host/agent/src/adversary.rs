@@ -80,17 +80,24 @@ pub fn wrong_final_state(truth: &VmState, true_output: &[u8]) -> (Vec<u8>, Hash,
         Some(byte) => *byte ^= 0x01,
         None => wrong.push(0x01),
     }
+    let (data, hash) = final_state_with_output(truth, &wrong);
+    (data, hash, wrong)
+}
+
+/// The final state `truth` with its output commitment replaced by that of `output`: the packed
+/// state and its hash (a claim of `output` that looks like the same halted run).
+pub fn final_state_with_output(truth: &VmState, output: &[u8]) -> (Vec<u8>, Hash) {
     let mut state = truth.clone();
-    let full = wrong.len() / output::CHUNK_LEN * output::CHUNK_LEN;
-    state.output_acc = wrong[..full]
+    let full = output.len() / output::CHUNK_LEN * output::CHUNK_LEN;
+    state.output_acc = output[..full]
         .chunks_exact(output::CHUNK_LEN)
         .fold([0u8; 32], |acc, chunk| {
             output::fold(&acc, chunk.try_into().expect("a full chunk"))
         });
     state.output_tail = [0; output::CHUNK_LEN];
-    state.output_tail[..wrong.len() - full].copy_from_slice(&wrong[full..]);
-    state.output_len = wrong.len() as u32;
+    state.output_tail[..output.len() - full].copy_from_slice(&output[full..]);
+    state.output_len = output.len() as u32;
     let data = state.encode().to_vec();
     let hash = sha256(&data);
-    (data, hash, wrong)
+    (data, hash)
 }

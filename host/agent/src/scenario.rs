@@ -12,7 +12,7 @@ use opml_state::{Hash, sha256};
 use serde::Serialize;
 
 use crate::AgentError;
-use crate::adversary::{LyingTrace, wrong_final_state};
+use crate::adversary::{LyingTrace, final_state_with_output, wrong_final_state};
 use crate::arena::{GameEvent, GameReport, play};
 use crate::deploy::{Contracts, RegistryConfig};
 use crate::player::{Conduct, Player};
@@ -48,6 +48,8 @@ pub struct Scenario {
     pub registry: RegistryConfig,
     /// The liar (`None`: an honest server and no dispute).
     pub adversary: Option<Adversary>,
+    /// The output a lying server claims (`None`: the true output with its last byte flipped).
+    pub claimed_output: Option<Vec<u8>>,
     /// Seconds that pass between the challenge and the server's first answer (a server that
     /// joins the game late; it must still win within its clock when it is right).
     pub late_join_s: u64,
@@ -243,7 +245,13 @@ pub fn run_on(
     let lying_server = adversary.filter(|a| a.side == Party::Claimant);
     let lying_challenger = adversary.filter(|a| a.side == Party::Challenger);
     let (claim_state, claim_hash, claim_output) = match lying_server {
-        Some(_) => wrong_final_state(&true_final, &true_output),
+        Some(_) => match &scenario.claimed_output {
+            Some(claimed) => {
+                let (data, hash) = final_state_with_output(&true_final, claimed);
+                (data, hash, claimed.clone())
+            }
+            None => wrong_final_state(&true_final, &true_output),
+        },
         None => {
             let data = true_final.encode().to_vec();
             let hash = sha256(&data);

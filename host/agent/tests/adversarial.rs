@@ -158,6 +158,7 @@ fn honest_side_wins_every_game_and_books_balance() {
             config,
             registry: RegistryConfig::default(),
             adversary: Some(adversary),
+            claimed_output: None,
             late_join_s: 0,
         };
         let mut chain = EmbeddedChain::new();

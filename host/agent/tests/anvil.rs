@@ -23,6 +23,7 @@ fn dispute_on_anvil_rejects_a_wrong_result() {
             from_step: 400,
             conduct: Conduct::Honest,
         }),
+        claimed_output: None,
         late_join_s: 0,
     };
     let mut moves = 0;

@@ -21,6 +21,7 @@ fn honest_result_finalizes_and_the_requester_reads_it() {
         config: PhaseConfig::new(&[8, 8]).unwrap(),
         registry: RegistryConfig::default(),
         adversary: None,
+        claimed_output: None,
         late_join_s: 0,
     };
     let mut disputed = false;

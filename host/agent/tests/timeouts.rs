@@ -19,6 +19,7 @@ fn dispute(liar: Party, conduct: Conduct, late_join_s: u64) -> DisputeReport {
             from_step: 300,
             conduct,
         }),
+        claimed_output: None,
         late_join_s,
     };
     scenario::run(&mut EmbeddedChain::new(), &scenario, &mut |_| {}).expect("the dispute runs")

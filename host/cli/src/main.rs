@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 mod guest_input;
+mod image;
 mod json;
 mod progress;
 mod symbols;

@@ -341,3 +341,67 @@ fn demo_with_a_silent_lying_challenger_ends_by_timeout() {
     assert!(narration.contains("challenger is silent"), "{narration}");
     assert!(narration.contains("task finalized"), "{narration}");
 }
+
+#[test]
+fn mnist_demo_disputes_a_wrong_digit_on_the_embedded_evm() {
+    let out = opml(&[
+        p("demo"),
+        p("--workload"),
+        p("mnist"),
+        p("--model"),
+        p("mlp-int8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let narration = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "MNIST mlp-int8 on held-out MNIST digit #0 (a 4)",
+        "the model says 4; a lying server will claim",
+        "server committed a WRONG output",
+        "game over: challenger wins",
+        "task rejected",
+        "The honest side won and every wei is accounted for.",
+    ] {
+        assert!(
+            narration.contains(line),
+            "missing {line:?} in:\n{narration}"
+        );
+    }
+}
+
+#[test]
+fn mnist_demo_reads_a_users_pgm_and_refuses_a_bad_image() {
+    let dir = std::env::temp_dir().join(format!("opml-mnist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Held-out digit #1, written as a user's PGM file.
+    let (label, pixels) = mnist::digit(1).unwrap();
+    let mut pgm = b"P5\n28 28\n255\n".to_vec();
+    pgm.extend_from_slice(pixels);
+    let image = dir.join("digit.pgm");
+    std::fs::write(&image, &pgm).unwrap();
+    let out = opml(&[
+        p("demo"),
+        p("--workload"),
+        p("mnist"),
+        p("--model"),
+        p("cnn-int8"),
+        p("--image"),
+        &image,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let narration = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        narration.contains(&format!("the model says {label}")),
+        "{narration}"
+    );
+    assert!(
+        narration.contains("game over: challenger wins"),
+        "{narration}"
+    );
+
+    let bad = dir.join("wide.pgm");
+    std::fs::write(&bad, b"P5\n29 28\n255\n").unwrap();
+    let out = opml(&[p("demo"), p("--workload"), p("mnist"), p("--image"), &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("29×28"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -15,9 +15,10 @@ use opml_agent::scenario::{self, Adversary, Event, Scenario};
 use opml_agent::{Conduct, Move, Party, Program, RegistryConfig};
 use opml_chain::{Anvil, Chain, EmbeddedChain, RpcChain};
 use opml_game::PhaseConfig;
-use opml_methods::{ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF};
+use opml_methods::{ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, MNIST_ELF};
 use opml_state::VmState;
 
+use crate::image;
 use crate::json::hex;
 use crate::progress;
 
@@ -50,6 +51,32 @@ pub(crate) enum Workload {
     Hashbench,
     /// Reverses a short text.
     Echo,
+    /// Classifies a real MNIST digit (or --image) with a built-in model (--model).
+    Mnist,
+}
+
+/// The built-in MNIST models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MnistModel {
+    /// 784 → 64 → 10 MLP, f32.
+    Mlp,
+    /// The MLP, int8.
+    MlpInt8,
+    /// Small CNN, f32.
+    Cnn,
+    /// The CNN, int8.
+    CnnInt8,
+}
+
+impl MnistModel {
+    fn model(self) -> mnist::Model {
+        match self {
+            MnistModel::Mlp => mnist::Model::Mlp,
+            MnistModel::MlpInt8 => mnist::Model::MlpInt8,
+            MnistModel::Cnn => mnist::Model::Cnn,
+            MnistModel::CnnInt8 => mnist::Model::CnnInt8,
+        }
+    }
 }
 
 /// Arguments of `opml demo`.
@@ -61,6 +88,15 @@ pub(crate) struct DemoArgs {
     /// SHA-256 iterations of the hashbench task (20,000 is about 10^8 instructions).
     #[arg(long, default_value_t = 20_000)]
     iterations: u32,
+    /// The MNIST model (--workload mnist).
+    #[arg(long, value_enum, default_value_t = MnistModel::Cnn)]
+    model: MnistModel,
+    /// Which of the 64 built-in held-out MNIST digits to classify (--workload mnist).
+    #[arg(long, default_value_t = 0, conflicts_with = "image")]
+    digit: usize,
+    /// Your own 28×28 digit, a binary PGM or an 8-bit PNG, light on dark (--workload mnist).
+    #[arg(long, value_name = "FILE")]
+    image: Option<PathBuf>,
     /// Phase heights, top first (e.g. `11,8,8`: 2^11 coarse steps of 2^16 instructions, then
     /// 2^8 of 2^8, then 2^8 single instructions). Default: three phases, the two lower of
     /// height 8, sized to the run.
@@ -97,6 +133,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         GUESTS_BUILT,
         "this opml was built with OPML_SKIP_GUEST_BUILD set: no guests to demo"
     );
+    let mut claimed_output = None;
     let (program, input, name) = match args.workload {
         Workload::Hashbench => (
             Program::new(HASHBENCH_ELF)?,
@@ -106,6 +143,54 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
             })?,
             format!("hashbench ({} iterations of SHA-256)", args.iterations),
         ),
+        Workload::Mnist => {
+            let model = args.model.model();
+            let (pixels, what) = match &args.image {
+                Some(path) => {
+                    let bytes = std::fs::read(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let pixels = image::gray_28x28(&bytes)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    (pixels, format!("your image {}", path.display()))
+                }
+                None => {
+                    let (label, pixels) = mnist::digit(args.digit).with_context(|| {
+                        format!("--digit {}: there are 64 (0..=63)", args.digit)
+                    })?;
+                    (
+                        pixels.to_vec(),
+                        format!("held-out MNIST digit #{} (a {label})", args.digit),
+                    )
+                }
+            };
+            let truth = mnist::classify(model, &pixels)
+                .map_err(|error| anyhow::anyhow!("classifying: {error:?}"))?;
+            println!("{}", ascii_digit(&pixels));
+            // The lie: the runner-up class, with the true scores and commitment.
+            let runner_up = (0..10u8)
+                .filter(|&c| c != truth.class)
+                .max_by(|&a, &b| {
+                    truth.scores[usize::from(a)].total_cmp(&truth.scores[usize::from(b)])
+                })
+                .unwrap_or(0);
+            println!(
+                "the model says {}; a lying server will claim {runner_up}",
+                truth.class
+            );
+            claimed_output = Some(
+                mnist::Prediction {
+                    class: runner_up,
+                    ..truth
+                }
+                .encode()
+                .to_vec(),
+            );
+            (
+                Program::new(MNIST_ELF)?,
+                mnist::input(model, &pixels),
+                format!("MNIST {} on {what}", model.name()),
+            )
+        }
         Workload::Echo => {
             let mut input = vec![echo::MODE_RAW];
             input.extend_from_slice(b"optimistic machine learning on RISC-V");
@@ -162,6 +247,8 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
             from_step: cheat_step,
             conduct,
         }),
+        // Only a lying server claims an output; a lying challenger disputes the true one.
+        claimed_output: claimed_output.filter(|_| side == Party::Claimant),
         late_join_s: 0,
     };
 
@@ -299,6 +386,24 @@ fn describe_phases(config: &PhaseConfig) {
         config.total_steps().trailing_zeros(),
         parts.join(", then ")
     );
+}
+
+/// A 28×28 gray image as text, two characters per pixel.
+fn ascii_digit(pixels: &[u8]) -> String {
+    pixels
+        .chunks(image::SIDE)
+        .map(|row| {
+            row.iter()
+                .map(|&p| match p {
+                    0..=63 => "  ",
+                    64..=127 => "..",
+                    128..=191 => "++",
+                    _ => "##",
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn heading(text: &str) {
