@@ -38,6 +38,8 @@ Examples:
   opml check guest.elf --evm                       ... and with the Solidity verifier on an embedded EVM
   opml program-id guest.elf                        the program ID a task names
   opml disasm guest.elf                            disassemble the executable segments
+  opml demo --workload mnist --image digit.png     classify your 28x28 digit, dispute a wrong answer
+  opml model info model.opml                       validate and describe a model file
   opml deploy --rpc-url $NODE --key $KEY           deploy the contracts on a node (addresses as JSON)
   opml request --rpc-url $NODE --registry $REG --elf guest.elf --input input.bin
                                                    post a task (the key from OPML_KEY); prints its id
@@ -76,6 +78,8 @@ enum Command {
     ProgramId(commands::inspect::ProgramIdArgs),
     /// Disassemble the executable segments of a guest ELF.
     Disasm(commands::inspect::DisasmArgs),
+    /// Check and describe `.opml` model files.
+    Model(commands::model::ModelArgs),
     /// Deploy the opml contracts on a node; print their addresses as JSON.
     Deploy(commands::node::DeployArgs),
     /// As a requester: publish an input and post a task; print its id.
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::check(args),
         Command::ProgramId(args) => commands::inspect::program_id(args),
         Command::Disasm(args) => commands::inspect::disasm(args),
+        Command::Model(args) => commands::model::model(args),
         Command::Deploy(args) => commands::node::deploy(args),
         Command::Request(args) => commands::node::request(args),
         Command::Serve(args) => commands::node::serve(args),

@@ -405,3 +405,37 @@ fn mnist_demo_reads_a_users_pgm_and_refuses_a_bad_image() {
     assert!(stderr(&out).contains("29×28"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn model_info_validates_committed_models_and_refuses_corrupt_ones() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../toolchain/model/models");
+    let out = opml(&[
+        p("model"),
+        p("info"),
+        &root.join("cnn-int8.opml"),
+        p("--json"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let info = json(&out.stdout);
+    assert_eq!(
+        info["inputs"][0]["shape"],
+        serde_json::json!([1, 1, 28, 28])
+    );
+    assert_eq!(info["outputs"].as_array().unwrap().len(), 2);
+    assert!(info["nodes"].as_array().unwrap().len() >= 5);
+
+    let mut corrupt = std::fs::read(root.join("mlp.opml")).unwrap();
+    corrupt[100] ^= 1;
+    let dir = std::env::temp_dir().join(format!("opml-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("corrupt.opml");
+    std::fs::write(&path, &corrupt).unwrap();
+    let out = opml(&[p("model"), p("info"), &path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not a valid model"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

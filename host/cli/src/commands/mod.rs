@@ -3,6 +3,7 @@
 pub(crate) mod check;
 pub(crate) mod demo;
 pub(crate) mod inspect;
+pub(crate) mod model;
 pub(crate) mod node;
 pub(crate) mod run;
 pub(crate) mod tour;
