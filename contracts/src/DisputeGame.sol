@@ -2,6 +2,8 @@
 pragma solidity 0.8.30;
 
 import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
+import {VmConstants as C} from "./lib/VmConstants.sol";
+import {StateLength} from "./lib/Errors.sol";
 
 /// @title DisputeGame
 /// @notice Referee of k-phase bisection games between a claimant and a challenger over a VM
@@ -70,6 +72,10 @@ contract DisputeGame {
         bytes32 heights;
         /// Seconds each side may spend on its moves in total (chess clock).
         uint64 clock;
+        /// Zero for a VM trace. Otherwise the top phase is program-defined: its leaves are the
+        /// program's own commitments `C(1..)`, one per coarse step, and the phases below are
+        /// the VM trace of this step program (its program ID) re-doing the disputed step.
+        bytes32 stepProgram;
     }
 
     /// @notice A game's record. Field order packs the first three slots.
@@ -107,6 +113,8 @@ contract DisputeGame {
         /// The challenger's revealed children (or child root) awaiting the claimant.
         bytes32 pendingLeft;
         bytes32 pendingRight;
+        /// The step program of a program-defined top phase (zero: none).
+        bytes32 stepProgram;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -190,6 +198,13 @@ contract DisputeGame {
     error NodeMismatch(bytes32 computed, bytes32 expected);
     /// @notice A proof was given where none is due.
     error UnexpectedProof();
+    /// @notice `descend` at a program-defined phase, or `descendProgram` at a VM phase.
+    error WrongDescent();
+    /// @notice The packed state does not hash to the step program's ID.
+    error StepProgramMismatch(bytes32 computed, bytes32 stepProgram);
+    /// @notice The step program's final state is not a clean exit whose whole output is the
+    /// mover's own commitment.
+    error BadStepResult();
     /// @notice The packed pre-state does not hash to the agreed state.
     error PreStateMismatch(bytes32 computed, bytes32 expected);
 
@@ -228,7 +243,9 @@ contract DisputeGame {
         g.stage = Stage.ClaimantRoot;
         g.claimantClock = params.clock;
         g.challengerClock = params.clock;
-        g.strideLog2 = uint8(total - topHeight);
+        // A program-defined top phase counts coarse steps; its children start a new VM trace.
+        g.strideLog2 = params.stepProgram == 0 ? uint8(total - topHeight) : 0;
+        g.stepProgram = params.stepProgram;
         g.heights = params.heights;
         g.claimedEnd = params.claimedEnd;
         g.agreedState = params.startState;
@@ -307,6 +324,7 @@ contract DisputeGame {
         bytes32[] calldata agreedProof
     ) external {
         Game storage g = _enter(id, Stage.Descent);
+        if (_programPhase(g)) revert WrongDescent();
         uint8 childHeight = uint8(g.heights[g.phase + 1]);
         if (g.turn == Party.Challenger) {
             _settleAgreed(id, g, agreedProof);
@@ -326,6 +344,51 @@ contract DisputeGame {
         g.stage = Stage.Bisection;
         _pass(g, Party.Challenger);
         emit RootPosted(id, Party.Claimant, g.phase, g.position, childRoot);
+    }
+
+    /// @notice Descends from the disputed coarse step `j` of a program-defined top phase into
+    /// the VM trace of the step program re-doing it. Both sides commit to that run's history
+    /// (stride of the next phase), whose last leaf must be a clean exit of the step program
+    /// whose whole output is the mover's own `C(j)` (`finalState`, proved against the leaf). The
+    /// first descender proves the agreed `C(j−1)` if pending and opens the step program's
+    /// initial state (`stepInitialState`, hashing to its ID); the game starts the run from it
+    /// with the input `C(j−1) ‖ be64(j)` (`docs/game-design.md`).
+    function descendProgram(
+        uint256 id,
+        bytes32 childRoot,
+        bytes32[] calldata lastLeafProof,
+        bytes32[] calldata agreedProof,
+        bytes calldata stepInitialState,
+        bytes calldata finalState
+    ) external {
+        Game storage g = _enter(id, Stage.Descent);
+        if (!_programPhase(g)) revert WrongDescent();
+        uint8 childHeight = uint8(g.heights[1]);
+        bytes32 ownLeaf = g.turn == Party.Challenger ? g.challengerNode : g.claimantNode;
+        bytes32 lastLeaf = sha256(finalState);
+        _checkLastLeaf(lastLeaf, lastLeafProof, childHeight, childRoot);
+        _checkStepResult(finalState, ownLeaf);
+        if (g.turn == Party.Challenger) {
+            _settleAgreed(id, g, agreedProof);
+            g.agreedState =
+                _stepStart(stepInitialState, g.stepProgram, g.agreedState, g.position + 1);
+            g.pendingLeft = childRoot;
+            _pass(g, Party.Claimant);
+            emit RootPosted(id, Party.Challenger, 1, 0, childRoot);
+            return;
+        }
+        if (agreedProof.length != 0 || stepInitialState.length != 0) revert UnexpectedProof();
+        g.claimantNode = childRoot;
+        g.challengerNode = g.pendingLeft;
+        g.phase = 1;
+        g.height = childHeight;
+        // Positions below count the step program's instructions from its start.
+        g.position = 0;
+        (, uint256 total) = checkHeights(g.heights);
+        g.strideLog2 = uint8(total - uint8(g.heights[0]) - childHeight);
+        g.stage = Stage.Bisection;
+        _pass(g, Party.Challenger);
+        emit RootPosted(id, Party.Claimant, 1, 0, childRoot);
     }
 
     /// @notice Executes the disputed instruction from the agreed state (anyone may call). The
@@ -460,6 +523,44 @@ contract DisputeGame {
         g.agreedState = leaf;
         g.agreedPending = false;
         emit AgreedStateProven(id, g.position, leaf);
+    }
+
+    /// @dev Whether the game stands at the program-defined top phase.
+    function _programPhase(Game storage g) internal view returns (bool) {
+        return g.phase == 0 && g.stepProgram != 0;
+    }
+
+    /// @dev The step program's start state for coarse step `j` from `previous`: its initial
+    /// state (hashing to `stepProgram`) with the input commitment of `previous ‖ be64(j)`
+    /// (`opml_state::input::commitment`: 40 bytes, two chunks).
+    function _stepStart(
+        bytes calldata initialState,
+        bytes32 stepProgram,
+        bytes32 previous,
+        uint64 j
+    ) internal pure returns (bytes32) {
+        if (initialState.length != C.STATE_LEN) revert StateLength(initialState.length);
+        bytes32 computed = sha256(initialState);
+        if (computed != stepProgram) revert StepProgramMismatch(computed, stepProgram);
+        uint32 len = 32 + 8;
+        bytes32 tail = sha256(abi.encodePacked(uint32(len - 32), bytes32(bytes8(j)), bytes32(0)));
+        bytes32 input = sha256(abi.encodePacked(len, previous, tail));
+        return sha256(
+            abi.encodePacked(initialState[:C.INPUT_LINK], input, initialState[C.INPUT_LINK + 32:])
+        );
+    }
+
+    /// @dev Checks a step program's packed final state: exited with code 0, and its whole
+    /// output is the 32 bytes `commitment` (one full chunk folded from zero, empty tail).
+    function _checkStepResult(bytes calldata state, bytes32 commitment) internal pure {
+        if (state.length != C.STATE_LEN) revert StateLength(state.length);
+        bool clean = uint8(state[C.STATUS]) == C.STATUS_EXITED
+            && bytes4(state[C.EXIT_CODE:C.EXIT_CODE + 4]) == 0
+            && uint32(bytes4(state[C.OUTPUT_LEN:C.OUTPUT_LEN + 4])) == 32
+            && bytes32(state[C.OUTPUT_TAIL:C.OUTPUT_TAIL + 32]) == 0
+            && bytes32(state[C.OUTPUT_ACC:C.OUTPUT_ACC + 32])
+                == sha256(abi.encodePacked(bytes32(0), commitment));
+        if (!clean) revert BadStepResult();
     }
 
     /// @dev Checks that `leaf` is the last leaf of the tree of `height` with `root`, given the

@@ -285,7 +285,8 @@ contract TaskRegistry {
                 startState: _startState(initialState, t.programId, t.inputCommitment),
                 claimedEnd: t.finalState,
                 heights: t.heights,
-                clock: gameClock
+                clock: gameClock,
+                stepProgram: bytes32(0)
             }),
             root,
             end,

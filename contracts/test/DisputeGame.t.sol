@@ -187,7 +187,8 @@ contract DisputeGameTest is TestBase {
             startState: cl[0],
             claimedEnd: cl[cl.length - 1],
             heights: heights,
-            clock: CLOCK
+            clock: CLOCK,
+            stepProgram: bytes32(0)
         });
     }
 

@@ -3,6 +3,7 @@
 
 fn main() {
     opml_build::Guests::new()
+        .guest("../examples/chain-step")
         .guest("../examples/codec-bench")
         .guest("../examples/dnn-runner")
         .guest("../examples/echo")

@@ -5,6 +5,9 @@ pragma solidity ^0.8.0;
 /// @notice Program IDs of the opml guest programs: the hash of each program's initial VM
 /// state with empty input.
 library GuestPrograms {
+    /// @notice Program ID of the `chain-step` guest.
+    bytes32 internal constant CHAIN_STEP_ID = 0xa0ca04277f460b5e7ba381b6acc04f078c99fd4dca6efa5ce87fe7b86f9a8ed1;
+
     /// @notice Program ID of the `codec-bench` guest.
     bytes32 internal constant CODEC_BENCH_ID = 0xfcf36101d26efda546c6ae521e4a5e01d45526a7acb1bf4d752495868f8e6b1e;
 

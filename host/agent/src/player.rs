@@ -16,6 +16,8 @@ use opml_state::Hash;
 use serde::Serialize;
 
 use crate::AgentError;
+use crate::adversary::{LyingTrace, final_state_with_output};
+use crate::program::Program;
 use crate::record::{GameRecord, Party, Stage};
 
 /// How a player deviates from the rules (the adversaries of the test suite), or not.
@@ -69,6 +71,21 @@ pub enum Move {
         /// `[S(position), siblings…]` when the agreed state is pending, else empty.
         agreed_proof: Vec<Hash>,
     },
+    /// The mover's root for the step program's run of the disputed coarse step of a
+    /// program-defined top phase.
+    DescendProgram {
+        /// The child root.
+        child_root: Hash,
+        /// Left siblings of its last leaf (the hash of `final_state`).
+        last_leaf_proof: Vec<Hash>,
+        /// As for `Descend`.
+        agreed_proof: Vec<Hash>,
+        /// The step program's packed initial state (the first descender only, else empty).
+        step_initial_state: Vec<u8>,
+        /// The packed final state of the mover's run: a clean exit whose output is its own
+        /// commitment.
+        final_state: Vec<u8>,
+    },
     /// The one-step proof from the agreed state.
     Step {
         /// The packed pre-state.
@@ -89,6 +106,7 @@ impl Move {
             Move::CommitRoot { .. } => "commitRoot",
             Move::Reveal { .. } => "reveal",
             Move::Descend { .. } => "descend",
+            Move::DescendProgram { .. } => "descendProgram",
             Move::Step { .. } => "step",
             Move::Timeout => "timeout",
         }
@@ -122,6 +140,21 @@ impl Move {
                 agreedProof: hashes(agreed_proof),
             }
             .abi_encode(),
+            Move::DescendProgram {
+                child_root,
+                last_leaf_proof,
+                agreed_proof,
+                step_initial_state,
+                final_state,
+            } => DisputeGame::descendProgramCall {
+                id,
+                childRoot: B256::from(*child_root),
+                lastLeafProof: hashes(last_leaf_proof),
+                agreedProof: hashes(agreed_proof),
+                stepInitialState: Bytes::copy_from_slice(step_initial_state),
+                finalState: Bytes::copy_from_slice(final_state),
+            }
+            .abi_encode(),
             Move::Step {
                 state_data,
                 proof,
@@ -152,6 +185,15 @@ pub struct Player {
     moves: usize,
     gave_up: bool,
     busy: Duration,
+    /// The step program of a program-defined top phase, and the run of the disputed coarse
+    /// step once the game has descended into it.
+    step: Option<StepGame>,
+}
+
+/// A program-defined top phase's step program and the run of the disputed coarse step.
+struct StepGame {
+    program: Program,
+    run: Option<Box<dyn Trace + Send>>,
 }
 
 impl std::fmt::Debug for Player {
@@ -179,6 +221,7 @@ impl Player {
             moves: 0,
             gave_up: false,
             busy: Duration::ZERO,
+            step: None,
         }
     }
 
@@ -196,6 +239,18 @@ impl Player {
             conduct,
             ..Player::honest(side, config, trace)
         }
+    }
+
+    /// Makes the top phase program-defined: `self`'s trace is over the program's commitments
+    /// `C(i)` (one per coarse step, [`opml_game::ProgramTrace`]), and a disputed coarse step
+    /// `j` is re-done by `step_program` on the input `C(j−1) ‖ be64(j)`, its run disputed in
+    /// the phases below.
+    pub fn with_step_program(mut self, step_program: Program) -> Player {
+        self.step = Some(StepGame {
+            program: step_program,
+            run: None,
+        });
+        self
     }
 
     /// The side it plays.
@@ -300,6 +355,9 @@ impl Player {
                 }
                 Move::Reveal { left, right }
             }
+            Stage::Descent if self.step.is_some() && g.phase == 0 => {
+                self.descend_program(g, start, index)?
+            }
             Stage::Descent => {
                 let own_leaf = g.node(self.side);
                 let forced = match self.conduct {
@@ -332,7 +390,7 @@ impl Player {
 
     /// The step move if it makes this player win: the true post-state is its own leaf.
     fn winning_step(&mut self, g: &GameRecord) -> Result<Option<Move>, AgentError> {
-        let (state_data, proof) = self.trace.step_witness(g.position)?;
+        let (state_data, proof) = self.source(g.phase)?.step_witness(g.position)?;
         let post = opml_proof::verify_step(&state_data, &proof)
             .map_err(|error| AgentError::Witness(error.to_string()))?;
         if post != g.node(self.side) {
@@ -378,9 +436,92 @@ impl Player {
     }
 
     fn stride_log2(&self, phase: usize) -> Result<u32, AgentError> {
+        if self.step.is_some() && phase == 0 {
+            // A program-defined phase counts coarse steps.
+            return Ok(0);
+        }
         self.config
             .stride_log2(phase)
             .ok_or(AgentError::Internal("phase outside the configuration"))
+    }
+
+    /// The range length of `phase`.
+    fn span(&self, phase: usize) -> Result<u64, AgentError> {
+        let height = self
+            .config
+            .height(phase)
+            .ok_or(AgentError::Internal("phase outside the configuration"))?;
+        Ok(1u64 << (self.stride_log2(phase)? + u32::from(height)))
+    }
+
+    /// The trace the leaves of `phase` come from: the step program's run below a
+    /// program-defined phase, else the player's own trace.
+    fn source(&mut self, phase: usize) -> Result<&mut (dyn Trace + Send + 'static), AgentError> {
+        match &mut self.step {
+            Some(step) if phase > 0 => step
+                .run
+                .as_deref_mut()
+                .ok_or(AgentError::Internal("no step run before the descent")),
+            _ => Ok(self.trace.as_mut()),
+        }
+    }
+
+    /// The descent from coarse step `j = position + 1` of the program-defined phase: runs the
+    /// step program on `C(j−1) ‖ be64(j)` and commits to that run, ending at the player's own
+    /// `C(j)` (a liar's run is the true one with a made-up last state).
+    fn descend_program(
+        &mut self,
+        g: &GameRecord,
+        start: u64,
+        index: u64,
+    ) -> Result<Move, AgentError> {
+        let own = g.node(self.side);
+        let previous = self.trace.state_hash(g.position)?;
+        let mut input = previous.to_vec();
+        input.extend_from_slice(&(g.position + 1).to_be_bytes());
+        let lower = PhaseConfig::new(&self.config.heights()[1..])
+            .map_err(|_| AgentError::Internal("a program game needs two phases or more"))?;
+        let step = self
+            .step
+            .as_mut()
+            .ok_or(AgentError::Internal("not a program game"))?;
+        let truth = step.program.trace(&input, &lower)?;
+        let exited_with_own =
+            truth.status() == opml_vm::ExitStatus::Exited(0) && truth.output() == own.as_slice();
+        let (run, final_state): (Box<dyn Trace + Send>, Vec<u8>) = if exited_with_own {
+            let data = truth.final_state().encode().to_vec();
+            (Box::new(truth), data)
+        } else {
+            let (data, hash) = final_state_with_output(truth.final_state(), &own);
+            let end = truth.final_state().step;
+            (Box::new(LyingTrace::new(truth, end, end, hash)), data)
+        };
+        let step_initial_state = if self.side == Party::Challenger {
+            step.program.initial_state().to_vec()
+        } else {
+            Vec::new()
+        };
+        step.run = Some(run);
+        let forced = match self.conduct {
+            Conduct::ForgedDescent => Some(node_hash(&own, &own)),
+            _ => None,
+        };
+        let child = self.tree(1, 0, forced)?;
+        let last = child.leaves().len() as u64 - 1;
+        let child_root = child.root();
+        let last_leaf_proof = child.proof(last).unwrap_or_default();
+        let agreed_proof = if self.side == Party::Challenger {
+            self.agreed_proof(g, start, index)?
+        } else {
+            Vec::new()
+        };
+        Ok(Move::DescendProgram {
+            child_root,
+            last_leaf_proof,
+            agreed_proof,
+            step_initial_state,
+            final_state,
+        })
     }
 
     /// The start of the current phase's range: ranges are aligned to their own length.
@@ -388,10 +529,7 @@ impl Player {
         if g.config != self.config {
             return Err(AgentError::ConfigMismatch);
         }
-        let span = self
-            .config
-            .span(g.phase)
-            .ok_or(AgentError::Internal("phase outside the configuration"))?;
+        let span = self.span(g.phase)?;
         Ok(g.position - g.position % span)
     }
 
@@ -410,11 +548,12 @@ impl Player {
                 .ok_or(AgentError::Internal("phase outside the configuration"))?;
             let stride = 1u64 << self.stride_log2(phase)?;
             let count = 1u64 << height;
-            let source = match (&mut self.truth, self.conduct) {
-                (Some(truth), Conduct::Inconsistent { phase: from }) if phase >= from => truth,
-                _ => &mut self.trace,
+            let inconsistent =
+                matches!(self.conduct, Conduct::Inconsistent { phase: from } if phase >= from);
+            let mut leaves = match self.truth.as_mut().filter(|_| inconsistent) {
+                Some(truth) => truth.leaves(start, stride, count)?,
+                None => self.source(phase)?.leaves(start, stride, count)?,
             };
-            let mut leaves = source.leaves(start, stride, count)?;
             if let (Some(last), Conduct::Inconsistent { .. } | Conduct::ForgedDescent) =
                 (forced_last, self.conduct)
                 && let Some(slot) = leaves.last_mut()

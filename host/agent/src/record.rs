@@ -108,6 +108,8 @@ pub struct GameRecord {
     pub claimant_node: Hash,
     /// The challenger's current node.
     pub challenger_node: Hash,
+    /// The step program of a program-defined top phase (zero: a VM trace).
+    pub step_program: Hash,
 }
 
 impl GameRecord {
@@ -137,6 +139,7 @@ impl GameRecord {
             agreed_state: game.agreedState.0,
             claimant_node: game.claimantNode.0,
             challenger_node: game.challengerNode.0,
+            step_program: game.stepProgram.0,
         })
     }
 
@@ -155,6 +158,11 @@ impl GameRecord {
             Party::Challenger => self.challenger_node,
             _ => self.claimant_node,
         }
+    }
+
+    /// Whether the game's top phase is program-defined.
+    pub fn is_program_game(&self) -> bool {
+        self.step_program != [0; 32]
     }
 
     /// Whether the current phase is the last (stride 1).

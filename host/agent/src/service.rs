@@ -672,6 +672,10 @@ fn describe(mv: &Move, g: &GameRecord) -> String {
             g.phase + 1,
             g.position
         ),
+        Move::DescendProgram { .. } => format!(
+            "descended into the step program's run of coarse step {}",
+            g.position + 1
+        ),
         Move::Step { .. } => format!("proved step {} on chain", g.position),
         Move::Timeout => "ended the game: the opponent's clock ran out".to_owned(),
     }

@@ -543,6 +543,10 @@ impl Narrator {
                             }
                         ));
                     }
+                    Move::DescendProgram { .. } => self.say(format!(
+                        "{who} descends into the step program's run of coarse step {} ({gas} gas)",
+                        before.position + 1
+                    )),
                     Move::Step { state_data, .. } => {
                         self.finish_bar();
                         let pc = VmState::decode(state_data).map(|s| s.pc).unwrap_or(0);
