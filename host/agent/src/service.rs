@@ -44,6 +44,10 @@ pub trait Service {
 
     /// The reports of the games that ended since the last call.
     fn take_reports(&mut self) -> Vec<SeatReport>;
+
+    /// Starts reading the registry's log at `block` instead of the genesis block (for nodes
+    /// that cap `eth_getLogs` ranges; tasks posted before it are not seen).
+    fn start_at_block(&mut self, block: u64);
 }
 
 /// The report of one game a service played.
@@ -223,6 +227,10 @@ impl Service for Server {
     fn take_reports(&mut self) -> Vec<SeatReport> {
         std::mem::take(&mut self.0.reports)
     }
+
+    fn start_at_block(&mut self, block: u64) {
+        self.0.next_block = block;
+    }
 }
 
 /// A challenger: checks every result committed for its programs by running the task itself,
@@ -354,6 +362,10 @@ impl Service for Challenger {
 
     fn take_reports(&mut self) -> Vec<SeatReport> {
         std::mem::take(&mut self.0.reports)
+    }
+
+    fn start_at_block(&mut self, block: u64) {
+        self.0.next_block = block;
     }
 }
 

@@ -278,3 +278,25 @@ fn inputs_are_rebuilt_from_the_oracle_events() {
         Err(AgentError::InputUnavailable(c)) if c == unknown
     ));
 }
+
+#[test]
+fn a_service_started_past_a_task_does_not_see_it() {
+    let mut chain = EmbeddedChain::new();
+    let (contracts, program, task) = post(&mut chain, &echo_input(b"before the start block"));
+    let server_account = chain.accounts()[2];
+    let start = chain.block_number().unwrap() + 1;
+    let mut late = Server::new(server_account, contracts, [program.clone()], None);
+    late.start_at_block(start);
+    let lines = late.poll(&mut chain).unwrap();
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(late.is_idle());
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
+    // From the genesis block the same server takes the task on.
+    let mut server = Server::new(server_account, contracts, [program], None);
+    let lines = server.poll(&mut chain).unwrap();
+    assert!(
+        Transcript::said(&lines, "committed its result"),
+        "{lines:?}"
+    );
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Committed);
+}

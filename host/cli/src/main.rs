@@ -1,4 +1,4 @@
-//! `opml`: run, inspect and check RISC-V guest programs on the opml fraud-proof VM.
+//! `opml`: run, check and dispute RISC-V guest programs on the opml fraud-proof VM and its contracts.
 
 use std::process::ExitCode;
 
@@ -51,7 +51,7 @@ Examples:
 Exit status of `opml run`: the guest's exit code (modulo 256); 250 if the guest trapped;
 251 if --max-steps ran out; 2 if the command itself failed.";
 
-/// opml: a RISC-V fraud-proof VM for optimistic machine learning.
+/// opml: a RISC-V fraud-proof framework for optimistic machine learning.
 #[derive(Parser)]
 #[command(name = "opml", version, about, after_help = EXAMPLES)]
 struct Cli {

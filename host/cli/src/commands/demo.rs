@@ -388,6 +388,17 @@ fn describe_phases(config: &PhaseConfig) {
     );
 }
 
+/// The instruction at `pc`, disassembled from the step proof's first item: the fetch leaf
+/// (`docs/vm-spec.md`, "Step proof"), whose 32 bytes come first.
+fn fetched_instruction(proof: &[u8], pc: u32) -> String {
+    let at = (pc % 32) as usize;
+    let Some(word) = proof.get(at..at + 4) else {
+        return "?".to_owned();
+    };
+    let word = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+    opml_isa::decode(word).to_string()
+}
+
 /// A 28×28 gray image as text, two characters per pixel.
 fn ascii_digit(pixels: &[u8]) -> String {
     pixels
@@ -547,12 +558,15 @@ impl Narrator {
                         "{who} descends into the step program's run of coarse step {} ({gas} gas)",
                         before.position + 1
                     )),
-                    Move::Step { state_data, .. } => {
+                    Move::Step {
+                        state_data, proof, ..
+                    } => {
                         self.finish_bar();
                         let pc = VmState::decode(state_data).map(|s| s.pc).unwrap_or(0);
                         self.say(format!(
-                            "{who} proves instruction {} (pc {pc:#010x}) on chain: RiscvStep re-executes it ({gas} gas)",
-                            before.position
+                            "{who} proves instruction {} (pc {pc:#010x}: `{}`) on chain: RiscvStep re-executes it ({gas} gas)",
+                            before.position,
+                            fetched_instruction(proof, pc)
                         ));
                     }
                     Move::Timeout => self.say(format!("{who} claims the timeout ({gas} gas)")),

@@ -178,6 +178,10 @@ pub(crate) struct ServiceArgs {
     /// there is no task yet).
     #[arg(long)]
     until_idle: bool,
+    /// Read the registry's log from this block on (default: the genesis block); for nodes that
+    /// cap `eth_getLogs` ranges.
+    #[arg(long, value_name = "BLOCK", default_value_t = 0)]
+    from_block: u64,
     /// Write the JSON report of each game it finishes to DIR/game-<id>.json.
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
@@ -230,6 +234,7 @@ impl ServiceArgs {
     /// Polls `service` until `--once` or `--until-idle` says to stop, printing its lines.
     fn poll(&self, service: &mut dyn Service, chain: &mut RpcChain) -> Result<u8> {
         let mut stdout = std::io::stdout();
+        service.start_at_block(self.from_block);
         loop {
             for line in service.poll(chain)? {
                 writeln!(stdout, "{line}")?;
