@@ -1,33 +1,14 @@
 //! The `opml` binary, end to end, on the example guests.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use opml_methods::{ECHO_ELF, ECHO_ID, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF};
 use serde_json::Value;
 
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
+mod common;
 
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("opml-cli-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::Scratch;
 
 fn opml(args: &[&Path]) -> Output {
     if !GUESTS_BUILT {
@@ -288,9 +269,8 @@ fn tour_runs_to_the_end_on_a_short_workload() {
 
 #[test]
 fn demo_disputes_a_wrong_result_and_writes_its_report() {
-    let dir = std::env::temp_dir().join(format!("opml-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let report_path = dir.join("report.json");
+    let dir = Scratch::new("demo");
+    let report_path = dir.0.join("report.json");
     let out = opml(&[
         p("demo"),
         p("--iterations"),
@@ -322,7 +302,6 @@ fn demo_disputes_a_wrong_result_and_writes_its_report() {
     assert_eq!(report["heights"].as_array().unwrap().len(), 3);
     let moves = report["game"]["moves"].as_array().unwrap();
     assert_eq!(moves.last().unwrap()["name"], "step");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -370,14 +349,12 @@ fn mnist_demo_disputes_a_wrong_digit_on_the_embedded_evm() {
 
 #[test]
 fn mnist_demo_reads_a_users_pgm_and_refuses_a_bad_image() {
-    let dir = std::env::temp_dir().join(format!("opml-mnist-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("mnist");
     // Held-out digit #1, written as a user's PGM file.
     let (label, pixels) = mnist::digit(1).unwrap();
     let mut pgm = b"P5\n28 28\n255\n".to_vec();
     pgm.extend_from_slice(pixels);
-    let image = dir.join("digit.pgm");
-    std::fs::write(&image, &pgm).unwrap();
+    let image = dir.file("digit.pgm", &pgm);
     let out = opml(&[
         p("demo"),
         p("--workload"),
@@ -398,12 +375,10 @@ fn mnist_demo_reads_a_users_pgm_and_refuses_a_bad_image() {
         "{narration}"
     );
 
-    let bad = dir.join("wide.pgm");
-    std::fs::write(&bad, b"P5\n29 28\n255\n").unwrap();
+    let bad = dir.file("wide.pgm", b"P5\n29 28\n255\n");
     let out = opml(&[p("demo"), p("--workload"), p("mnist"), p("--image"), &bad]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("29×28"), "{}", stderr(&out));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -426,10 +401,8 @@ fn model_info_validates_committed_models_and_refuses_corrupt_ones() {
 
     let mut corrupt = std::fs::read(root.join("mlp.opml")).unwrap();
     corrupt[100] ^= 1;
-    let dir = std::env::temp_dir().join(format!("opml-model-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("corrupt.opml");
-    std::fs::write(&path, &corrupt).unwrap();
+    let dir = Scratch::new("model");
+    let path = dir.file("corrupt.opml", &corrupt);
     let out = opml(&[p("model"), p("info"), &path]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -437,5 +410,4 @@ fn model_info_validates_committed_models_and_refuses_corrupt_ones() {
         "{}",
         stderr(&out)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -17,6 +17,10 @@ use opml_chain::{Anvil, Chain, PrivateKeySigner, RpcChain};
 use opml_methods::{ECHO_ELF, GUESTS_BUILT};
 use serde_json::Value;
 
+mod common;
+
+use common::Scratch;
+
 /// How long one `opml` process may take.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -25,29 +29,6 @@ const BOND: u128 = 1_000_000_000_000_000_000;
 
 /// The challenge window the test deploys with.
 const WINDOW_S: u64 = 600;
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("opml-cli-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The roles' processes: the node, the files, and whose key each role sends with.
 struct Roles<'a> {
