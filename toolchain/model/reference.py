@@ -446,7 +446,15 @@ def _run(n: om.Node, a: list[np.ndarray], tin: list[om.Tensor], out: om.Tensor) 
             s = s + e[..., i:i + 1]
         return canonical(e / s)
     if op == "Argmax":
-        return np.argmax(x, axis=-1).astype(np.int32)
+        # The spec's rule: the first element, replaced only by a strictly greater one (a NaN
+        # never wins; ties keep the first).
+        best = x[..., 0]
+        index = np.zeros(best.shape, np.int32)
+        for i in range(1, x.shape[-1]):
+            greater = x[..., i] > best
+            best = np.where(greater, x[..., i], best)
+            index = np.where(greater, np.int32(i), index)
+        return index
     if op in ("LayerNorm", "RmsNorm"):
         D = x.shape[-1]
         eps = f32(om.bits_f32(p[0]))

@@ -242,6 +242,17 @@ class ReferenceSemanticsTests(unittest.TestCase):
         m.outputs = [y]
         self.assertEqual(R.evaluate(m, [np.array([[1.0, 1e8]], np.float32)])[y].tolist(), [[0.0]])
 
+    def test_argmax_first_maximum_and_nan_never_wins(self):
+        # The spec (and the Rust executor): ties keep the first index, a NaN never wins, a
+        # leading NaN keeps index 0.
+        m = om.Model()
+        x = m.add_input("x", F32, (4, 3))
+        y = m.add_node("Argmax", [x], om.I32, (4,), (), "a")
+        m.outputs = [y]
+        nan = np.float32("nan")
+        rows = np.array([[1, 5, 5], [nan, 2, 1], [1, nan, 3], [-np.inf, -np.inf, -np.inf]], np.float32)
+        self.assertEqual(R.evaluate(m, [rows])[y].tolist(), [1, 0, 2, 0])
+
     def test_batched_equals_unbatched(self):
         m = make_reference.build_ops_model()
         ins = [make_reference.ops_inputs(k) for k in range(3)]
