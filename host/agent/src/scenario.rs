@@ -157,12 +157,27 @@ pub struct DisputeReport {
     pub wall_s: f64,
 }
 
-/// The accounts the roles use: the chain's first five.
+/// The accounts the roles use: the chain's first four.
 struct Roles {
     deployer: Address,
     requester: Address,
     server: Address,
     challenger: Address,
+}
+
+impl Roles {
+    /// The chain's first four accounts.
+    fn of(chain: &dyn Chain) -> Result<Roles, AgentError> {
+        match *chain.accounts() {
+            [deployer, requester, server, challenger, ..] => Ok(Roles {
+                deployer,
+                requester,
+                server,
+                challenger,
+            }),
+            ref accounts => Err(AgentError::Accounts(accounts.len())),
+        }
+    }
 }
 
 /// Runs `scenario` on `chain` (deploying the contracts first), telling `observer` each event.
@@ -171,16 +186,7 @@ pub fn run(
     scenario: &Scenario,
     observer: &mut dyn FnMut(&Event<'_>),
 ) -> Result<DisputeReport, AgentError> {
-    let accounts = chain.accounts();
-    if accounts.len() < 4 {
-        return Err(AgentError::Accounts(accounts.len()));
-    }
-    let roles = Roles {
-        deployer: accounts[0],
-        requester: accounts[1],
-        server: accounts[2],
-        challenger: accounts[3],
-    };
+    let roles = Roles::of(chain)?;
     let contracts = Contracts::deploy(chain, roles.deployer, scenario.registry)?;
     observer(&Event::Deployed(&contracts));
     run_on(chain, &contracts, scenario, observer)
@@ -194,16 +200,7 @@ pub fn run_on(
     observer: &mut dyn FnMut(&Event<'_>),
 ) -> Result<DisputeReport, AgentError> {
     let started = Instant::now();
-    let accounts = chain.accounts().to_vec();
-    if accounts.len() < 4 {
-        return Err(AgentError::Accounts(accounts.len()));
-    }
-    let roles = Roles {
-        deployer: accounts[0],
-        requester: accounts[1],
-        server: accounts[2],
-        challenger: accounts[3],
-    };
+    let roles = Roles::of(chain)?;
     let config = &scenario.config;
     let program = &scenario.program;
 

@@ -96,12 +96,11 @@ impl Server {
 
     /// Moves task `task_id` on; returns whether the server is done with it.
     fn step_task(
-        &mut self,
+        desk: &mut Desk,
         chain: &mut dyn Chain,
         task_id: u64,
         lines: &mut Vec<String>,
     ) -> Result<bool, AgentError> {
-        let desk = &mut self.0;
         let contracts = desk.contracts;
         let task = roles::read_task(chain, &contracts, task_id)?;
         let now = chain.timestamp()?;
@@ -206,16 +205,7 @@ impl Service for Server {
             }
         }
         self.0.play(chain, &mut lines)?;
-        for task_id in self.0.pending_tasks() {
-            match self.step_task(chain, task_id, &mut lines) {
-                Ok(done) => {
-                    if done {
-                        self.0.tasks.insert(task_id, true);
-                    }
-                }
-                Err(error) => report(error, &format!("task {task_id}"), &mut lines)?,
-            }
-        }
+        self.0.work_tasks(chain, &mut lines, Self::step_task)?;
         self.0.wrap_up(chain, &mut lines)?;
         Ok(lines)
     }
@@ -259,12 +249,11 @@ impl Challenger {
     /// Checks the result of task `task_id` and disputes it if it is wrong; returns whether the
     /// check is done (its game, if any, is played from then on).
     fn check(
-        &mut self,
+        desk: &mut Desk,
         chain: &mut dyn Chain,
         task_id: u64,
         lines: &mut Vec<String>,
     ) -> Result<bool, AgentError> {
-        let desk = &mut self.0;
         let contracts = desk.contracts;
         let task = roles::read_task(chain, &contracts, task_id)?;
         if TaskStatus::of(&task)? != TaskStatus::Committed
@@ -341,16 +330,7 @@ impl Service for Challenger {
                 self.0.take_game(&challenged, &mut lines);
             }
         }
-        for task_id in self.0.pending_tasks() {
-            match self.check(chain, task_id, &mut lines) {
-                Ok(done) => {
-                    if done {
-                        self.0.tasks.insert(task_id, true);
-                    }
-                }
-                Err(error) => report(error, &format!("task {task_id}"), &mut lines)?,
-            }
-        }
+        self.0.work_tasks(chain, &mut lines, Self::check)?;
         self.0.play(chain, &mut lines)?;
         self.0.wrap_up(chain, &mut lines)?;
         Ok(lines)
@@ -406,6 +386,9 @@ impl std::fmt::Debug for Desk {
     }
 }
 
+/// A role's work on one task (`task_id`): returns whether it is done with the task.
+type TaskAction = fn(&mut Desk, &mut dyn Chain, u64, &mut Vec<String>) -> Result<bool, AgentError>;
+
 /// One game it plays in.
 #[derive(Debug)]
 struct Seat {
@@ -451,6 +434,26 @@ impl Desk {
             players: HashMap::new(),
             runs: HashMap::new(),
         }
+    }
+
+    /// Runs `act` on each pending task and marks the ones it is done with. A task's failure is
+    /// reported in `lines` and retried at the next poll; only a node failure is returned.
+    fn work_tasks(
+        &mut self,
+        chain: &mut dyn Chain,
+        lines: &mut Vec<String>,
+        act: TaskAction,
+    ) -> Result<(), AgentError> {
+        for task_id in self.pending_tasks() {
+            match act(self, chain, task_id, lines) {
+                Ok(true) => {
+                    self.tasks.insert(task_id, true);
+                }
+                Ok(false) => {}
+                Err(error) => report(error, &format!("task {task_id}"), lines)?,
+            }
+        }
+        Ok(())
     }
 
     /// The registry's logs since the last read.

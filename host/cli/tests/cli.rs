@@ -10,6 +10,18 @@ mod common;
 
 use common::Scratch;
 
+/// Asserts that `out` succeeded and its narration (stdout) contains every one of `lines`.
+fn says(out: &Output, lines: &[&str]) {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    let narration = String::from_utf8_lossy(&out.stdout);
+    for line in lines {
+        assert!(
+            narration.contains(line),
+            "missing {line:?} in:\n{narration}"
+        );
+    }
+}
+
 fn opml(args: &[&Path]) -> Output {
     if !GUESTS_BUILT {
         panic!("the example guests were not built (OPML_SKIP_GUEST_BUILD is set)");
@@ -250,21 +262,17 @@ fn check_verifies_every_step_and_program_id_and_disasm_work() {
 #[test]
 fn tour_runs_to_the_end_on_a_short_workload() {
     let out = opml(&[p("tour"), p("--iterations"), p("300")]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let narration = String::from_utf8(out.stdout).unwrap();
-    for heading in [
-        "== 1.",
-        "== 2.",
-        "== 3.",
-        "== 4.",
-        "== 5.",
-        "All checks passed.",
-    ] {
-        assert!(
-            narration.contains(heading),
-            "missing {heading:?} in:\n{narration}"
-        );
-    }
+    says(
+        &out,
+        &[
+            "== 1.",
+            "== 2.",
+            "== 3.",
+            "== 4.",
+            "== 5.",
+            "All checks passed.",
+        ],
+    );
 }
 
 #[test]
@@ -278,23 +286,19 @@ fn demo_disputes_a_wrong_result_and_writes_its_report() {
         p("--json"),
         &report_path,
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let narration = String::from_utf8(out.stdout).unwrap();
-    for line in [
-        "server committed a WRONG output",
-        "opens dispute game #0",
-        "Phase 1/3: bisection",
-        "Phase 3/3: bisection",
-        "on chain: RiscvStep re-executes it",
-        "game over: challenger wins",
-        "task rejected",
-        "The honest side won and every wei is accounted for.",
-    ] {
-        assert!(
-            narration.contains(line),
-            "missing {line:?} in:\n{narration}"
-        );
-    }
+    says(
+        &out,
+        &[
+            "server committed a WRONG output",
+            "opens dispute game #0",
+            "Phase 1/3: bisection",
+            "Phase 3/3: bisection",
+            "on chain: RiscvStep re-executes it",
+            "game over: challenger wins",
+            "task rejected",
+            "The honest side won and every wei is accounted for.",
+        ],
+    );
     let report = json(&std::fs::read(&report_path).unwrap());
     assert_eq!(report["honest_won"], true);
     assert_eq!(report["game"]["winner"], "challenger");
@@ -315,10 +319,7 @@ fn demo_with_a_silent_lying_challenger_ends_by_timeout() {
         p("--strategy"),
         p("silent"),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let narration = String::from_utf8(out.stdout).unwrap();
-    assert!(narration.contains("challenger is silent"), "{narration}");
-    assert!(narration.contains("task finalized"), "{narration}");
+    says(&out, &["challenger is silent", "task finalized"]);
 }
 
 #[test]
@@ -330,21 +331,17 @@ fn mnist_demo_disputes_a_wrong_digit_on_the_embedded_evm() {
         p("--model"),
         p("mlp-int8"),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let narration = String::from_utf8(out.stdout).unwrap();
-    for line in [
-        "MNIST mlp-int8 on held-out MNIST digit #0 (a 4)",
-        "the model says 4; a lying server will claim",
-        "server committed a WRONG output",
-        "game over: challenger wins",
-        "task rejected",
-        "The honest side won and every wei is accounted for.",
-    ] {
-        assert!(
-            narration.contains(line),
-            "missing {line:?} in:\n{narration}"
-        );
-    }
+    says(
+        &out,
+        &[
+            "MNIST mlp-int8 on held-out MNIST digit #0 (a 4)",
+            "the model says 4; a lying server will claim",
+            "server committed a WRONG output",
+            "game over: challenger wins",
+            "task rejected",
+            "The honest side won and every wei is accounted for.",
+        ],
+    );
 }
 
 #[test]
@@ -364,15 +361,12 @@ fn mnist_demo_reads_a_users_pgm_and_refuses_a_bad_image() {
         p("--image"),
         &image,
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let narration = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        narration.contains(&format!("the model says {label}")),
-        "{narration}"
-    );
-    assert!(
-        narration.contains("game over: challenger wins"),
-        "{narration}"
+    says(
+        &out,
+        &[
+            &format!("the model says {label}"),
+            "game over: challenger wins",
+        ],
     );
 
     let bad = dir.file("wide.pgm", b"P5\n29 28\n255\n");
