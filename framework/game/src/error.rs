@@ -67,16 +67,40 @@ impl fmt::Display for ConfigError {
 
 impl Error for ConfigError {}
 
-/// Why a history tree cannot be built.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a history tree cannot be built or opened.
+#[derive(Debug)]
 pub enum TreeError {
     /// The number of leaves is not `2^height`.
     LeafCount {
         /// The tree's height.
         height: u8,
         /// How many leaves were given.
-        count: usize,
+        count: u64,
     },
+    /// A tree higher than [`MAX_HEIGHT`]; the value is its height.
+    TooHigh(u8),
+    /// A cut level above the tree's height.
+    Cut {
+        /// The tree's height.
+        height: u8,
+        /// The cut level asked for.
+        cut: u8,
+    },
+    /// The tree has no node at this level and index.
+    NoNode {
+        /// Height above the leaves.
+        level: u8,
+        /// Index from the left.
+        index: u64,
+    },
+    /// A subtree recomputed below the cut does not hash to the node the tree stored: the
+    /// source is not the trace the tree was built from.
+    Diverged {
+        /// The subtree's index on the cut level.
+        subtree: u64,
+    },
+    /// The trace could not give the leaves.
+    Trace(TraceError),
 }
 
 impl fmt::Display for TreeError {
@@ -86,11 +110,34 @@ impl fmt::Display for TreeError {
                 f,
                 "a history tree of height {height} needs 2^{height} leaves, {count} given"
             ),
+            TreeError::TooHigh(height) => write!(
+                f,
+                "a history tree of height {height} (at most {MAX_HEIGHT} allowed)"
+            ),
+            TreeError::Cut { height, cut } => write!(
+                f,
+                "cut level {cut} is above the history tree's height {height}"
+            ),
+            TreeError::NoNode { level, index } => {
+                write!(f, "the history tree has no node {index} on level {level}")
+            }
+            TreeError::Diverged { subtree } => write!(
+                f,
+                "subtree {subtree} recomputed from the trace does not match the history tree"
+            ),
+            TreeError::Trace(err) => write!(f, "{err}"),
         }
     }
 }
 
+/// The `Display` text already includes a wrapped trace error, so `source` is not implemented.
 impl Error for TreeError {}
+
+impl From<TraceError> for TreeError {
+    fn from(err: TraceError) -> TreeError {
+        TreeError::Trace(err)
+    }
+}
 
 /// Why a trace cannot answer a query.
 #[derive(Debug)]

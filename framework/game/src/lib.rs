@@ -7,16 +7,20 @@
 //!   On chain it is one `bytes32`.
 //! - [`HistoryTree`]: a keccak256 Merkle tree over `2^h` state hashes, with the node openings
 //!   ([`HistoryTree::children`]) and leaf proofs ([`HistoryTree::proof`]) the contract checks,
-//!   and the same checks as free functions ([`root_from_proof`], [`root_of_last_leaf`]).
+//!   and the same checks as free functions ([`root_from_proof`], [`root_of_last_leaf`]). It is
+//!   built by streaming a trace's leaves and holds at most
+//!   [`HistoryTree::MAX_STORED_HASHES`] hashes (8 MiB) whatever its height: nodes below its
+//!   cut level are recomputed from the trace when a query needs them.
 //! - [`Trace`]: a party's run as state hashes `S(step)`. [`VmTrace`] is the honest VM's,
-//!   recorded once and replayed on demand; [`ProgramTrace`] adapts a [`ProgramPhase`], whose
-//!   coarse steps are the program's own (for example one node of a DNN graph).
+//!   recorded once and replayed on demand, counting its [`Work`]; [`ProgramTrace`] adapts a
+//!   [`ProgramPhase`], whose coarse steps are the program's own (for example one node of a DNN
+//!   graph).
 //!
 //! # How the game uses them
 //!
 //! In phase `p`, over a range starting at the agreed state `S(a)`, a party commits to the root
 //! of the tree whose leaves are `S(a + stride), S(a + 2·stride), …, S(a + 2^h·stride)`
-//! ([`Trace::leaves`]): the start is agreed and stored by the game, never a leaf. The two
+//! ([`Trace::for_each_leaf`]): the start is agreed and stored by the game, never a leaf. The two
 //! parties bisect their trees by revealing the children of their nodes until the first leaf
 //! `j` on which they differ. To descend, each party commits to a child tree over leaf `j`'s
 //! range with the next phase's stride, and proves with [`root_of_last_leaf`] that the child
@@ -37,5 +41,5 @@ mod tree;
 pub use config::{MAX_HEIGHT, MAX_PHASES, MAX_TOTAL_HEIGHT, PhaseConfig};
 pub use error::{ConfigError, TraceError, TreeError};
 pub use program::{ProgramPhase, ProgramTrace};
-pub use trace::{Trace, VmTrace};
+pub use trace::{Trace, VmTrace, Work};
 pub use tree::{HistoryTree, node_hash, root_from_proof, root_of_last_leaf};

@@ -1,5 +1,8 @@
 //! Traces: a party's view of a run as a sequence of state hashes.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use opml_state::{ExitStatus, Hash, VmState};
 use opml_vm::{Machine, Timeline};
 
@@ -14,18 +17,39 @@ pub trait Trace {
     /// `S(step)`.
     fn state_hash(&mut self, step: u64) -> Result<Hash, TraceError>;
 
-    /// The leaves of a history tree over the range from the agreed state `S(start)`:
-    /// `S(start + stride), S(start + 2·stride), …, S(start + count·stride)`. The start
-    /// itself is not a leaf.
+    /// Calls `f` with each leaf of a history tree over the range from the agreed state
+    /// `S(start)`, in order: `S(start + stride), S(start + 2·stride), …,
+    /// S(start + count·stride)`. The start itself is not a leaf. Nothing is kept: a tree of any
+    /// height is built from one pass in bounded memory ([`HistoryTree::build`]).
     ///
     /// Refuses stride zero, more than `2^`[`MAX_HEIGHT`] leaves, and a range that ends past step
-    /// `u64::MAX`. The provided implementation asks [`state_hash`](Self::state_hash) for each
-    /// leaf.
-    fn leaves(&mut self, start: u64, stride: u64, count: u64) -> Result<Vec<Hash>, TraceError> {
+    /// `u64::MAX`; stops at the first error of `f`. The provided implementation asks
+    /// [`state_hash`](Self::state_hash) for each leaf.
+    ///
+    /// [`HistoryTree::build`]: crate::HistoryTree::build
+    fn for_each_leaf(
+        &mut self,
+        start: u64,
+        stride: u64,
+        count: u64,
+        f: &mut dyn FnMut(Hash) -> Result<(), TraceError>,
+    ) -> Result<(), TraceError> {
         check_leaf_range(start, stride, count)?;
-        (1..=count)
-            .map(|i| self.state_hash(start + i * stride))
-            .collect()
+        for i in 1..=count {
+            f(self.state_hash(start + i * stride)?)?;
+        }
+        Ok(())
+    }
+
+    /// The leaves [`for_each_leaf`](Self::for_each_leaf) gives, collected: for small ranges
+    /// (tests, tools); history trees stream them instead.
+    fn leaves(&mut self, start: u64, stride: u64, count: u64) -> Result<Vec<Hash>, TraceError> {
+        let mut leaves = Vec::new();
+        self.for_each_leaf(start, stride, count, &mut |leaf| {
+            leaves.push(leaf);
+            Ok(())
+        })?;
+        Ok(leaves)
     }
 
     /// The one-step proof of the step from `S(step)` to `S(step + 1)`: the packed pre-state
@@ -34,7 +58,7 @@ pub trait Trace {
     fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError>;
 }
 
-/// Checks the arguments of [`Trace::leaves`]; returns the range's last step.
+/// Checks the arguments of [`Trace::for_each_leaf`]; returns the range's last step.
 pub(crate) fn check_leaf_range(start: u64, stride: u64, count: u64) -> Result<u64, TraceError> {
     if stride == 0 {
         return Err(TraceError::ZeroStride);
@@ -52,14 +76,45 @@ pub(crate) fn check_leaf_range(start: u64, stride: u64, count: u64) -> Result<u6
         })
 }
 
+/// The off-chain work a [`VmTrace`] and its clones have done ([`VmTrace::work`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// VM instructions executed: the recording run (one per step from the first step to where
+    /// it stopped), and every replay: a seek runs from the snapshot at or before its step to
+    /// that step, a range of leaves then runs `stride` steps per leaf (until the halt), and a
+    /// step witness executes the proven step (none at or after the halt).
+    pub steps_run: u64,
+    /// VM state hashes computed (each one the memory root of the state and the SHA-256 of its
+    /// packed form): the recording's snapshots (the initial state is the first) and its final
+    /// state; one per [`Trace::state_hash`] before the run's end; one per leaf before the halt
+    /// (leaves at or after it are the stored final hash); one per step witness (its packed
+    /// pre-state).
+    pub states_hashed: u64,
+}
+
+/// The counters behind [`Work`], shared by a trace's clones.
+#[derive(Debug, Default)]
+struct Counters {
+    steps_run: AtomicU64,
+    states_hashed: AtomicU64,
+}
+
+impl Counters {
+    fn add(&self, steps_run: u64, states_hashed: u64) {
+        self.steps_run.fetch_add(steps_run, Ordering::Relaxed);
+        self.states_hashed
+            .fetch_add(states_hashed, Ordering::Relaxed);
+    }
+}
+
 /// The honest trace of a VM run, computed on demand.
 ///
 /// [`new`](Self::new) runs the machine once to its halt or step limit, recording a
 /// [`Timeline`] with a snapshot every [`Timeline::DEFAULT_INTERVAL`] (`2^28`) steps.
-/// [`leaves`](Trace::leaves) then seeks the snapshot at or before the range's start and runs
-/// forward once, hashing only the states it returns: a range of `2^24` steps costs one seek
-/// (at most `2^28` fast steps, under a second) and its own execution. Snapshots share
-/// unchanged memory pages, so the timeline grows with the pages the run writes between
+/// [`for_each_leaf`](Trace::for_each_leaf) then seeks the snapshot at or before the range's
+/// start and runs forward once, hashing only the states it returns: a range of `2^24` steps
+/// costs one seek (at most `2^28` fast steps, under a second) and its own execution. Snapshots
+/// share unchanged memory pages, so the timeline grows with the pages the run writes between
 /// snapshots, not with its length; a shorter interval would make seeks faster but could hold
 /// a copy of a large working set for every snapshot, so it is only offered for tests and tuning
 /// ([`with_interval`](Self::with_interval)).
@@ -67,6 +122,9 @@ pub(crate) fn check_leaf_range(start: u64, stride: u64, count: u64) -> Result<u6
 /// The trace knows the steps from the machine's first step to its last one: the halting step
 /// and, since a halted state is a fixed point, every step after it; or, for a run that did not
 /// halt within its limit, only the steps up to the limit ([`TraceError::OutOfRange`] past it).
+///
+/// It counts the work it does ([`work`](Self::work)), together with its clones: clones are how
+/// one run is shared by every game on a task.
 #[derive(Clone)]
 pub struct VmTrace {
     /// The recorded run.
@@ -77,6 +135,8 @@ pub struct VmTrace {
     final_state: VmState,
     /// Its hash.
     final_hash: Hash,
+    /// The work done by this trace and its clones.
+    work: Arc<Counters>,
 }
 
 impl VmTrace {
@@ -87,17 +147,47 @@ impl VmTrace {
     }
 
     /// Like [`new`](Self::new), with a snapshot every `interval` (at least 1) steps.
-    pub fn with_interval(mut machine: Machine, max_steps: u64, interval: u64) -> VmTrace {
-        let initial_hash = machine.state_hash();
+    pub fn with_interval(machine: Machine, max_steps: u64, interval: u64) -> VmTrace {
         let timeline = Timeline::record(machine, max_steps, interval);
+        let mut snapshots = timeline.snapshot_hashes();
+        // The recording keeps a snapshot at its first step.
+        let (first, initial_hash) = snapshots.next().unwrap_or_default();
+        let snapshots = 1 + snapshots.count() as u64;
         let mut end = timeline.end().clone();
         let final_state = end.state();
+        let work = Counters::default();
+        work.add(end.step_count() - first, snapshots + 1);
         VmTrace {
             timeline,
             initial_hash,
             final_hash: final_state.hash(),
             final_state,
+            work: Arc::new(work),
         }
+    }
+
+    /// The work done so far by this trace and every clone of it, the recording run included.
+    pub fn work(&self) -> Work {
+        Work {
+            steps_run: self.work.steps_run.load(Ordering::Relaxed),
+            states_hashed: self.work.states_hashed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The machine after `step` steps (clamped to the recorded range), counting the steps the
+    /// seek runs from its snapshot.
+    fn seek(&self, step: u64) -> Machine {
+        let machine = self.timeline.seek(step);
+        let target = machine.step_count();
+        let snapshot = self
+            .timeline
+            .snapshot_hashes()
+            .map(|(at, _)| at)
+            .take_while(|&at| at <= target)
+            .last()
+            .unwrap_or(target);
+        self.work.add(target - snapshot, 0);
+        machine
     }
 
     /// The recorded run.
@@ -167,34 +257,48 @@ impl Trace for VmTrace {
         if step >= self.end_step() {
             return Ok(self.final_hash);
         }
-        Ok(self.timeline.seek(step).state_hash())
+        self.work.add(0, 1);
+        Ok(self.seek(step).state_hash())
     }
 
     /// Seeks `start` once and runs forward `stride` steps at a time, hashing after each; once
     /// the machine halts, the remaining leaves are its (fixed-point) final hash. The start
     /// need not be a multiple of the stride.
-    fn leaves(&mut self, start: u64, stride: u64, count: u64) -> Result<Vec<Hash>, TraceError> {
+    fn for_each_leaf(
+        &mut self,
+        start: u64,
+        stride: u64,
+        count: u64,
+        f: &mut dyn FnMut(Hash) -> Result<(), TraceError>,
+    ) -> Result<(), TraceError> {
         let end = check_leaf_range(start, stride, count)?;
         self.check_step(start)?;
         self.check_step(end)?;
-        let count = usize::try_from(count).map_err(|_| TraceError::TooManyLeaves(count))?;
-        let mut leaves = Vec::with_capacity(count);
+        let mut done = 0;
         if count > 0 && start < self.end_step() {
-            let mut machine = self.timeline.seek(start);
-            while leaves.len() < count && !machine.status().is_halted() {
+            let mut machine = self.seek(start);
+            while done < count && !machine.status().is_halted() {
+                let before = machine.step_count();
                 machine.run(stride);
-                leaves.push(machine.state_hash());
+                self.work.add(machine.step_count() - before, 1);
+                f(machine.state_hash())?;
+                done += 1;
             }
         }
         // Past the halting step every state is the final one.
-        leaves.resize(count, self.final_hash);
-        Ok(leaves)
+        for _ in done..count {
+            f(self.final_hash)?;
+        }
+        Ok(())
     }
 
     fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError> {
         self.check_step(step)?;
         self.check_step(step.saturating_add(1))?;
-        let witness = self.timeline.witness(step);
+        let mut machine = self.seek(step);
+        let proven = u64::from(!machine.status().is_halted());
+        let witness = machine.prove_step();
+        self.work.add(proven, 1);
         Ok((witness.state_data().to_vec(), witness.encode_proof()))
     }
 }

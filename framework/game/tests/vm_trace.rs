@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use opml_game::{HistoryTree, Trace, TraceError, VmTrace, root_of_last_leaf};
+use opml_game::{HistoryTree, Trace, TraceError, VmTrace, Work, root_of_last_leaf};
 use opml_state::{ExitStatus, Hash};
 use opml_vm::Machine;
 use proptest::prelude::*;
@@ -113,15 +113,70 @@ fn leaves_match_brute_force() {
 fn a_tree_over_a_range_ends_in_the_next_phase_start() {
     // Phase heights [2, 6] over the run: each top leaf's child tree ends in that top leaf.
     let mut trace = trace();
-    let top = HistoryTree::new(2, trace.leaves(0, 64, 4).unwrap()).unwrap();
+    let mut top = HistoryTree::build(&mut trace, 0, 64, 2, None).unwrap();
+    assert_eq!(
+        top.root(),
+        HistoryTree::new(2, expected(0, 64, 4)).unwrap().root()
+    );
     for j in 0..4u64 {
-        let child = HistoryTree::new(6, trace.leaves(j * 64, 1, 64).unwrap()).unwrap();
-        let proof = child.proof(63).unwrap();
+        let child = HistoryTree::build(&mut trace, j * 64, 1, 6, None).unwrap();
+        let parent_leaf = top.leaf(j, &mut trace).unwrap();
+        assert_eq!(child.last_leaf(), parent_leaf);
         assert_eq!(
-            root_of_last_leaf(top.leaf(j).unwrap(), &proof),
+            root_of_last_leaf(parent_leaf, child.last_proof()),
             child.root()
         );
     }
+}
+
+#[test]
+fn work_is_counted_exactly() {
+    // A run cut at 2000 steps with a snapshot every 512: the recording runs 2000 steps and
+    // hashes its snapshots at 0, 512, 1024, 1536 and its final state.
+    let mut trace = VmTrace::with_interval(machine(), 2000, 512);
+    let work = |steps_run, states_hashed| Work {
+        steps_run,
+        states_hashed,
+    };
+    assert_eq!(trace.work(), work(2000, 5));
+    // 20 leaves of stride 10 from 1100: a seek from the snapshot at 1024 (76 steps), then 200
+    // steps and 20 hashes.
+    let leaves = trace.leaves(1100, 10, 20).unwrap();
+    assert_eq!(leaves, expected(1100, 10, 20));
+    assert_eq!(trace.work(), work(2000 + 76 + 200, 5 + 20));
+    // Clones share the counters: a seek of 1 step from the snapshot at 512 and one hash.
+    let mut clone = trace.clone();
+    assert_eq!(clone.state_hash(513).unwrap(), brute(513));
+    assert_eq!(trace.work(), work(2276 + 1, 26));
+    // The final state is stored: no work.
+    assert_eq!(clone.state_hash(2000).unwrap(), brute(2000));
+    assert_eq!(trace.work(), work(2277, 26));
+    // A step witness seeks (1536 → 1600) and proves one step, packing its pre-state.
+    trace.step_witness(1600).unwrap();
+    assert_eq!(trace.work(), work(2277 + 64 + 1, 27));
+
+    // A halting run: leaves past the halt are the stored final hash.
+    let t = halt();
+    let mut trace = VmTrace::with_interval(machine(), u64::MAX, 1000);
+    let recording = work(t, 1 + (t - 1) / 1000 + 1);
+    assert_eq!(trace.work(), recording);
+    let start = t - 25;
+    let seek = start % 1000;
+    assert_eq!(trace.leaves(start, 10, 5).unwrap(), expected(start, 10, 5));
+    assert_eq!(
+        trace.work(),
+        work(t + seek + 25, recording.states_hashed + 3)
+    );
+    // A witness at the halt runs nothing and packs the final state.
+    trace.step_witness(t).unwrap();
+    let last_snapshot = (t - 1) / 1000 * 1000;
+    assert_eq!(
+        trace.work(),
+        work(
+            t + seek + 25 + t - last_snapshot,
+            recording.states_hashed + 4
+        )
+    );
 }
 
 #[test]

@@ -28,16 +28,22 @@ impl<T: Trace> LyingTrace<T> {
     }
 
     fn lie(&self, step: u64, true_hash: Hash) -> Hash {
-        if step < self.from {
-            true_hash
-        } else if step >= self.end_step {
-            self.end
-        } else {
-            let mut data = [0u8; 8 + 32];
-            data[..8].copy_from_slice(&step.to_be_bytes());
-            data[8..].copy_from_slice(&true_hash);
-            keccak256(data).0
-        }
+        lie(self.from, self.end_step, self.end, step, true_hash)
+    }
+}
+
+/// What a [`LyingTrace`] lying from `from` and ending in `end` at `end_step` says `S(step)` is,
+/// when the truth is `true_hash`.
+fn lie(from: u64, end_step: u64, end: Hash, step: u64, true_hash: Hash) -> Hash {
+    if step < from {
+        true_hash
+    } else if step >= end_step {
+        end
+    } else {
+        let mut data = [0u8; 8 + 32];
+        data[..8].copy_from_slice(&step.to_be_bytes());
+        data[8..].copy_from_slice(&true_hash);
+        keccak256(data).0
     }
 }
 
@@ -56,13 +62,20 @@ impl<T: Trace> Trace for LyingTrace<T> {
         Ok(self.lie(step, true_hash))
     }
 
-    fn leaves(&mut self, start: u64, stride: u64, count: u64) -> Result<Vec<Hash>, TraceError> {
-        let leaves = self.truth.leaves(start, stride, count)?;
-        Ok(leaves
-            .into_iter()
-            .zip(1..)
-            .map(|(hash, i)| self.lie(start + i * stride, hash))
-            .collect())
+    fn for_each_leaf(
+        &mut self,
+        start: u64,
+        stride: u64,
+        count: u64,
+        f: &mut dyn FnMut(Hash) -> Result<(), TraceError>,
+    ) -> Result<(), TraceError> {
+        let (from, end_step, end) = (self.from, self.end_step, self.end);
+        let mut step = start;
+        self.truth.for_each_leaf(start, stride, count, &mut |hash| {
+            // The truth checked that the range ends before step `u64::MAX`.
+            step += stride;
+            f(lie(from, end_step, end, step, hash))
+        })
     }
 
     fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError> {

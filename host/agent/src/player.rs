@@ -4,6 +4,13 @@
 //! the game actually enters (`docs/game-design.md`). Everything it needs to find its place
 //! (phase, height, position, which node is its own) comes from the on-chain record, so a player
 //! can join or resume a game at any point.
+//!
+//! Its trees are bounded-memory [`HistoryTree`]s (at most
+//! [`HistoryTree::MAX_STORED_HASHES`] hashes each, whatever the phase height): nodes below a
+//! tree's cut are recomputed through the player's own trace when a move needs them. It keeps
+//! only the trees of the current phase and the one below, and a task's top tree can be built
+//! once and shared by every player of every game on the task ([`Player::build_top_tree`],
+//! [`Player::with_top_tree`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -11,7 +18,7 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use opml_chain::contracts::DisputeGame;
-use opml_game::{HistoryTree, PhaseConfig, Trace, node_hash};
+use opml_game::{HistoryTree, PhaseConfig, Trace, TreeError, node_hash};
 use opml_state::Hash;
 use serde::Serialize;
 
@@ -180,7 +187,7 @@ pub struct Player {
     /// The true trace, for [`Conduct::Inconsistent`] child commitments.
     truth: Option<Box<dyn Trace + Send>>,
     conduct: Conduct,
-    /// Trees built so far, by (phase, range start).
+    /// Trees of the current phase and the one below, by (phase, range start).
     trees: HashMap<(usize, u64), HistoryTree>,
     moves: usize,
     gave_up: bool,
@@ -253,6 +260,31 @@ impl Player {
         self
     }
 
+    /// The top-phase tree of games with `config` over `trace` (a VM trace: leaves of
+    /// `config.stride(0)` steps from step 0), to be built once per task and handed to every
+    /// player of every game on the task with [`with_top_tree`](Self::with_top_tree): clones
+    /// share its stored levels. It holds at most [`HistoryTree::MAX_STORED_HASHES`] hashes.
+    pub fn build_top_tree(
+        config: &PhaseConfig,
+        trace: &mut dyn Trace,
+    ) -> Result<HistoryTree, AgentError> {
+        let (height, stride) = config
+            .height(0)
+            .zip(config.stride(0))
+            .ok_or(AgentError::Internal("a configuration without a top phase"))?;
+        Ok(HistoryTree::build(trace, 0, stride, height, None)?)
+    }
+
+    /// Plays with `tree` as its top-phase tree instead of building its own: a tree from
+    /// [`build_top_tree`](Self::build_top_tree) over the same trace as the player's (its
+    /// nodes below the cut are recomputed through the player's own trace). A tree whose range is
+    /// not the player's top range (for example one given to a program-defined top phase) is
+    /// refused when first used ([`AgentError::ConfigMismatch`]).
+    pub fn with_top_tree(mut self, tree: HistoryTree) -> Player {
+        self.trees.insert((0, 0), tree);
+        self
+    }
+
     /// The side it plays.
     pub fn side(&self) -> Party {
         self.side
@@ -294,12 +326,7 @@ impl Player {
 
     fn top_tree_commitment(&mut self) -> Result<(Hash, Hash, Vec<Hash>), AgentError> {
         let tree = self.tree(0, 0, None)?;
-        let last = tree.leaves().len() as u64 - 1;
-        Ok((
-            tree.root(),
-            tree.leaf(last).unwrap_or_default(),
-            tree.proof(last).unwrap_or_default(),
-        ))
+        Ok((tree.root(), tree.last_leaf(), tree.last_proof().to_vec()))
     }
 
     /// The player's next move in the game `g`, where the side on turn has `clock_left`
@@ -340,16 +367,17 @@ impl Player {
         let stride_log2 = self.stride_log2(g.phase)?;
         let start = self.range_start(g)?;
         let index = (g.position - start) >> (stride_log2 + u32::from(g.height));
+        // Trees of phases the game has left are never needed again.
+        self.trees.retain(|&(phase, _), _| phase >= g.phase);
         Ok(Some(match g.stage {
             Stage::ClaimantRoot => {
                 let (root, _, end_proof) = self.top_tree_commitment()?;
                 Move::CommitRoot { root, end_proof }
             }
             Stage::Bisection => {
-                let tree = self.tree(g.phase, start, None)?;
-                let (mut left, right) = tree
-                    .children(g.height, index)
-                    .ok_or(AgentError::Internal("node outside the tree"))?;
+                let (mut left, right) = self.open(g.phase, start, |tree, source| {
+                    tree.children(g.height, index, source)
+                })?;
                 if self.conduct == Conduct::BadReveal {
                     left = node_hash(&left, &right);
                 }
@@ -365,9 +393,8 @@ impl Player {
                     _ => Some(own_leaf),
                 };
                 let child = self.tree(g.phase + 1, g.position, forced)?;
-                let last = child.leaves().len() as u64 - 1;
                 let child_root = child.root();
-                let last_leaf_proof = child.proof(last).unwrap_or_default();
+                let last_leaf_proof = child.last_proof().to_vec();
                 let agreed_proof = if self.side == Party::Challenger {
                     self.agreed_proof(g, start, index)?
                 } else {
@@ -417,21 +444,21 @@ impl Player {
         if !g.agreed_pending {
             return Ok(Vec::new());
         }
-        let forge = self.conduct == Conduct::ForgedDescent;
-        let tree = self.tree(g.phase, start, None)?;
         // The agreed state is the leaf before the disputed one.
         let agreed = leaf_index
             .checked_sub(1)
             .ok_or(AgentError::Internal("agreed state before the range"))?;
-        let mut leaf = tree
-            .leaf(agreed)
-            .ok_or(AgentError::Internal("agreed leaf outside the tree"))?;
-        if forge {
+        let (mut leaf, siblings) = self.open(g.phase, start, |tree, source| {
+            Ok((tree.leaf(agreed, source)?, tree.proof(agreed, source)?))
+        })?;
+        if self.conduct == Conduct::ForgedDescent {
             leaf = node_hash(&leaf, &leaf);
         }
-        let siblings = tree.proof(agreed).unwrap_or_default();
+        let siblings = siblings
+            .get(..usize::from(g.agreed_left_height))
+            .ok_or(AgentError::Internal("agreed subtree higher than the tree"))?;
         let mut proof = vec![leaf];
-        proof.extend_from_slice(&siblings[..usize::from(g.agreed_left_height)]);
+        proof.extend_from_slice(siblings);
         Ok(proof)
     }
 
@@ -507,9 +534,8 @@ impl Player {
             _ => None,
         };
         let child = self.tree(1, 0, forced)?;
-        let last = child.leaves().len() as u64 - 1;
         let child_root = child.root();
-        let last_leaf_proof = child.proof(last).unwrap_or_default();
+        let last_leaf_proof = child.last_proof().to_vec();
         let agreed_proof = if self.side == Party::Challenger {
             self.agreed_proof(g, start, index)?
         } else {
@@ -533,36 +559,79 @@ impl Player {
         Ok(g.position - g.position % span)
     }
 
-    /// The tree of `phase` over the range from `start`, built on first use. `forced_last`
-    /// replaces its last leaf when it is built (a child tree ends at the parent leaf).
+    /// The trace the leaves of `phase`'s trees come from: the true one for
+    /// [`Conduct::Inconsistent`] phases, else [`source`](Self::source).
+    fn leaf_source(
+        &mut self,
+        phase: usize,
+    ) -> Result<&mut (dyn Trace + Send + 'static), AgentError> {
+        let inconsistent =
+            matches!(self.conduct, Conduct::Inconsistent { phase: from } if phase >= from);
+        if !(inconsistent && self.truth.is_some()) {
+            return self.source(phase);
+        }
+        self.truth
+            .as_deref_mut()
+            .ok_or(AgentError::Internal("no true trace"))
+    }
+
+    /// The tree of `phase` over the range from `start`, built on first use by streaming its
+    /// leaves. `forced_last` replaces its last leaf when it is built (a child tree ends at the
+    /// parent leaf) for the conducts that lie there.
     fn tree(
         &mut self,
         phase: usize,
         start: u64,
         forced_last: Option<Hash>,
     ) -> Result<&HistoryTree, AgentError> {
-        if !self.trees.contains_key(&(phase, start)) {
-            let height = self
-                .config
-                .height(phase)
-                .ok_or(AgentError::Internal("phase outside the configuration"))?;
-            let stride = 1u64 << self.stride_log2(phase)?;
-            let count = 1u64 << height;
-            let inconsistent =
-                matches!(self.conduct, Conduct::Inconsistent { phase: from } if phase >= from);
-            let mut leaves = match self.truth.as_mut().filter(|_| inconsistent) {
-                Some(truth) => truth.leaves(start, stride, count)?,
-                None => self.source(phase)?.leaves(start, stride, count)?,
-            };
-            if let (Some(last), Conduct::Inconsistent { .. } | Conduct::ForgedDescent) =
-                (forced_last, self.conduct)
-                && let Some(slot) = leaves.last_mut()
+        let height = self
+            .config
+            .height(phase)
+            .ok_or(AgentError::Internal("phase outside the configuration"))?;
+        let stride = 1u64 << self.stride_log2(phase)?;
+        match self.trees.get(&(phase, start)) {
+            Some(tree)
+                if (tree.height(), tree.start(), tree.stride()) != (height, start, stride) =>
             {
-                *slot = last;
+                // A top tree given for another configuration or trace kind.
+                return Err(AgentError::ConfigMismatch);
             }
-            let tree = HistoryTree::new(height, leaves)?;
-            self.trees.insert((phase, start), tree);
+            Some(_) => {}
+            None => {
+                let last = forced_last.filter(|_| {
+                    matches!(
+                        self.conduct,
+                        Conduct::Inconsistent { .. } | Conduct::ForgedDescent
+                    )
+                });
+                let source = self.leaf_source(phase)?;
+                let tree = HistoryTree::build(source, start, stride, height, last)?;
+                self.trees.insert((phase, start), tree);
+            }
         }
-        Ok(&self.trees[&(phase, start)])
+        self.trees
+            .get(&(phase, start))
+            .ok_or(AgentError::Internal("tree not built"))
+    }
+
+    /// Runs `query` on the tree of `phase` from `start` (built on first use) with the trace its
+    /// nodes below the cut are recomputed from.
+    fn open<R>(
+        &mut self,
+        phase: usize,
+        start: u64,
+        query: impl FnOnce(&mut HistoryTree, &mut dyn Trace) -> Result<R, TreeError>,
+    ) -> Result<R, AgentError> {
+        self.tree(phase, start, None)?;
+        let mut tree = self
+            .trees
+            .remove(&(phase, start))
+            .ok_or(AgentError::Internal("tree not built"))?;
+        let answer = match self.leaf_source(phase) {
+            Ok(source) => query(&mut tree, source).map_err(AgentError::from),
+            Err(err) => Err(err),
+        };
+        self.trees.insert((phase, start), tree);
+        answer
     }
 }

@@ -307,12 +307,7 @@ fn invalid_program_descents_revert_with_custom_errors() {
     let bad = DisputeGame::descendProgramCall {
         id: U256::ZERO,
         childRoot: B256::from(tree.root()),
-        lastLeafProof: tree
-            .proof((1 << 7) - 1)
-            .unwrap()
-            .into_iter()
-            .map(B256::from)
-            .collect(),
+        lastLeafProof: tree.last_proof().iter().copied().map(B256::from).collect(),
         agreedProof: agreed_proof.iter().copied().map(B256::from).collect(),
         stepInitialState: step_initial_state.clone().into(),
         finalState: failed.into(),
