@@ -635,3 +635,137 @@ impl Player {
         answer
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::Address;
+    use opml_chain::EmbeddedChain;
+
+    use super::*;
+    use crate::record::Stage;
+    use crate::scenario::{self, Adversary, Scenario};
+    use crate::{Program, RegistryConfig};
+
+    /// The echo guest reversing 40 bytes, and its halting step.
+    fn task() -> (Program, Vec<u8>, u64) {
+        let program = Program::new(opml_methods::ECHO_ELF).expect("echo loads");
+        let mut input = vec![echo::MODE_RAW];
+        input.extend(0..40u8);
+        let mut machine = program.machine(&input).expect("loads");
+        machine.run(u64::MAX);
+        (program, input, machine.step_count())
+    }
+
+    /// Games whose trees are higher than [`HistoryTree::WHOLE_HEIGHT`] (the top tree, a child
+    /// tree, a single phase), so that both players recompute nodes below their trees' cuts,
+    /// against every lying conduct on either side: the honest side wins every game.
+    #[test]
+    fn trees_above_the_cut_play_like_whole_ones() {
+        let (program, input, steps) = task();
+        let configs: [&[u8]; 3] = [&[17], &[18, 2], &[3, 17]];
+        let conducts = [
+            (Conduct::Honest, steps / 2),
+            (Conduct::Honest, steps),
+            (Conduct::Inconsistent { phase: 1 }, steps / 3),
+            (Conduct::ForgedDescent, steps / 2),
+            (Conduct::BadReveal, steps / 2),
+        ];
+        for heights in configs {
+            let config = PhaseConfig::new(heights).expect("valid heights");
+            for (conduct, from_step) in conducts {
+                if config.len() == 1
+                    && matches!(
+                        conduct,
+                        Conduct::Inconsistent { .. } | Conduct::ForgedDescent
+                    )
+                {
+                    continue;
+                }
+                for side in [Party::Claimant, Party::Challenger] {
+                    let scenario = Scenario {
+                        program: program.clone(),
+                        input: input.clone(),
+                        config,
+                        registry: RegistryConfig::default(),
+                        adversary: Some(Adversary {
+                            side,
+                            from_step,
+                            conduct,
+                        }),
+                        claimed_output: None,
+                        late_join_s: 0,
+                    };
+                    let report = scenario::run(&mut EmbeddedChain::new(), &scenario, &mut |_| {})
+                        .unwrap_or_else(|error| {
+                            panic!("{heights:?} {conduct:?} {side:?}: {error}")
+                        });
+                    assert!(report.honest_won, "{heights:?} {conduct:?} {side:?}");
+                }
+            }
+        }
+    }
+
+    /// A record of a game of `config` at a bisection node.
+    fn bisection(config: PhaseConfig, height: u8, position: u64) -> GameRecord {
+        GameRecord {
+            claimant: Address::ZERO,
+            challenger: Address::ZERO,
+            turn_start: 0,
+            phase: 0,
+            height,
+            turn: Party::Claimant,
+            stage: Stage::Bisection,
+            claimant_clock: 100,
+            challenger_clock: 100,
+            agreed_left_height: 0,
+            agreed_pending: false,
+            winner: Party::Claimant,
+            position,
+            config,
+            claimed_end: [0; 32],
+            agreed_state: [0; 32],
+            claimant_node: [0; 32],
+            challenger_node: [0; 32],
+            step_program: [0; 32],
+        }
+    }
+
+    /// A top tree built once answers for every player given it, recomputing below its cut
+    /// through each player's own trace, and moves are those of a player that built its own.
+    #[test]
+    fn a_shared_top_tree_plays_like_an_own_one() {
+        let (program, input, _) = task();
+        let config = PhaseConfig::new(&[20, 2]).expect("valid heights");
+        let truth = program.trace(&input, &config).expect("runs");
+        let top = Player::build_top_tree(&config, &mut truth.clone()).expect("top tree");
+        assert_eq!(top.cut(), 4);
+        let mut own = Player::honest(Party::Claimant, config, Box::new(truth.clone()));
+        let mut shared = Player::honest(Party::Claimant, config, Box::new(truth.clone()))
+            .with_top_tree(top.clone());
+        assert_eq!(
+            own.top_commitment().expect("own"),
+            shared.top_commitment().expect("shared")
+        );
+        assert_eq!(top.recomputed_leaves(), 0);
+        // Node 37 at height 1 (position 37 · 2 · 4): its children lie in subtree 4 below the cut.
+        let g = bisection(config, 1, 37 * 8);
+        let mv = shared.next_move(&g, 100).expect("moves");
+        assert_eq!(mv, own.next_move(&g, 100).expect("moves"));
+        assert!(matches!(mv, Some(Move::Reveal { .. })));
+        assert_eq!(
+            top.recomputed_leaves(),
+            16,
+            "one subtree, through the shared player"
+        );
+
+        // A top tree of another configuration is refused, not played.
+        let other = PhaseConfig::new(&[19, 3]).expect("valid heights");
+        let wrong = Player::build_top_tree(&other, &mut truth.clone()).expect("top tree");
+        let mut player =
+            Player::honest(Party::Claimant, config, Box::new(truth)).with_top_tree(wrong);
+        assert!(matches!(
+            player.top_commitment(),
+            Err(AgentError::ConfigMismatch)
+        ));
+    }
+}
