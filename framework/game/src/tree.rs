@@ -159,7 +159,8 @@ impl HistoryTree {
     }
 
     /// Like [`build`](Self::build) with the cut level `cut` (at most `height`) instead of the
-    /// default: for tests and tuning. A lower cut stores more and recomputes less.
+    /// default: for tests and tuning. A lower cut stores more (`2^(height − cut + 1) − 1`
+    /// hashes, allocated up front) and recomputes less.
     pub fn build_with_cut(
         source: &mut dyn Trace,
         start: u64,
@@ -188,6 +189,10 @@ impl HistoryTree {
     /// ([`start`](Self::start) 0, [`stride`](Self::stride) 1).
     pub fn new(height: u8, leaves: Vec<Hash>) -> Result<HistoryTree, TreeError> {
         check_shape(height, 0)?;
+        let count = leaves.len() as u64;
+        if count != 1 << height {
+            return Err(TreeError::LeafCount { height, count });
+        }
         let mut builder = Builder::new(height, 0, None);
         for leaf in leaves {
             builder.push(leaf);
@@ -509,7 +514,7 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_refused() {
-        for (height, count) in [(0, 0), (1, 1), (2, 3), (2, 5)] {
+        for (height, count) in [(0, 0), (1, 1), (2, 3), (2, 5), (MAX_HEIGHT, 1)] {
             assert!(matches!(
                 HistoryTree::new(height, vec![[0; 32]; count as usize]),
                 Err(TreeError::LeafCount { height: h, count: c }) if h == height && c == count
