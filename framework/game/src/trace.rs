@@ -92,6 +92,16 @@ pub struct Work {
     pub states_hashed: u64,
 }
 
+impl Work {
+    /// The work done since `earlier`, an earlier reading of the same trace's [`VmTrace::work`].
+    pub fn since(self, earlier: Work) -> Work {
+        Work {
+            steps_run: self.steps_run.saturating_sub(earlier.steps_run),
+            states_hashed: self.states_hashed.saturating_sub(earlier.states_hashed),
+        }
+    }
+}
+
 /// The counters behind [`Work`], shared by a trace's clones.
 #[derive(Debug, Default)]
 struct Counters {

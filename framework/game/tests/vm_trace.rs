@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use opml_game::{HistoryTree, Trace, TraceError, VmTrace, Work, root_of_last_leaf};
+use opml_game::{
+    HistoryTree, Trace, TraceError, VmTrace, Work, root_from_proof, root_of_last_leaf,
+};
 use opml_state::{ExitStatus, Hash};
 use opml_vm::Machine;
 use proptest::prelude::*;
@@ -177,6 +179,41 @@ fn work_is_counted_exactly() {
             recording.states_hashed + 4
         )
     );
+}
+
+/// A tree's build is one pass over its range, and a node below its cut costs one seek and the
+/// run of one subtree's range, once.
+#[test]
+fn a_recomputed_subtree_costs_one_seek_and_its_range() {
+    let mut trace = trace();
+    let (height, cut, stride) = (8, 3, 16);
+    let start = trace.work();
+    let mut tree = HistoryTree::build_with_cut(&mut trace, 0, stride, height, None, cut).unwrap();
+    // From the snapshot at 0: 256 leaves of 16 steps.
+    let built = trace.work();
+    assert_eq!(
+        built.since(start),
+        Work {
+            steps_run: 4096,
+            states_hashed: 256
+        }
+    );
+    // Leaf 100 is S(1616), in subtree 12 (leaves 96 to 103, from step 1536): a seek from the
+    // snapshot at 1000 (536 steps), then 8 leaves of 16 steps.
+    let proof = tree.proof(100, &mut trace).unwrap();
+    assert_eq!(root_from_proof(brute(1616), 100, &proof), tree.root());
+    let opened = trace.work();
+    assert_eq!(
+        opened.since(built),
+        Work {
+            steps_run: 536 + 128,
+            states_hashed: 8
+        }
+    );
+    assert_eq!(tree.recomputed_leaves(), 8);
+    // The same subtree again: cached.
+    tree.children(1, 49, &mut trace).unwrap();
+    assert_eq!(trace.work(), opened);
 }
 
 #[test]
