@@ -5,7 +5,7 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use opml_chain::contracts::{RiscvStep, decode_error};
-use opml_chain::{Anvil, Chain, ChainError, EmbeddedChain, RpcChain, Tx, rpc};
+use opml_chain::{Anvil, Chain, ChainError, EmbeddedChain, LogQuery, RpcChain, Tx, rpc};
 use opml_tests::RandomProgram;
 use opml_vm::Machine;
 
@@ -145,15 +145,31 @@ fn exercise(chain: &mut impl Chain) {
         assert!(timestamp >= U256::from(t0 + 3_600));
         receipts.push(receipt);
     }
-    let logs = chain.logs(logger, from_block).expect("logs");
+    let logs = chain
+        .logs(&LogQuery::new(logger).from_block(from_block))
+        .expect("logs");
     assert_eq!(logs.len(), 2);
     for (entry, receipt) in logs.iter().zip(&receipts) {
         assert_eq!(entry.block_number, receipt.block_number);
         assert_eq!(entry.log, receipt.logs[0]);
     }
-    let last = chain.logs(logger, receipts[1].block_number).expect("logs");
+    let last = chain
+        .logs(&LogQuery::new(logger).from_block(receipts[1].block_number))
+        .expect("logs");
     assert_eq!(last, logs[1..]);
-    assert!(chain.logs(verifier, 0).expect("logs").is_empty());
+    // A block range and a topic narrow the query.
+    let first = LogQuery::new(logger)
+        .from_block(from_block)
+        .to_block(receipts[0].block_number);
+    assert_eq!(chain.logs(&first).expect("logs"), logs[..1]);
+    let by_topic = LogQuery::new(logger).topic(0, logs[1].log.topics()[0]);
+    assert_eq!(chain.logs(&by_topic).expect("logs"), logs[1..]);
+    assert!(
+        chain
+            .logs(&LogQuery::new(verifier))
+            .expect("logs")
+            .is_empty()
+    );
 }
 
 #[test]
