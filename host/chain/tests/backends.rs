@@ -162,8 +162,16 @@ fn exercise(chain: &mut impl Chain) {
         .from_block(from_block)
         .to_block(receipts[0].block_number);
     assert_eq!(chain.logs(&first).expect("logs"), logs[..1]);
-    let by_topic = LogQuery::new(logger).topic(0, logs[1].log.topics()[0]);
-    assert_eq!(chain.logs(&by_topic).expect("logs"), logs[1..]);
+    let topic = logs[1].log.topics()[0];
+    let with_topic: Vec<_> = logs
+        .iter()
+        .filter(|entry| entry.log.topics()[0] == topic)
+        .cloned()
+        .collect();
+    let by_topic = LogQuery::new(logger).from_block(from_block).topic(0, topic);
+    assert_eq!(chain.logs(&by_topic).expect("logs"), with_topic);
+    let no_such_topic = LogQuery::new(logger).topic(0, B256::repeat_byte(0xee));
+    assert!(chain.logs(&no_such_topic).expect("logs").is_empty());
     assert!(
         chain
             .logs(&LogQuery::new(verifier))

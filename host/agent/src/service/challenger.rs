@@ -88,10 +88,11 @@ impl Challenger {
             return Challenger::dispute(desk, chain, task_id, &task, player, commitment, lines);
         }
         let config = config_of(&task)?;
+        let window = "the challenge window closes";
+        desk.abandon_if_late(task_id, now, closes, CHALLENGE_RESERVE_S, window);
         let truth = match desk.work.get(&task_id).map(|work| &work.run) {
             None => {
                 let left = closes.saturating_sub(now);
-                let window = "the challenge window closes";
                 match RunBudget::new(&config, window, left, CHALLENGE_RESERVE_S, 2) {
                     Ok(budget) => desk.start_run(chain, task_id, &task, budget, lines)?,
                     Err(reason) => {

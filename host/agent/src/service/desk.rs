@@ -150,8 +150,8 @@ impl Seat {
 /// What the narration said last, so that it says things once.
 #[derive(Default)]
 struct Said {
-    /// The backlog's counts at the last backlog line.
-    backlog: (usize, usize, usize, usize),
+    /// The backlog's counts (and node failures) at the last backlog line.
+    backlog: (usize, usize, usize, usize, u32),
     /// The chain's timestamp at the last poll.
     timestamp: Option<u64>,
     /// Whether it said it waits for chain time since the timestamp last moved.
@@ -364,7 +364,12 @@ impl Desk {
                         Ok(trace) => RunState::Done(trace),
                         Err(reason) => RunState::Failed(reason),
                     };
-                    self.work.entry(task).or_insert_with(TaskWork::running).run = run;
+                    // A run abandoned meanwhile stays abandoned, for the reason given then.
+                    if let Some(work) = self.work.get_mut(&task)
+                        && matches!(work.run, RunState::Running)
+                    {
+                        work.run = run;
+                    }
                 }
                 Ok(JobOutput::Opening {
                     task,
@@ -468,6 +473,30 @@ impl Desk {
         Ok(())
     }
 
+    /// Abandons the running run of task `task_id` when the chain's clock (`now`) says it can no
+    /// longer end in time: less than `reserve` seconds before `at`, the moment named `before`
+    /// (a chain whose clock runs ahead of the wall clock ends a run before its wall budget).
+    pub(crate) fn abandon_if_late(
+        &mut self,
+        task_id: u64,
+        now: u64,
+        at: u64,
+        reserve: u64,
+        before: &str,
+    ) {
+        let Some(work) = self.work.get_mut(&task_id) else {
+            return;
+        };
+        if !matches!(work.run, RunState::Running) || now.saturating_add(reserve) < at {
+            return;
+        }
+        work.run = RunState::Failed(format!(
+            "cannot finish its run before {before} (the node's clock is at {now}, {before} at \
+             {at}, and it needs {reserve} s after its run)"
+        ));
+        self.jobs.cancel(JobKey::Run(task_id));
+    }
+
     /// Its player in the games of `config` over the true run `truth`.
     pub(crate) fn player(&self, config: PhaseConfig, truth: VmTrace) -> Player {
         task_work::player(self.side, config, truth, self.lie)
@@ -500,7 +529,8 @@ impl Desk {
         Ok(())
     }
 
-    /// Says the backlog when its counts changed (and are not all zero).
+    /// Says the backlog when its counts or the node's failures changed (and are not all
+    /// zero).
     fn note_backlog(&mut self, lines: &mut Vec<String>) {
         let backlog = self.backlog();
         let counts = (
@@ -508,8 +538,9 @@ impl Desk {
             backlog.games_waiting,
             backlog.jobs_running,
             backlog.jobs_queued,
+            backlog.node_failures,
         );
-        if counts != self.said.backlog && counts != (0, 0, 0, 0) {
+        if counts != self.said.backlog && counts != (0, 0, 0, 0, 0) {
             lines.push(backlog.to_string());
         }
         self.said.backlog = counts;

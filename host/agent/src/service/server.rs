@@ -128,11 +128,13 @@ impl Server {
             lines.push(format!("task {task_id}: its deadline passed; skipped"));
             return Ok(Progress::Done);
         }
+        let deadline = "the deadline";
+        desk.abandon_if_late(task_id, now, task.deadline, COMMIT_RESERVE_S, deadline);
         let truth = match desk.work.get(&task_id).map(|work| &work.run) {
             None => {
                 let config = super::desk::config_of(task)?;
                 let left = task.deadline - now;
-                match RunBudget::new(&config, "the deadline", left, COMMIT_RESERVE_S, 1) {
+                match RunBudget::new(&config, deadline, left, COMMIT_RESERVE_S, 1) {
                     Ok(budget) => desk.start_run(chain, task_id, task, budget, lines)?,
                     Err(reason) => {
                         lines.push(format!("task {task_id}: {reason}; not committing"));
