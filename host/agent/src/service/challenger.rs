@@ -5,7 +5,9 @@ use alloy_sol_types::SolEvent;
 use opml_chain::contracts::TaskRegistry;
 use opml_chain::{BlockLog, Chain};
 
-use super::desk::{Desk, Hand, JobKey, JobOutput, Progress, Seat, config_of};
+use super::desk::{Desk, Progress, config_of};
+use super::games::{Hand, Seat};
+use super::results::{JobKey, JobOutput};
 use super::task_work::{CHALLENGE_RESERVE_S, Commitment, RunBudget, RunState};
 use super::{Backlog, SeatReport, Service};
 use crate::AgentError;

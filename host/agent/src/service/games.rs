@@ -4,14 +4,70 @@
 use opml_chain::Chain;
 use opml_chain::contracts::TaskRegistry;
 
-use super::desk::{Desk, Hand, JobKey, JobOutput, Seat, config_of};
+use super::desk::{Desk, config_of};
 use super::report;
+use super::results::{JobKey, JobOutput};
 use super::task_work::{COMMIT_RESERVE_S, RunBudget, RunState};
 use crate::AgentError;
 use crate::arena::{MoveRecord, Sent, clock_left, game_history, read_game, send_move};
 use crate::player::{Move, Player};
 use crate::record::{GameRecord, Party, Stage};
 use crate::roles::{self, TaskStatus};
+
+/// Where a seat's player is.
+pub(crate) enum Hand {
+    /// Not built yet (or lost with a job).
+    Empty,
+    /// In a job, computing its move.
+    Busy,
+    /// Waiting; `nothing_for` is the record (and whether the clock on turn had run out) on
+    /// which it last found nothing to do.
+    Idle {
+        /// The player.
+        player: Box<Player>,
+        /// See above.
+        nothing_for: Option<(GameRecord, bool)>,
+    },
+    /// With a move to send, computed on `record`.
+    Ready {
+        /// The player.
+        player: Box<Player>,
+        /// The record the move was computed on.
+        record: GameRecord,
+        /// The move.
+        mv: Move,
+    },
+}
+
+/// One game it plays in.
+pub(crate) struct Seat {
+    /// The disputed task.
+    pub(crate) task_id: u64,
+    /// The block the game was created in.
+    pub(crate) block: u64,
+    /// Whether the game is over and its dispute settled.
+    pub(crate) done: bool,
+    /// Its moves so far.
+    pub(crate) moves: Vec<MoveRecord>,
+    /// Its player.
+    pub(crate) hand: Hand,
+    /// Why it cannot play, once said.
+    pub(crate) stuck: bool,
+}
+
+impl Seat {
+    /// A seat in a game over `task_id` created in `block`, played by `hand`.
+    pub(crate) fn new(task_id: u64, block: u64, hand: Hand) -> Seat {
+        Seat {
+            task_id,
+            block,
+            done: false,
+            moves: Vec::new(),
+            hand,
+            stuck: false,
+        }
+    }
+}
 
 /// A game that goes on, as read at this poll.
 struct Turn {

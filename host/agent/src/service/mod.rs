@@ -10,24 +10,27 @@
 //! clock; on a dev node whoever runs it does.
 //!
 //! A poll never waits for a computation. A task's run and every move's computation (a
-//! player's tree build) are jobs on threads of their own ([`jobs`]), at most
-//! [`default_job_limit`] at a time; a poll starts them, collects the finished ones and sends
-//! their moves. A task's run is made once and shared by every game on the task
-//! ([`task_work`]), and is abandoned when it cannot end before the chain moment it is for (a
-//! server's deadline, a challenger's window). When several games wait on the service, the one
-//! with the least clock left is served first. Reads that fail are retried with backoff
-//! ([`logs`]); a node that keeps failing is reported and counted in the [`Backlog`], never a
-//! reason to stop.
+//! player's tree build) are jobs on threads of their own, at most [`default_job_limit`] at a
+//! time; a poll starts them, collects the finished ones and sends their moves. A task's run is
+//! made once and shared by every game on the task, and is abandoned when it cannot end before
+//! the chain moment it is for (a server's deadline, a challenger's window). When several games
+//! wait on the service, the one with the least clock left is served first. Reads that fail are
+//! retried with backoff; a node that keeps failing is reported and counted in the [`Backlog`],
+//! never a reason to stop.
 //!
-//! The parts: [`server`] and [`challenger`] (the roles' work on a task), [`desk`] (what both
-//! keep, and the poll), [`games`] (their moves in the games), [`task_work`], [`jobs`],
-//! [`logs`].
+//! The parts, a file each: `server.rs` and `challenger.rs` (each role's work on a task and its
+//! events), `desk.rs` (what both keep, and the poll), `games.rs` (their moves in the games),
+//! `task_work.rs` (a task's run, its budget and its players), `jobs.rs` (the job runner),
+//! `results.rs` (the jobs' results), `logs.rs` (patient reads, the registry's log) and
+//! `narration.rs` (backlog and chain-time notes).
 
 mod challenger;
 mod desk;
 mod games;
 mod jobs;
 mod logs;
+mod narration;
+mod results;
 mod server;
 mod task_work;
 

@@ -3,15 +3,21 @@
 
 use std::time::{Duration, Instant};
 
+use opml_chain::Chain;
+use opml_chain::contracts::TaskRegistry;
 use opml_game::{PhaseConfig, VmTrace};
 use opml_state::{Hash, sha256};
 use opml_vm::Interrupted;
 
+use super::desk::{Desk, config_of};
+use super::jobs::Stop;
+use super::results::{JobKey, JobOutput};
 use crate::AgentError;
 use crate::adversary::{LyingTrace, wrong_final_state};
 use crate::player::Player;
 use crate::program::Program;
 use crate::record::Party;
+use crate::roles;
 
 /// The rate at which the backlog turns steps still to run into seconds: 2·10^8 steps a second
 /// on one core, about two thirds of the fast loop's measured speed (250–390 MIPS on a 2-core
@@ -132,7 +138,7 @@ pub(crate) fn run_job(
     input: &[u8],
     config: &PhaseConfig,
     budget: &RunBudget,
-    stop: &super::jobs::Stop,
+    stop: &Stop,
 ) -> Result<VmTrace, String> {
     let started = Instant::now();
     let run = program.trace_until(input, config, |step| {
@@ -165,5 +171,83 @@ pub(crate) fn player(side: Party, config: PhaseConfig, truth: VmTrace, lie: Opti
             let lie = LyingTrace::about(truth, from_step, sha256(&state));
             Player::honest(side, config, Box::new(lie))
         }
+    }
+}
+
+impl Desk {
+    /// Starts the run of task `task_id` (record `task`) within `budget`: fetches its input and
+    /// submits the run as a job. Says so.
+    pub(crate) fn start_run(
+        &mut self,
+        chain: &mut dyn Chain,
+        task_id: u64,
+        task: &TaskRegistry::Task,
+        budget: RunBudget,
+        lines: &mut Vec<String>,
+    ) -> Result<(), AgentError> {
+        let program = self
+            .programs
+            .get(&task.programId.0)
+            .ok_or(AgentError::UnknownProgram(task.programId.0))?
+            .clone();
+        let config = config_of(task)?;
+        let to_block = self.tasks.get(&task_id).map(|entry| entry.block);
+        let input = roles::fetch_input(
+            chain,
+            &self.contracts,
+            task.inputCommitment.0,
+            self.cursor.first,
+            to_block,
+        )?;
+        let deadline = Instant::now() + budget.wall;
+        lines.push(format!(
+            "task {task_id}: running it (at most {} steps and {} s: {})",
+            budget.steps,
+            budget.wall.as_secs(),
+            budget.why
+        ));
+        let urgency = budget.wall.as_secs();
+        let steps = budget.steps;
+        self.jobs.submit(
+            JobKey::Run(task_id),
+            urgency,
+            steps,
+            Some(deadline),
+            move |stop| JobOutput::Run {
+                task: task_id,
+                run: run_job(&program, &input, &config, &budget, stop).map(Box::new),
+            },
+        );
+        self.work.insert(task_id, TaskWork::running());
+        Ok(())
+    }
+
+    /// Abandons the running run of task `task_id` when the chain's clock (`now`) says it can no
+    /// longer end in time: less than `reserve` seconds before `at`, the moment named `before`
+    /// (a chain whose clock runs ahead of the wall clock ends a run before its wall budget).
+    pub(crate) fn abandon_if_late(
+        &mut self,
+        task_id: u64,
+        now: u64,
+        at: u64,
+        reserve: u64,
+        before: &str,
+    ) {
+        let Some(work) = self.work.get_mut(&task_id) else {
+            return;
+        };
+        if !matches!(work.run, RunState::Running) || now.saturating_add(reserve) < at {
+            return;
+        }
+        work.run = RunState::Failed(format!(
+            "cannot finish its run before {before} (the node's clock is at {now}, {before} at \
+             {at}, and it needs {reserve} s after its run)"
+        ));
+        self.jobs.cancel(JobKey::Run(task_id));
+    }
+
+    /// Its player in the games of `config` over the true run `truth`.
+    pub(crate) fn player(&self, config: PhaseConfig, truth: VmTrace) -> Player {
+        player(self.side, config, truth, self.lie)
     }
 }
