@@ -81,7 +81,9 @@ impl Challenger {
             // Disputed already (by an earlier run of this service): its game is a seat.
             return Ok(Progress::Done);
         }
-        let closes = task.committedAt + contracts.config.challenge_window;
+        let closes = task
+            .committedAt
+            .saturating_add(contracts.config.challenge_window);
         let opening = desk
             .work
             .get_mut(&task_id)

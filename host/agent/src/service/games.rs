@@ -51,7 +51,7 @@ pub(crate) struct Seat {
     pub(crate) moves: Vec<MoveRecord>,
     /// Its player.
     pub(crate) hand: Hand,
-    /// Why it cannot play, once said.
+    /// Whether it said why it cannot play.
     pub(crate) stuck: bool,
 }
 

@@ -80,7 +80,9 @@ impl Server {
                 Ok(Progress::Done)
             }
             TaskStatus::Committed => {
-                let closes = task.committedAt + contracts.config.challenge_window;
+                let closes = task
+                    .committedAt
+                    .saturating_add(contracts.config.challenge_window);
                 if task.openDisputes > 0 {
                     return Ok(Progress::Pending);
                 }

@@ -192,14 +192,20 @@ impl Desk {
             .clone();
         let config = config_of(task)?;
         let to_block = self.tasks.get(&task_id).map(|entry| entry.block);
-        let input = roles::fetch_input(
-            chain,
-            &self.contracts,
-            task.inputCommitment.0,
-            self.cursor.first,
-            to_block,
-        )?;
-        let deadline = Instant::now() + budget.wall;
+        let commitment = task.inputCommitment.0;
+        let first = self.cursor.first;
+        let input = match roles::fetch_input(chain, &self.contracts, commitment, first, to_block) {
+            Ok(input) => input,
+            // The node failed: the next poll tries again.
+            Err(error @ AgentError::Chain(_)) => return Err(error),
+            Err(error) => {
+                let reason = format!("cannot fetch its input ({error})");
+                self.work.insert(task_id, TaskWork::failed(reason));
+                return Ok(());
+            }
+        };
+        // A budget past what the clock can represent is no limit.
+        let deadline = Instant::now().checked_add(budget.wall);
         lines.push(format!(
             "task {task_id}: running it (at most {} steps and {} s: {})",
             budget.steps,
@@ -212,7 +218,7 @@ impl Desk {
             JobKey::Run(task_id),
             urgency,
             steps,
-            Some(deadline),
+            deadline,
             move |stop| JobOutput::Run {
                 task: task_id,
                 run: run_job(&program, &input, &config, &budget, stop).map(Box::new),
