@@ -574,3 +574,43 @@ fn a_chain_whose_clock_stands_still_is_said_once() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn a_server_restarted_mid_game_reruns_its_task_within_its_clock_and_plays_on() {
+    let mut node = Node::new();
+    let contracts = deploy(&mut node);
+    let task = post(
+        &mut node,
+        &contracts,
+        &echo(),
+        &echo_input(b"restarted"),
+        &[6, 6],
+    );
+    let server_account = account(&node, SERVER);
+    let mut server = Server::new(server_account, contracts, [echo()], Some(3));
+    let mut challenger = Challenger::new(account(&node, CHALLENGER), contracts, [echo()]);
+    drive(&mut node, &mut server, &mut challenger, |_, _, said_| {
+        said(said_, "game 0: revealed")
+    });
+    // A new process: it knows nothing but the chain, and has no run of the task.
+    let mut server = Server::new(server_account, contracts, [echo()], Some(3));
+    let (by_server, by_challenger) = drive(
+        &mut node,
+        &mut server,
+        &mut challenger,
+        |server, challenger, _| server.is_idle() && challenger.is_idle(),
+    );
+    assert!(
+        said(
+            &by_server,
+            &format!("task {task}: running it (at most 4096 steps and ")
+        ) && said(
+            &by_server,
+            "until its clock runs out, less 30 s to send its move"
+        ),
+        "{by_server:#?}"
+    );
+    assert!(said(&by_server, "game 0: revealed"), "{by_server:#?}");
+    assert!(said(&by_challenger, "the challenger won"));
+    assert_eq!(status(&mut node, &contracts, task), TaskStatus::Rejected);
+}

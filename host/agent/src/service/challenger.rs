@@ -169,14 +169,24 @@ impl Challenger {
             Some(RunState::Done(truth)) => truth.final_state_hash(),
             _ => return Err(AgentError::Internal("an opening without its run")),
         };
-        let (game_id, receipt) = roles::challenge(
+        let sent = roles::challenge(
             chain,
             &contracts,
             desk.account,
             task_id,
             program.initial_state(),
-            commitment,
-        )?;
+            commitment.clone(),
+        );
+        let (game_id, receipt) = match sent {
+            Ok(sent) => sent,
+            Err(error) => {
+                // Kept for the next poll's attempt.
+                if let Some(work) = desk.work.get_mut(&task_id) {
+                    work.opening = Some((player, Ok(commitment)));
+                }
+                return Err(error);
+            }
+        };
         let hand = Hand::Idle {
             player,
             nothing_for: None,
