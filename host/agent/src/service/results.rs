@@ -21,6 +21,16 @@ pub(crate) enum JobKey {
     Move(u64),
 }
 
+impl std::fmt::Display for JobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobKey::Run(task) => write!(f, "task {task}: its run"),
+            JobKey::Opening(task) => write!(f, "task {task}: its top commitment"),
+            JobKey::Move(game) => write!(f, "game {game}: its move"),
+        }
+    }
+}
+
 /// What a job gives back.
 pub(crate) enum JobOutput {
     /// A task's run, or why there is none.
@@ -113,7 +123,7 @@ impl Desk {
                     }
                 }
                 Err(reason) => {
-                    lines.push(format!("{key:?}: {reason}; retried at the next poll"));
+                    lines.push(format!("{key}: {reason}; retried at the next poll"));
                     match key {
                         JobKey::Run(task) | JobKey::Opening(task) => {
                             self.work.remove(&task);
