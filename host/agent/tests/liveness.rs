@@ -225,11 +225,12 @@ fn a_task_that_never_halts_is_abandoned_while_another_is_disputed_and_won() {
         b"made up",
     )
     .unwrap();
-    // A tiny task, and a server lying about it.
+    // A tiny task, and a server lying about it. The challenger runs one job at a time: the
+    // endless run holds it, and the tiny task's short jobs still get a thread.
     let tiny = post(&mut node, &contracts, &echo, &echo_input(b"tiny"), &[6, 6]);
     let mut server = Server::new(server_account, contracts, [echo.clone()], Some(5));
     let mut challenger =
-        Challenger::new(account(&node, CHALLENGER), contracts, [forever, echo]).with_max_jobs(2);
+        Challenger::new(account(&node, CHALLENGER), contracts, [forever, echo]).with_max_jobs(1);
 
     // While the endless run goes on, the challenger disputes the tiny task and wins.
     let (by_server, by_challenger) =

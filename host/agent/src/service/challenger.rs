@@ -7,6 +7,7 @@ use opml_chain::{BlockLog, Chain};
 
 use super::desk::{Desk, Progress, config_of};
 use super::games::{Hand, Seat};
+use super::jobs::Spec;
 use super::results::{JobKey, JobOutput};
 use super::task_work::{CHALLENGE_RESERVE_S, Commitment, RunBudget, RunState};
 use super::{Backlog, SeatReport, Service};
@@ -126,17 +127,19 @@ impl Challenger {
         }
         if !desk.jobs.contains(JobKey::Opening(task_id)) {
             let mut player = Box::new(desk.player(config, (**truth).clone()));
-            let steps = truth.end_step();
-            let urgency = closes - now;
-            desk.jobs
-                .submit(JobKey::Opening(task_id), urgency, steps, None, move |_| {
-                    let commitment = player.top_commitment();
-                    JobOutput::Opening {
-                        task: task_id,
-                        player,
-                        commitment,
-                    }
-                });
+            let spec = Spec {
+                urgency: closes - now,
+                steps: truth.end_step(),
+                deadline: None,
+            };
+            desk.jobs.submit(JobKey::Opening(task_id), spec, move |_| {
+                let commitment = player.top_commitment();
+                JobOutput::Opening {
+                    task: task_id,
+                    player,
+                    commitment,
+                }
+            });
         }
         Ok(Progress::Pending)
     }

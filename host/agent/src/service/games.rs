@@ -5,6 +5,7 @@ use opml_chain::Chain;
 use opml_chain::contracts::TaskRegistry;
 
 use super::desk::{Desk, config_of};
+use super::jobs::Spec;
 use super::report;
 use super::results::{JobKey, JobOutput};
 use super::task_work::{COMMIT_RESERVE_S, RunBudget, RunState};
@@ -253,19 +254,21 @@ impl Desk {
         lines: &mut Vec<String>,
     ) -> Result<(), AgentError> {
         let (game, record, left) = (turn.id, Box::new(turn.record.clone()), turn.left);
-        let steps = self.move_steps(turn)?;
-        let queued = self
-            .jobs
-            .submit(JobKey::Move(game), left, steps, None, move |_| {
-                let mv = player.next_move(&record, left);
-                JobOutput::Move {
-                    game,
-                    player,
-                    record,
-                    clock_out: left == 0,
-                    mv,
-                }
-            });
+        let spec = Spec {
+            urgency: left,
+            steps: self.move_steps(turn)?,
+            deadline: None,
+        };
+        let queued = self.jobs.submit(JobKey::Move(game), spec, move |_| {
+            let mv = player.next_move(&record, left);
+            JobOutput::Move {
+                game,
+                player,
+                record,
+                clock_out: left == 0,
+                mv,
+            }
+        });
         if queued {
             lines.push(format!(
                 "game {game}: its move is queued ({} s left on the clock; {} job(s) running)",

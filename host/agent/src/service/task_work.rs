@@ -10,7 +10,7 @@ use opml_state::{Hash, sha256};
 use opml_vm::Interrupted;
 
 use super::desk::{Desk, config_of};
-use super::jobs::Stop;
+use super::jobs::{Spec, Stop};
 use super::results::{JobKey, JobOutput};
 use crate::AgentError;
 use crate::adversary::{LyingTrace, wrong_final_state};
@@ -204,26 +204,23 @@ impl Desk {
                 return Ok(());
             }
         };
-        // A budget past what the clock can represent is no limit.
-        let deadline = Instant::now().checked_add(budget.wall);
         lines.push(format!(
             "task {task_id}: running it (at most {} steps and {} s: {})",
             budget.steps,
             budget.wall.as_secs(),
             budget.why
         ));
-        let urgency = budget.wall.as_secs();
-        let steps = budget.steps;
-        self.jobs.submit(
-            JobKey::Run(task_id),
-            urgency,
-            steps,
-            deadline,
-            move |stop| JobOutput::Run {
+        let spec = Spec {
+            urgency: budget.wall.as_secs(),
+            steps: budget.steps,
+            // A budget past what the clock can represent is no limit.
+            deadline: Instant::now().checked_add(budget.wall),
+        };
+        self.jobs
+            .submit(JobKey::Run(task_id), spec, move |stop| JobOutput::Run {
                 task: task_id,
                 run: run_job(&program, &input, &config, &budget, stop).map(Box::new),
-            },
-        );
+            });
         self.work.insert(task_id, TaskWork::running());
         Ok(())
     }
