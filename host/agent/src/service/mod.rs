@@ -11,7 +11,7 @@
 //!
 //! A poll never waits for a computation. A task's run and every move's computation (a
 //! player's tree build) are jobs on threads of their own, at most [`default_job_limit`] at a
-//! time; a poll starts them, collects the finished ones and sends their moves. A task's run is
+//! time, of which long ones (a huge task's run) never hold every thread; a poll starts them, collects the finished ones and sends their moves. A task's run is
 //! made once and shared by every game on the task, and is abandoned when it cannot end before
 //! the chain moment it is for (a server's deadline, a challenger's window). When several games
 //! wait on the service, the one with the least clock left is served first. Reads that fail are
