@@ -259,6 +259,25 @@ impl VmTrace {
         }
         Ok(())
     }
+
+    /// Like [`new`](Self::new), but every [`Timeline::STOP_CHECK`] steps asks `stop` with the
+    /// step reached whether to give up (a cancelled job, a passed deadline).
+    pub fn new_until(
+        mut machine: Machine,
+        max_steps: u64,
+        stop: impl FnMut(u64) -> bool,
+    ) -> Result<VmTrace, opml_vm::Interrupted> {
+        let initial_hash = machine.state_hash();
+        let interval = Timeline::DEFAULT_INTERVAL;
+        let timeline = Timeline::record_until(machine, max_steps, interval, stop)?;
+        let final_state = timeline.end().clone().state();
+        Ok(VmTrace {
+            timeline,
+            initial_hash,
+            final_hash: final_state.hash(),
+            final_state,
+        })
+    }
 }
 
 impl Trace for VmTrace {

@@ -36,7 +36,7 @@ pub use io::LogSink;
 pub use machine::Machine;
 pub use opml_proof::StepWitness;
 pub use opml_state::{ExitStatus, VmState};
-pub use timeline::Timeline;
+pub use timeline::{Interrupted, Timeline};
 
 /// Why a program could not be loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]

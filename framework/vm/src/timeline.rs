@@ -5,6 +5,13 @@ use opml_state::Hash;
 
 use crate::Machine;
 
+/// A recording given up before its end ([`Timeline::record_until`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted {
+    /// The step the run had reached.
+    pub step: u64,
+}
+
 /// A run recorded once, with a snapshot every `interval` steps, so that the state at any step
 /// can be rebuilt quickly: [`seek`](Timeline::seek) clones the nearest snapshot at or before
 /// the step and runs forward in fast mode.
@@ -26,26 +33,68 @@ impl Timeline {
     /// The default snapshot interval in steps.
     pub const DEFAULT_INTERVAL: u64 = 1 << 28;
 
+    /// Steps between two questions to the `stop` of [`record_until`](Self::record_until):
+    /// 2^22, about 10 ms of the fast loop, so the loop itself stays as fast as [`record`]'s.
+    ///
+    /// [`record`]: Self::record
+    pub const STOP_CHECK: u64 = 1 << 22;
+
     /// Runs `machine` until it halts or `max_steps` more steps have executed, keeping a
     /// snapshot at its current step and at every multiple of `interval` (at least 1) steps.
-    pub fn record(mut machine: Machine, max_steps: u64, interval: u64) -> Timeline {
+    pub fn record(machine: Machine, max_steps: u64, interval: u64) -> Timeline {
+        Timeline::record_with(machine, max_steps, interval, |_| false).0
+    }
+
+    /// Like [`record`](Self::record), but every [`STOP_CHECK`](Self::STOP_CHECK) steps asks
+    /// `stop` with the step reached whether to give up; when it says so, the recording ends
+    /// there and only the step reached is returned.
+    pub fn record_until(
+        machine: Machine,
+        max_steps: u64,
+        interval: u64,
+        stop: impl FnMut(u64) -> bool,
+    ) -> Result<Timeline, Interrupted> {
+        match Timeline::record_with(machine, max_steps, interval, stop) {
+            (timeline, false) => Ok(timeline),
+            (timeline, true) => Err(Interrupted {
+                step: timeline.end.step_count(),
+            }),
+        }
+    }
+
+    /// The recording of [`record_until`](Self::record_until), and whether `stop` ended it.
+    fn record_with(
+        mut machine: Machine,
+        max_steps: u64,
+        interval: u64,
+        mut stop: impl FnMut(u64) -> bool,
+    ) -> (Timeline, bool) {
         let interval = interval.max(1);
         let target = machine.step_count().saturating_add(max_steps);
         let mut snapshots = vec![(machine.clone(), machine.state_hash())];
+        let mut stopped = false;
         while !machine.status().is_halted() && machine.step_count() < target {
             let step = machine.step_count();
-            let next = (step / interval + 1).saturating_mul(interval).min(target);
+            let next = (step / interval + 1)
+                .saturating_mul(interval)
+                .min(target)
+                .min(step.saturating_add(Timeline::STOP_CHECK));
             machine.run(next - step);
             if machine.step_count().is_multiple_of(interval) && !machine.status().is_halted() {
                 let hash = machine.state_hash();
                 snapshots.push((machine.clone(), hash));
             }
+            if !machine.status().is_halted() && stop(machine.step_count()) {
+                stopped = true;
+                break;
+            }
         }
-        Timeline {
+        let timeline = Timeline {
             interval,
             snapshots,
             end: machine,
-        }
+        };
+        (timeline, stopped)
     }
 
     /// The snapshot interval in steps.

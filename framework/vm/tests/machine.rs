@@ -7,7 +7,7 @@ use common::asm::*;
 use common::check;
 use opml_elf::Program;
 use opml_platform::TrapCause;
-use opml_vm::{ExitStatus, LoadError, Machine};
+use opml_vm::{ExitStatus, Interrupted, LoadError, Machine, Timeline};
 
 fn code(parts: &[&[u32]]) -> Vec<u32> {
     parts.concat()
@@ -254,6 +254,32 @@ fn checkpoints_land_on_multiples_and_at_the_end() {
     let mut last = None;
     m.run_with_checkpoints(700, 0, |step, hash| last = Some((step, hash)));
     assert_eq!(last, Some((700, m.state_hash())));
+}
+
+#[test]
+fn a_recording_asks_whether_to_stop_and_otherwise_is_the_same() {
+    // 16 · 2^19 + 10 steps: the recording asks twice, and halts before a third question.
+    let program = cpu_loop(1 << 19);
+    let load = || Machine::from_program(&program, Vec::new()).unwrap();
+    let interval = Timeline::STOP_CHECK;
+    let whole = Timeline::record(load(), u64::MAX, interval);
+    let mut asked = Vec::new();
+    let same = Timeline::record_until(load(), u64::MAX, interval, |step| {
+        asked.push(step);
+        false
+    })
+    .unwrap();
+    assert_eq!(asked, [Timeline::STOP_CHECK, 2 * Timeline::STOP_CHECK]);
+    assert!(same.snapshot_hashes().eq(whole.snapshot_hashes()));
+    assert_eq!(same.end().step_count(), 16 * (1 << 19) + 10);
+    assert_eq!(same.end().status(), whole.end().status());
+    let stopped = Timeline::record_until(load(), u64::MAX, interval, |_| true);
+    assert_eq!(
+        stopped.err(),
+        Some(Interrupted {
+            step: Timeline::STOP_CHECK
+        })
+    );
 }
 
 #[test]

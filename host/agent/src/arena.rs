@@ -10,7 +10,7 @@ use std::time::Instant;
 use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::SolEventInterface;
 use opml_chain::contracts::DisputeGame;
-use opml_chain::{Chain, ChainError, TxReceipt};
+use opml_chain::{Chain, ChainError, LogQuery, TxReceipt};
 use serde::Serialize;
 
 use crate::AgentError;
@@ -140,18 +140,22 @@ pub struct HistoryEntry {
     pub event: String,
 }
 
-/// Every event the game contract emitted for game `id`, decoded, in order: the game's whole
-/// history as the chain records it, whoever moved.
+/// Every event the game contract emitted for game `id` from block `from_block` on (the block
+/// the game was created in, when known), decoded, in order: the game's whole history as the
+/// chain records it, whoever moved. Asks the node for that game's events only (the id is an
+/// indexed topic of every game event).
 pub fn game_history(
     chain: &mut dyn Chain,
     contracts: &Contracts,
     id: u64,
+    from_block: u64,
 ) -> Result<Vec<HistoryEntry>, AgentError> {
-    let topic = B256::from(U256::from(id));
+    let query = LogQuery::new(contracts.game)
+        .from_block(from_block)
+        .topic(1, B256::from(U256::from(id)));
     Ok(chain
-        .logs(contracts.game, 0)?
+        .logs(&query)?
         .into_iter()
-        .filter(|entry| entry.log.topics().get(1) == Some(&topic))
         .filter_map(|entry| {
             let event = DisputeGame::DisputeGameEvents::decode_log(&entry.log).ok()?;
             Some(HistoryEntry {

@@ -7,7 +7,7 @@
 //!   [`adversary`]: the lies adversaries tell; [`arena`]: a game played to its end.
 //! - [`scenario`]: the whole story (task, result, dispute, verdict, payouts) in one process.
 //! - [`service`]: the server and challenger as long-running services, each in its own
-//!   process, polling a node.
+//!   process, polling a node; their runs and tree builds run as jobs off the polling path.
 
 pub mod adversary;
 pub mod arena;
@@ -57,6 +57,14 @@ pub enum AgentError {
     InputTooLong(usize),
     /// No complete upload of the input with this commitment is in the input oracle.
     InputUnavailable(Hash),
+    /// The input oracle says the input with this commitment is longer than an agent fetches
+    /// ([`roles::MAX_INPUT`]).
+    InputOverLimit {
+        /// The input's commitment.
+        commitment: Hash,
+        /// The length the oracle's event gives.
+        length: u64,
+    },
     /// The task's program is not one the agent was given.
     UnknownProgram(Hash),
     /// The program did not halt within the games' trace length.
@@ -90,6 +98,12 @@ impl fmt::Display for AgentError {
                 f,
                 "no complete upload of input 0x{} in the input oracle",
                 hex::encode(commitment)
+            ),
+            AgentError::InputOverLimit { commitment, length } => write!(
+                f,
+                "input 0x{} is {length} bytes long, more than the {} bytes an agent fetches",
+                hex::encode(commitment),
+                roles::MAX_INPUT
             ),
             AgentError::UnknownProgram(id) => {
                 write!(

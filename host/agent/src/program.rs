@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use opml_game::{PhaseConfig, VmTrace};
 use opml_state::Hash;
-use opml_vm::Machine;
+use opml_vm::{Interrupted, Machine};
 
 use crate::AgentError;
 
@@ -46,5 +46,21 @@ impl Program {
     /// The honest trace of the run on `input`, as long as the games of `config` look.
     pub fn trace(&self, input: &[u8], config: &PhaseConfig) -> Result<VmTrace, AgentError> {
         Ok(VmTrace::new(self.machine(input)?, config.total_steps()))
+    }
+
+    /// Like [`trace`](Self::trace), but asks `stop` with the step reached every
+    /// [`opml_vm::Timeline::STOP_CHECK`] steps whether to give up: `Ok(Err(..))` then, with
+    /// the step the run had reached.
+    pub fn trace_until(
+        &self,
+        input: &[u8],
+        config: &PhaseConfig,
+        stop: impl FnMut(u64) -> bool,
+    ) -> Result<Result<VmTrace, Interrupted>, AgentError> {
+        Ok(VmTrace::new_until(
+            self.machine(input)?,
+            config.total_steps(),
+            stop,
+        ))
     }
 }

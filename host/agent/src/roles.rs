@@ -4,7 +4,7 @@
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_sol_types::{SolCall, SolEvent};
 use opml_chain::contracts::{InputOracle, TaskRegistry};
-use opml_chain::{Chain, TxReceipt};
+use opml_chain::{Chain, LogQuery, TxReceipt};
 use opml_game::PhaseConfig;
 use opml_state::{Hash, input};
 
@@ -55,37 +55,72 @@ pub fn publish_input(
     Ok(commitment)
 }
 
-/// Rebuilds the input with `commitment` from the input oracle's events: the first complete
-/// upload of it (`InputAvailable`), assembled from its parts (`InputData`) and checked against
-/// the commitment. The empty input (commitment zero) needs no upload. Reads the oracle's whole
-/// log.
+/// Most bytes of input an agent fetches: 64 MiB. An upload's length comes from the input
+/// oracle's event, which anyone can emit by opening an upload; an agent refuses a longer input
+/// ([`AgentError::InputOverLimit`]) instead of allocating what the chain says.
+pub const MAX_INPUT: usize = 64 << 20;
+
+/// Rebuilds the input with `commitment` from the input oracle's events, reading blocks
+/// `from_block..=to_block` (`None`: up to the latest): the first complete upload of it (its
+/// `InputAvailable` event, asked for by the commitment, an indexed topic), assembled from its
+/// parts (the `InputData` events of that upload id, also indexed, up to the block that
+/// completed it) and checked against the commitment. The empty input (commitment zero) needs
+/// no upload. A task's input is complete before the task is posted, so the task's block is a
+/// good `to_block`.
 pub fn fetch_input(
     chain: &mut dyn Chain,
     contracts: &Contracts,
     commitment: Hash,
+    from_block: u64,
+    to_block: Option<u64>,
 ) -> Result<Vec<u8>, AgentError> {
     if commitment == input::commitment(&[]) {
         return Ok(Vec::new());
     }
-    let logs = chain.logs(contracts.oracle, 0)?;
-    let (id, length) = logs
+    let mut query = LogQuery::new(contracts.oracle)
+        .from_block(from_block)
+        .topic(0, InputOracle::InputAvailable::SIGNATURE_HASH)
+        .topic(1, B256::from(commitment));
+    if let Some(to_block) = to_block {
+        query = query.to_block(to_block);
+    }
+    let (id, length, completed) = chain
+        .logs(&query)?
         .iter()
-        .filter_map(|log| InputOracle::InputAvailable::decode_log(&log.log).ok())
-        .map(|available| available.data)
-        .find(|available| available.commitment.0 == commitment)
-        .map(|available| (available.id, available.length))
+        .find_map(|entry| {
+            let available = InputOracle::InputAvailable::decode_log(&entry.log).ok()?;
+            (available.commitment.0 == commitment).then_some((
+                available.id,
+                available.length,
+                entry.block_number,
+            ))
+        })
         .ok_or(AgentError::InputUnavailable(commitment))?;
-    let mut data = vec![0u8; length as usize];
+    let length = usize::try_from(length)
+        .ok()
+        .filter(|&length| length <= MAX_INPUT)
+        .ok_or(AgentError::InputOverLimit {
+            commitment,
+            length: u64::from(length),
+        })?;
+    let parts = LogQuery::new(contracts.oracle)
+        .from_block(from_block)
+        .to_block(completed)
+        .topic(0, InputOracle::InputData::SIGNATURE_HASH)
+        .topic(1, B256::from(id));
+    let mut data = vec![0u8; length];
     let mut posted = 0;
-    for part in logs
-        .iter()
-        .filter_map(|log| InputOracle::InputData::decode_log(&log.log).ok())
-        .map(|part| part.data)
-        .filter(|part| part.id == id)
-    {
+    for entry in chain.logs(&parts)? {
+        let Ok(part) = InputOracle::InputData::decode_log(&entry.log).map(|log| log.data) else {
+            continue;
+        };
+        if part.id != id {
+            continue;
+        }
         let start = part.offset as usize;
-        let slot = data
-            .get_mut(start..start + part.data.len())
+        let slot = start
+            .checked_add(part.data.len())
+            .and_then(|end| data.get_mut(start..end))
             .ok_or_else(|| AgentError::Decode(format!("upload {id} has a part past its end")))?;
         slot.copy_from_slice(&part.data);
         posted += part.data.len();

@@ -12,8 +12,12 @@ use opml_game::PhaseConfig;
 /// The fee the requester pays: 0.1 ether.
 const FEE: u128 = 100_000_000_000_000_000;
 
-/// Rounds after which a test calls the services stuck.
-const MAX_ROUNDS: usize = 200;
+/// Rounds (in which a service acted, or the clock moved) after which a test calls the services
+/// stuck.
+const MAX_ROUNDS: usize = 400;
+
+/// Polls of services that only wait for their jobs after which a test calls them stuck.
+const MAX_WAITS: usize = 100_000;
 
 /// Echo in raw mode: the output is the input's bytes reversed.
 fn echo_input(text: &[u8]) -> Vec<u8> {
@@ -55,7 +59,8 @@ impl Transcript {
 }
 
 /// Polls the server (unless it is `away`) and the challenger in turn until both are idle;
-/// moves the clock past the challenge window (or a game clock) whenever nobody acted.
+/// moves the clock past the challenge window (or a game clock) whenever nobody acted and no
+/// job is running, and only pauses while a job is.
 fn run(
     clock: &mut dyn Chain,
     server: (&mut Server, &mut dyn Chain),
@@ -65,22 +70,32 @@ fn run(
     let (server, server_chain) = server;
     let (challenger, challenger_chain) = challenger;
     let mut transcript = Transcript::default();
-    for _ in 0..MAX_ROUNDS {
+    let (mut rounds, mut waits) = (0, 0);
+    while rounds < MAX_ROUNDS && waits < MAX_WAITS {
         let mut acted = false;
+        let mut busy = challenger.backlog().is_busy();
         if !away {
             let lines = server.poll(server_chain).expect("the server polls");
             acted |= !lines.is_empty();
+            busy |= server.backlog().is_busy();
             transcript.server.extend(lines);
         }
         let lines = challenger
             .poll(challenger_chain)
             .expect("the challenger polls");
         acted |= !lines.is_empty();
+        busy |= challenger.backlog().is_busy();
         transcript.challenger.extend(lines);
         if challenger.is_idle() && (away || server.is_idle()) {
             return transcript;
         }
-        if !acted {
+        if acted {
+            rounds += 1;
+        } else if busy {
+            waits += 1;
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        } else {
+            rounds += 1;
             let wait = RegistryConfig::default().game_clock + 1;
             clock.advance_time(wait).unwrap();
         }
@@ -89,6 +104,20 @@ fn run(
         "the services did not finish:\nserver: {:#?}\nchallenger: {:#?}",
         transcript.server, transcript.challenger
     );
+}
+
+/// Polls `service` once, and again while the jobs it started run (as `opml serve --once`
+/// does); returns everything it said.
+fn poll_once(service: &mut dyn Service, chain: &mut dyn Chain) -> Vec<String> {
+    let mut lines = Vec::new();
+    for _ in 0..MAX_WAITS {
+        lines.extend(service.poll(chain).expect("the service polls"));
+        if !service.backlog().is_busy() {
+            return lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    panic!("the service's jobs did not finish: {lines:#?}");
 }
 
 fn output_of(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> Vec<u8> {
@@ -220,7 +249,7 @@ fn a_server_that_goes_away_loses_by_timeout_on_anvil() {
     );
     let mut challenger = Challenger::new(challenger_chain.accounts()[0], contracts, [program]);
     // The server commits its wrong result and goes away before the challenger disputes it.
-    let lines = server.poll(&mut server_chain).unwrap();
+    let lines = poll_once(&mut server, &mut server_chain);
     assert!(
         Transcript::said(&lines, "committed a WRONG result"),
         "{lines:?}"
@@ -259,22 +288,22 @@ fn inputs_are_rebuilt_from_the_oracle_events() {
     let commitment = roles::publish_input(&mut chain, &contracts, accounts[1], &data).unwrap();
     let other = roles::publish_input(&mut chain, &contracts, accounts[2], b"another").unwrap();
     assert_eq!(
-        roles::fetch_input(&mut chain, &contracts, commitment).unwrap(),
+        roles::fetch_input(&mut chain, &contracts, commitment, 0, None).unwrap(),
         data
     );
     assert_eq!(
-        roles::fetch_input(&mut chain, &contracts, other).unwrap(),
+        roles::fetch_input(&mut chain, &contracts, other, 0, None).unwrap(),
         b"another"
     );
     let empty = roles::publish_input(&mut chain, &contracts, accounts[1], &[]).unwrap();
     assert!(
-        roles::fetch_input(&mut chain, &contracts, empty)
+        roles::fetch_input(&mut chain, &contracts, empty, 0, None)
             .unwrap()
             .is_empty()
     );
     let unknown = [7u8; 32];
     assert!(matches!(
-        roles::fetch_input(&mut chain, &contracts, unknown),
+        roles::fetch_input(&mut chain, &contracts, unknown, 0, None),
         Err(AgentError::InputUnavailable(c)) if c == unknown
     ));
 }
@@ -293,7 +322,7 @@ fn a_service_started_past_a_task_does_not_see_it() {
     assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
     // From the genesis block the same server takes the task on.
     let mut server = Server::new(server_account, contracts, [program], None);
-    let lines = server.poll(&mut chain).unwrap();
+    let lines = poll_once(&mut server, &mut chain);
     assert!(
         Transcript::said(&lines, "committed its result"),
         "{lines:?}"

@@ -70,6 +70,66 @@ pub struct BlockLog {
     pub log: Log,
 }
 
+/// Which logs to read ([`Chain::logs`]): one emitter's, in a block range, whose topics match.
+///
+/// A `None` topic matches anything; topic 0 of a Solidity event is its signature hash, and its
+/// indexed parameters follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogQuery {
+    /// The emitting contract.
+    pub address: Address,
+    /// The first block.
+    pub from_block: u64,
+    /// The last block (`None`: the latest).
+    pub to_block: Option<u64>,
+    /// The topics to match, by position.
+    pub topics: [Option<B256>; 4],
+}
+
+impl LogQuery {
+    /// Every log of `address`, from the genesis block on.
+    pub fn new(address: Address) -> LogQuery {
+        LogQuery {
+            address,
+            from_block: 0,
+            to_block: None,
+            topics: [None; 4],
+        }
+    }
+
+    /// From block `block` on.
+    pub fn from_block(mut self, block: u64) -> LogQuery {
+        self.from_block = block;
+        self
+    }
+
+    /// Up to block `block` (included).
+    pub fn to_block(mut self, block: u64) -> LogQuery {
+        self.to_block = Some(block);
+        self
+    }
+
+    /// Only the logs whose topic `index` is `value`; an index past the fourth topic is ignored
+    /// (no log has one).
+    pub fn topic(mut self, index: usize, value: B256) -> LogQuery {
+        if let Some(slot) = self.topics.get_mut(index) {
+            *slot = Some(value);
+        }
+        self
+    }
+
+    /// Whether `entry` is one of the logs asked for.
+    pub fn matches(&self, entry: &BlockLog) -> bool {
+        let topics = entry.log.topics();
+        entry.log.address == self.address
+            && entry.block_number >= self.from_block
+            && self.to_block.is_none_or(|last| entry.block_number <= last)
+            && self.topics.iter().enumerate().all(|(index, wanted)| {
+                wanted.is_none_or(|wanted| topics.get(index) == Some(&wanted))
+            })
+    }
+}
+
 /// A chain: accounts to send from, contracts to deploy and call, time and logs.
 ///
 /// Blocking: every method returns once the node answered (a transaction once it is mined).
@@ -98,8 +158,8 @@ pub trait Chain {
     /// [`ChainError::Unsupported`]).
     fn advance_time(&mut self, seconds: u64) -> Result<(), ChainError>;
 
-    /// Every log emitted by `address` in block `from_block` or later, in chain order.
-    fn logs(&mut self, address: Address, from_block: u64) -> Result<Vec<BlockLog>, ChainError>;
+    /// Every log `query` asks for, in chain order.
+    fn logs(&mut self, query: &LogQuery) -> Result<Vec<BlockLog>, ChainError>;
 
     /// The number of the latest block.
     fn block_number(&mut self) -> Result<u64, ChainError>;

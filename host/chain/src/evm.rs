@@ -25,7 +25,7 @@ use revm::primitives::hardfork::SpecId;
 use revm::state::AccountInfo;
 use revm::{Context, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
 
-use crate::backend::{BlockLog, Chain, Tx, TxReceipt};
+use crate::backend::{BlockLog, Chain, LogQuery, Tx, TxReceipt};
 use crate::error::ChainError;
 
 /// The gas limit of every transaction (the EIP-7825 cap: what any transaction may use).
@@ -325,11 +325,11 @@ impl Chain for EmbeddedChain {
         Ok(())
     }
 
-    fn logs(&mut self, address: Address, from_block: u64) -> Result<Vec<BlockLog>, ChainError> {
+    fn logs(&mut self, query: &LogQuery) -> Result<Vec<BlockLog>, ChainError> {
         Ok(self
             .logs
             .iter()
-            .filter(|entry| entry.block_number >= from_block && entry.log.address == address)
+            .filter(|entry| query.matches(entry))
             .cloned()
             .collect())
     }

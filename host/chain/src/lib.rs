@@ -18,7 +18,7 @@ pub mod evm;
 pub mod rpc;
 
 pub use anvil::Anvil;
-pub use backend::{BlockLog, Chain, Tx, TxReceipt};
+pub use backend::{BlockLog, Chain, LogQuery, Tx, TxReceipt};
 pub use contracts::{StepOutcome, StepVerifierEvm};
 pub use error::{ChainError, decode_revert};
 pub use evm::{EmbeddedChain, EvmError, Receipt, TxGas};

@@ -27,7 +27,7 @@ use tokio::runtime::Runtime;
 
 pub use alloy::signers::local::PrivateKeySigner;
 
-use crate::backend::{BlockLog, Chain, Tx, TxReceipt};
+use crate::backend::{BlockLog, Chain, LogQuery, Tx, TxReceipt};
 use crate::error::ChainError;
 
 /// JSON-RPC error code of a method the node does not have.
@@ -41,6 +41,8 @@ pub struct RpcChain {
     chain_id: u64,
     accounts: Vec<Address>,
     timeout: Duration,
+    /// Most blocks one `eth_getLogs` request covers (`None`: any).
+    log_window: Option<u64>,
 }
 
 impl fmt::Debug for RpcChain {
@@ -101,6 +103,7 @@ impl RpcChain {
             chain_id: 0,
             accounts: keys.iter().map(PrivateKeySigner::address).collect(),
             timeout,
+            log_window: None,
         };
         let provider = chain.provider.clone();
         chain.chain_id = chain.block_on("eth_chainId", async move {
@@ -125,6 +128,12 @@ impl RpcChain {
     /// Sets how long one operation may take.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// Asks `eth_getLogs` for at most `blocks` blocks at a time (`None` or zero: the whole
+    /// range at once), for nodes that cap the range of one query.
+    pub fn set_log_window(&mut self, blocks: Option<u64>) {
+        self.log_window = blocks.filter(|&blocks| blocks > 0);
     }
 
     /// Runs `future` to completion, or fails with [`ChainError::Timeout`].
@@ -192,6 +201,53 @@ impl RpcChain {
                     gas_used,
                 },
             })
+        })
+    }
+}
+
+impl RpcChain {
+    /// One `eth_getLogs` request: the logs `query` asks for, in blocks `from..=to`.
+    fn logs_in(
+        &self,
+        query: &LogQuery,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<Vec<BlockLog>, ChainError> {
+        let provider = self.provider.clone();
+        let mut filter = Filter::new().address(query.address).from_block(from);
+        if let Some(to) = to {
+            filter = filter.to_block(to);
+        }
+        let [t0, t1, t2, t3] = query.topics;
+        if let Some(topic) = t0 {
+            filter = filter.event_signature(topic);
+        }
+        if let Some(topic) = t1 {
+            filter = filter.topic1(topic);
+        }
+        if let Some(topic) = t2 {
+            filter = filter.topic2(topic);
+        }
+        if let Some(topic) = t3 {
+            filter = filter.topic3(topic);
+        }
+        self.block_on("eth_getLogs", async move {
+            let logs = provider
+                .get_logs(&filter)
+                .await
+                .map_err(rpc_error("eth_getLogs"))?;
+            logs.into_iter()
+                .filter(|log| !log.removed)
+                .map(|log| {
+                    let block_number = log.block_number.ok_or_else(|| {
+                        ChainError::Rpc("eth_getLogs: a log without a block number".to_owned())
+                    })?;
+                    Ok(BlockLog {
+                        block_number,
+                        log: log.inner,
+                    })
+                })
+                .collect()
         })
     }
 }
@@ -336,27 +392,26 @@ impl Chain for RpcChain {
         })
     }
 
-    fn logs(&mut self, address: Address, from_block: u64) -> Result<Vec<BlockLog>, ChainError> {
-        let provider = self.provider.clone();
-        let filter = Filter::new().address(address).from_block(from_block);
-        self.block_on("eth_getLogs", async move {
-            let logs = provider
-                .get_logs(&filter)
-                .await
-                .map_err(rpc_error("eth_getLogs"))?;
-            logs.into_iter()
-                .filter(|log| !log.removed)
-                .map(|log| {
-                    let block_number = log.block_number.ok_or_else(|| {
-                        ChainError::Rpc("eth_getLogs: a log without a block number".to_owned())
-                    })?;
-                    Ok(BlockLog {
-                        block_number,
-                        log: log.inner,
-                    })
-                })
-                .collect()
-        })
+    /// Asks for the logs in windows of [`RpcChain::set_log_window`] blocks when one is set.
+    fn logs(&mut self, query: &LogQuery) -> Result<Vec<BlockLog>, ChainError> {
+        let Some(window) = self.log_window else {
+            return self.logs_in(query, query.from_block, query.to_block);
+        };
+        let last = match query.to_block {
+            Some(last) => last,
+            None => self.block_number()?,
+        };
+        let mut logs = Vec::new();
+        let mut from = query.from_block;
+        while from <= last {
+            let to = from.saturating_add(window - 1).min(last);
+            logs.extend(self.logs_in(query, from, Some(to))?);
+            from = match to.checked_add(1) {
+                Some(next) => next,
+                None => break,
+            };
+        }
+        Ok(logs)
     }
 
     fn block_number(&mut self) -> Result<u64, ChainError> {

@@ -5,7 +5,7 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use opml_chain::contracts::{RiscvStep, decode_error};
-use opml_chain::{Anvil, Chain, ChainError, EmbeddedChain, RpcChain, Tx, rpc};
+use opml_chain::{Anvil, BlockLog, Chain, ChainError, EmbeddedChain, LogQuery, RpcChain, Tx, rpc};
 use opml_tests::RandomProgram;
 use opml_vm::Machine;
 
@@ -52,8 +52,9 @@ fn step_calldata(state_data: &[u8], proof: &[u8]) -> Bytes {
     .into()
 }
 
-/// The agent-side test body, written once against [`Chain`].
-fn exercise(chain: &mut impl Chain) {
+/// The agent-side test body, written once against [`Chain`]; returns the address of a contract
+/// that emitted logs, and its logs.
+fn exercise(chain: &mut impl Chain) -> (Address, Vec<BlockLog>) {
     let accounts = chain.accounts().to_vec();
     assert!(accounts.len() >= 2, "need two accounts, have {accounts:?}");
     let (alice, bob) = (accounts[0], accounts[1]);
@@ -145,15 +146,40 @@ fn exercise(chain: &mut impl Chain) {
         assert!(timestamp >= U256::from(t0 + 3_600));
         receipts.push(receipt);
     }
-    let logs = chain.logs(logger, from_block).expect("logs");
+    let logs = chain
+        .logs(&LogQuery::new(logger).from_block(from_block))
+        .expect("logs");
     assert_eq!(logs.len(), 2);
     for (entry, receipt) in logs.iter().zip(&receipts) {
         assert_eq!(entry.block_number, receipt.block_number);
         assert_eq!(entry.log, receipt.logs[0]);
     }
-    let last = chain.logs(logger, receipts[1].block_number).expect("logs");
+    let last = chain
+        .logs(&LogQuery::new(logger).from_block(receipts[1].block_number))
+        .expect("logs");
     assert_eq!(last, logs[1..]);
-    assert!(chain.logs(verifier, 0).expect("logs").is_empty());
+    // A block range and a topic narrow the query.
+    let first = LogQuery::new(logger)
+        .from_block(from_block)
+        .to_block(receipts[0].block_number);
+    assert_eq!(chain.logs(&first).expect("logs"), logs[..1]);
+    let topic = logs[1].log.topics()[0];
+    let with_topic: Vec<_> = logs
+        .iter()
+        .filter(|entry| entry.log.topics()[0] == topic)
+        .cloned()
+        .collect();
+    let by_topic = LogQuery::new(logger).from_block(from_block).topic(0, topic);
+    assert_eq!(chain.logs(&by_topic).expect("logs"), with_topic);
+    let no_such_topic = LogQuery::new(logger).topic(0, B256::repeat_byte(0xee));
+    assert!(chain.logs(&no_such_topic).expect("logs").is_empty());
+    assert!(
+        chain
+            .logs(&LogQuery::new(verifier))
+            .expect("logs")
+            .is_empty()
+    );
+    (logger, logs)
 }
 
 #[test]
@@ -172,7 +198,14 @@ fn anvil_chain() {
     let anvil = Anvil::spawn().unwrap_or_else(|err| panic!("cannot start anvil: {err}"));
     let mut chain = anvil.connect().expect("connect to anvil");
     assert_eq!(chain.chain_id(), 31_337);
-    exercise(&mut chain);
+    let (logger, logs) = exercise(&mut chain);
+    // Asked for in windows of a block or two, the logs are the same.
+    for window in [1, 2] {
+        chain.set_log_window(Some(window));
+        assert_eq!(chain.logs(&LogQuery::new(logger)).expect("logs"), logs);
+        let from_second = LogQuery::new(logger).from_block(logs[1].block_number);
+        assert_eq!(chain.logs(&from_second).expect("logs"), logs[1..]);
+    }
 }
 
 #[test]

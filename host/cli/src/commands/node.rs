@@ -3,7 +3,9 @@
 //!
 //! Every command sends from one account, whose private key comes from `--key` or from the
 //! `OPML_KEY` environment variable (which keeps it out of `ps`). The services poll the node and
-//! print what they do, a line each; they never move the node's clock.
+//! print what they do, a line each, and their backlog when it changes; they never move the
+//! node's clock. A node that fails is retried with backoff, never a reason to exit; only a
+//! configuration error (no key for the account) stops a service.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,7 +15,7 @@ use alloy_primitives::{Address, U256};
 use anyhow::{Context, Result};
 use clap::Args;
 use opml_agent::roles::{self, TaskRequest};
-use opml_agent::service::{Challenger, Server, Service};
+use opml_agent::service::{Challenger, Server, Service, default_job_limit, stops_service};
 use opml_agent::{Contracts, Program, RegistryConfig};
 use opml_chain::rpc::parse_key;
 use opml_chain::{Chain, RpcChain};
@@ -171,7 +173,7 @@ pub(crate) struct ServiceArgs {
     /// Milliseconds between polls.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     poll_ms: u64,
-    /// Poll once, then exit.
+    /// Poll once (and again while the jobs that poll started finish), then exit.
     #[arg(long, conflicts_with = "until_idle")]
     once: bool,
     /// Exit once nothing is pending: every task taken on ended, every game settled (at once if
@@ -182,6 +184,13 @@ pub(crate) struct ServiceArgs {
     /// cap `eth_getLogs` ranges.
     #[arg(long, value_name = "BLOCK", default_value_t = 0)]
     from_block: u64,
+    /// Ask the node for the logs of at most this many blocks at a time (for nodes that cap
+    /// `eth_getLogs` ranges). Default: any range.
+    #[arg(long, value_name = "BLOCKS")]
+    log_window: Option<u64>,
+    /// Most runs and tree builds at a time. Default: the available cores.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Write the JSON report of each game it finishes to DIR/game-<id>.json.
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
@@ -201,14 +210,17 @@ pub(crate) struct ServeArgs {
 /// Runs a server until it is told to stop.
 pub(crate) fn serve(args: ServeArgs) -> Result<u8> {
     let (mut chain, account, contracts, programs) = args.service.start("serve")?;
-    let mut server = Server::new(account, contracts, programs, args.lie_from_step);
+    let jobs = args.service.jobs.unwrap_or_else(default_job_limit);
+    let mut server =
+        Server::new(account, contracts, programs, args.lie_from_step).with_max_jobs(jobs);
     args.service.poll(&mut server, &mut chain)
 }
 
 /// Runs a challenger until it is told to stop.
 pub(crate) fn challenge(args: ServiceArgs) -> Result<u8> {
     let (mut chain, account, contracts, programs) = args.start("challenge")?;
-    let mut challenger = Challenger::new(account, contracts, programs);
+    let jobs = args.jobs.unwrap_or_else(default_job_limit);
+    let mut challenger = Challenger::new(account, contracts, programs).with_max_jobs(jobs);
     args.poll(&mut challenger, &mut chain)
 }
 
@@ -221,6 +233,7 @@ impl ServiceArgs {
             .map(|elf| load_program(elf))
             .collect::<Result<Vec<_>>>()?;
         let (mut chain, account) = self.node.connect()?;
+        chain.set_log_window(self.log_window);
         let contracts = registry(&mut chain, self.registry)?;
         let ids: Vec<String> = programs.iter().map(|p| hex(&p.id())).collect();
         eprintln!(
@@ -231,12 +244,21 @@ impl ServiceArgs {
         Ok((chain, account, contracts, programs))
     }
 
-    /// Polls `service` until `--once` or `--until-idle` says to stop, printing its lines.
+    /// Polls `service` until `--once` or `--until-idle` says to stop, printing its lines. A
+    /// poll in which the node failed is followed by a longer pause, doubling up to
+    /// [`MAX_PAUSE`]; a configuration error stops the service.
     fn poll(&self, service: &mut dyn Service, chain: &mut RpcChain) -> Result<u8> {
         let mut stdout = std::io::stdout();
         service.start_at_block(self.from_block);
         loop {
-            for line in service.poll(chain)? {
+            let lines = match service.poll(chain) {
+                Ok(lines) => lines,
+                Err(error) if stops_service(&error) => {
+                    return Err(error).context("the service cannot go on");
+                }
+                Err(error) => vec![format!("the poll failed: {error}; retried")],
+            };
+            for line in lines {
                 writeln!(stdout, "{line}")?;
             }
             if let Some(dir) = &self.report_dir {
@@ -250,13 +272,38 @@ impl ServiceArgs {
                 }
             }
             stdout.flush()?;
-            if self.once || (self.until_idle && service.is_idle()) {
+            let backlog = service.backlog();
+            if self.once && !backlog.is_busy() {
+                eprintln!("{backlog}");
                 return Ok(0);
             }
-            std::thread::sleep(Duration::from_millis(self.poll_ms));
+            if self.until_idle && service.is_idle() {
+                return Ok(0);
+            }
+            let pause = match backlog.node_failures {
+                0 if self.once => JOB_PAUSE,
+                0 => Duration::from_millis(self.poll_ms),
+                failures => {
+                    let pause = Duration::from_millis(self.poll_ms)
+                        .saturating_mul(1 << failures.min(16))
+                        .min(MAX_PAUSE);
+                    writeln!(
+                        stdout,
+                        "the node failed {failures} poll(s) in a row; next poll in {pause:?}"
+                    )?;
+                    pause
+                }
+            };
+            std::thread::sleep(pause);
         }
     }
 }
+
+/// The longest pause between two polls while the node keeps failing.
+const MAX_PAUSE: Duration = Duration::from_secs(60);
+
+/// The pause between the polls of `--once` while its jobs finish.
+const JOB_PAUSE: Duration = Duration::from_millis(20);
 
 /// Loads a program from its ELF file.
 fn load_program(elf: &std::path::Path) -> Result<Program> {
