@@ -84,11 +84,11 @@ pub struct Work {
     /// that step, a range of leaves then runs `stride` steps per leaf (until the halt), and a
     /// step witness executes the proven step (none at or after the halt).
     pub steps_run: u64,
-    /// VM state hashes computed (each one the memory root of the state and the SHA-256 of its
-    /// packed form): the recording's snapshots (the initial state is the first) and its final
-    /// state; one per [`Trace::state_hash`] before the run's end; one per leaf before the halt
-    /// (leaves at or after it are the stored final hash); one per step witness (its packed
-    /// pre-state).
+    /// VM states packed and hashed (the memory root over the pages written since the machine's
+    /// last hash, then the SHA-256 of the packed state): the recording's snapshots (the initial
+    /// state is the first) and its final state; one per [`Trace::state_hash`] before the run's
+    /// end; one per leaf before the halt (leaves at or after it are the stored final hash); one
+    /// per step witness (its packed pre-state, whose SHA-256 the verifier computes).
     pub states_hashed: u64,
 }
 
