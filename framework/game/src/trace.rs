@@ -158,7 +158,22 @@ impl VmTrace {
 
     /// Like [`new`](Self::new), with a snapshot every `interval` (at least 1) steps.
     pub fn with_interval(machine: Machine, max_steps: u64, interval: u64) -> VmTrace {
-        let timeline = Timeline::record(machine, max_steps, interval);
+        VmTrace::from_timeline(Timeline::record(machine, max_steps, interval))
+    }
+
+    /// Like [`new`](Self::new), but every [`Timeline::STOP_CHECK`] steps asks `stop` with the
+    /// step reached whether to give up (a cancelled job, a passed deadline).
+    pub fn new_until(
+        machine: Machine,
+        max_steps: u64,
+        stop: impl FnMut(u64) -> bool,
+    ) -> Result<VmTrace, opml_vm::Interrupted> {
+        let interval = Timeline::DEFAULT_INTERVAL;
+        Timeline::record_until(machine, max_steps, interval, stop).map(VmTrace::from_timeline)
+    }
+
+    /// The trace of a recorded run, its recording counted as work.
+    fn from_timeline(timeline: Timeline) -> VmTrace {
         let mut snapshots = timeline.snapshot_hashes();
         // The recording keeps a snapshot at its first step.
         let (first, initial_hash) = snapshots.next().unwrap_or_default();
@@ -258,25 +273,6 @@ impl VmTrace {
             return Err(TraceError::OutOfRange { step, first, last });
         }
         Ok(())
-    }
-
-    /// Like [`new`](Self::new), but every [`Timeline::STOP_CHECK`] steps asks `stop` with the
-    /// step reached whether to give up (a cancelled job, a passed deadline).
-    pub fn new_until(
-        mut machine: Machine,
-        max_steps: u64,
-        stop: impl FnMut(u64) -> bool,
-    ) -> Result<VmTrace, opml_vm::Interrupted> {
-        let initial_hash = machine.state_hash();
-        let interval = Timeline::DEFAULT_INTERVAL;
-        let timeline = Timeline::record_until(machine, max_steps, interval, stop)?;
-        let final_state = timeline.end().clone().state();
-        Ok(VmTrace {
-            timeline,
-            initial_hash,
-            final_hash: final_state.hash(),
-            final_state,
-        })
     }
 }
 

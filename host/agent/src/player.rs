@@ -324,6 +324,16 @@ impl Player {
         commitment
     }
 
+    /// Its top-phase tree, built on first use: a clone to hand to the other players of the same
+    /// task and trace with [`with_top_tree`](Self::with_top_tree) (clones share its stored
+    /// levels).
+    pub fn top_tree(&mut self) -> Result<HistoryTree, AgentError> {
+        let started = Instant::now();
+        let tree = self.tree(0, 0, None).cloned();
+        self.busy += started.elapsed();
+        tree
+    }
+
     fn top_tree_commitment(&mut self) -> Result<(Hash, Hash, Vec<Hash>), AgentError> {
         let tree = self.tree(0, 0, None)?;
         Ok((tree.root(), tree.last_leaf(), tree.last_proof().to_vec()))

@@ -299,8 +299,8 @@ impl Desk {
         Ok(span.min(run))
     }
 
-    /// A player for the game of `turn`, from its task's run; `None` while the run is not
-    /// there (it is started if it must be; a run that failed is said once).
+    /// A player for the game of `turn`, from its task's run and top tree; `None` while they are
+    /// not there (they are started if they must be; a run or tree that failed is said once).
     fn new_player(
         &mut self,
         chain: &mut dyn Chain,
@@ -308,10 +308,31 @@ impl Desk {
         lines: &mut Vec<String>,
     ) -> Result<Option<Player>, AgentError> {
         let config = config_of(&turn.task)?;
-        match self.work.get(&turn.task_id).map(|work| &work.run) {
-            Some(RunState::Done(truth)) => Ok(Some(self.player(config, (**truth).clone()))),
-            Some(RunState::Running) => Ok(None),
-            Some(RunState::Failed(reason)) => {
+        let work = self.work.get(&turn.task_id);
+        match work.map(|work| (&work.run, &work.top)) {
+            Some((RunState::Done(truth), Some(Ok(top)))) => {
+                let (truth, top) = ((**truth).clone(), top.clone());
+                Ok(Some(self.player(config, truth).with_top_tree(top)))
+            }
+            Some((RunState::Done(truth), None)) => {
+                // The first game on the task: its top tree is built once, as a job, for all.
+                if !self.jobs.contains(JobKey::TopTree(turn.task_id)) {
+                    let mut player = self.player(config, (**truth).clone());
+                    let task = turn.task_id;
+                    let spec = Spec {
+                        urgency: turn.left,
+                        steps: truth.end_step(),
+                        deadline: None,
+                    };
+                    self.jobs.submit(JobKey::TopTree(task), spec, move |_| {
+                        let tree = player.top_tree().map_err(|error| error.to_string());
+                        JobOutput::TopTree { task, tree }
+                    });
+                }
+                Ok(None)
+            }
+            Some((RunState::Running, _)) => Ok(None),
+            Some((RunState::Failed(reason), _)) | Some((RunState::Done(_), Some(Err(reason)))) => {
                 let line = format!(
                     "game {}: cannot play: task {}: {reason}",
                     turn.id, turn.task_id

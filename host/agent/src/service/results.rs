@@ -1,7 +1,7 @@
 //! A service's jobs (a task's run, a challenger's opening, a move) and where their results
 //! go when a poll collects them.
 
-use opml_game::VmTrace;
+use opml_game::{HistoryTree, VmTrace};
 
 use super::desk::Desk;
 use super::games::Hand;
@@ -17,6 +17,8 @@ pub(crate) enum JobKey {
     Run(u64),
     /// A challenger's opening of its dispute of a task: its top tree.
     Opening(u64),
+    /// The top history tree of a task, shared by every game on it.
+    TopTree(u64),
     /// The next move in a game.
     Move(u64),
 }
@@ -26,6 +28,7 @@ impl std::fmt::Display for JobKey {
         match self {
             JobKey::Run(task) => write!(f, "task {task}: its run"),
             JobKey::Opening(task) => write!(f, "task {task}: its top commitment"),
+            JobKey::TopTree(task) => write!(f, "task {task}: its top history tree"),
             JobKey::Move(game) => write!(f, "game {game}: its move"),
         }
     }
@@ -48,6 +51,13 @@ pub(crate) enum JobOutput {
         player: Box<Player>,
         /// Its top commitment.
         commitment: Result<Commitment, AgentError>,
+    },
+    /// A task's top history tree.
+    TopTree {
+        /// The task.
+        task: u64,
+        /// The tree, or why there is none.
+        tree: Result<HistoryTree, String>,
     },
     /// A player's next move in a game.
     Move {
@@ -83,11 +93,20 @@ impl Desk {
                 }
                 Ok(JobOutput::Opening {
                     task,
-                    player,
+                    mut player,
                     commitment,
                 }) => {
                     if let Some(work) = self.work.get_mut(&task) {
+                        // Built by the opening already: every later game on the task shares it.
+                        if work.top.is_none() && commitment.is_ok() {
+                            work.top = Some(player.top_tree().map_err(|error| error.to_string()));
+                        }
                         work.opening = Some((player, commitment));
+                    }
+                }
+                Ok(JobOutput::TopTree { task, tree }) => {
+                    if let Some(work) = self.work.get_mut(&task) {
+                        work.top = Some(tree);
                     }
                 }
                 Ok(JobOutput::Move {
@@ -127,6 +146,11 @@ impl Desk {
                     match key {
                         JobKey::Run(task) | JobKey::Opening(task) => {
                             self.work.remove(&task);
+                        }
+                        JobKey::TopTree(task) => {
+                            if let Some(work) = self.work.get_mut(&task) {
+                                work.top = None;
+                            }
                         }
                         JobKey::Move(game) => {
                             if let Some(seat) = self.games.get_mut(&game) {

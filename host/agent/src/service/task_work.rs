@@ -1,11 +1,12 @@
 //! What a service computes for a task, once, whatever number of games it plays on it: the
-//! task's run, started as a job within a budget, and the players built from it.
+//! task's run, started as a job within a budget, its top history tree, and the players built
+//! from them.
 
 use std::time::{Duration, Instant};
 
 use opml_chain::Chain;
 use opml_chain::contracts::TaskRegistry;
-use opml_game::{PhaseConfig, VmTrace};
+use opml_game::{HistoryTree, PhaseConfig, VmTrace};
 use opml_state::{Hash, sha256};
 use opml_vm::Interrupted;
 
@@ -108,6 +109,9 @@ pub(crate) struct TaskWork {
     pub(crate) run: RunState,
     /// A challenger's opening of its dispute (its player and top commitment), once built.
     pub(crate) opening: Option<(Box<Player>, Result<Commitment, AgentError>)>,
+    /// Its top history tree, once built (or why it could not be): every game's player gets a
+    /// clone, so the task's top phase is hashed once however many games dispute it.
+    pub(crate) top: Option<Result<HistoryTree, String>>,
 }
 
 /// A top-phase commitment: the root, its last leaf and that leaf's proof.
@@ -119,6 +123,7 @@ impl TaskWork {
         TaskWork {
             run: RunState::Running,
             opening: None,
+            top: None,
         }
     }
 
@@ -127,6 +132,7 @@ impl TaskWork {
         TaskWork {
             run: RunState::Failed(reason),
             opening: None,
+            top: None,
         }
     }
 }
@@ -158,11 +164,6 @@ pub(crate) fn run_job(
 
 /// A player for `side` of the games of `config` over the true run `truth`: honest, or, for a
 /// server testing challengers (`lie`), a liar that leaves the true run at that step.
-///
-/// This is where the task's top history tree plugs in once the players can take one
-/// (`Player::with_top_tree`): build the top tree once per task as a job next to the run (keep
-/// it in [`TaskWork`] beside [`RunState::Done`]), and give every player a clone of it here, so
-/// that no game rebuilds it.
 pub(crate) fn player(side: Party, config: PhaseConfig, truth: VmTrace, lie: Option<u64>) -> Player {
     match lie {
         None => Player::honest(side, config, Box::new(truth)),
