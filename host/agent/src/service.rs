@@ -9,7 +9,7 @@
 //! first poll reads the registry's whole log. A service never moves the chain's clock; on a
 //! dev node whoever runs it does.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolEvent;
@@ -28,7 +28,7 @@ use crate::deploy::Contracts;
 use crate::player::{Move, Player};
 use crate::program::Program;
 use crate::record::{GameRecord, Party, Stage};
-use crate::roles::{self, TaskStatus, id_of};
+use crate::roles::{self, DisputeStatus, TaskStatus, id_of};
 
 /// A role that runs as a service.
 pub trait Service {
@@ -111,6 +111,16 @@ impl Server {
                     lines.push(format!("task {task_id}: its deadline passed; skipped"));
                     return Ok(true);
                 }
+                // A round of ours was rejected (the task reopened): a liar lies once per task.
+                if lie.is_some() && task.round > 0 {
+                    let last = roles::read_round(chain, &contracts, task_id, task.round - 1)?;
+                    if last.server == desk.account {
+                        lines.push(format!(
+                            "task {task_id}: rejected: a challenger proved the result wrong;                              the bond was split (requester, burn, winners) and the task reopened"
+                        ));
+                        return Ok(true);
+                    }
+                }
                 let config = config_of(&task)?;
                 let truth = match desk.run(chain, task_id, &task) {
                     Ok(truth) => truth,
@@ -154,8 +164,11 @@ impl Server {
                 Ok(false)
             }
             TaskStatus::Committed if !ours => {
-                lines.push(format!("task {task_id}: another server committed a result"));
-                Ok(true)
+                // Watched until it ends: a rejected round reopens the task.
+                if desk.watched.insert((task_id, task.round)) {
+                    lines.push(format!("task {task_id}: another server committed a result"));
+                }
+                Ok(false)
             }
             TaskStatus::Committed => {
                 let closes = task.committedAt + contracts.config.challenge_window;
@@ -173,17 +186,7 @@ impl Server {
                 lines.push(format!("task {task_id}: finalized"));
                 Ok(true)
             }
-            TaskStatus::Rejected if ours => {
-                lines.push(format!(
-                    "task {task_id}: rejected: a challenger proved the result wrong and took \
-                     the bond"
-                ));
-                Ok(true)
-            }
-            TaskStatus::None
-            | TaskStatus::Finalized
-            | TaskStatus::Rejected
-            | TaskStatus::Cancelled => Ok(true),
+            TaskStatus::None | TaskStatus::Finalized | TaskStatus::Cancelled => Ok(true),
         }
     }
 }
@@ -262,8 +265,8 @@ impl Challenger {
         {
             return Ok(true);
         }
-        let dispute = roles::read_dispute(chain, &contracts, task_id, desk.account)?;
-        if dispute.open || dispute.settled {
+        let dispute = roles::read_dispute(chain, &contracts, task_id, task.round, desk.account)?;
+        if DisputeStatus::of(&dispute)? != DisputeStatus::None {
             // Disputed already (by an earlier run of this service): its game is a seat.
             return Ok(true);
         }
@@ -304,7 +307,7 @@ impl Challenger {
             program.initial_state(),
             player.top_commitment()?,
         )?;
-        desk.games.insert(game_id, Seat::new(task_id));
+        desk.games.insert(game_id, Seat::new(task_id, task.round));
         desk.players.insert(game_id, player);
         lines.push(format!(
             "task {task_id}: the result is wrong (final state 0x{}, the true one is 0x{}): \
@@ -324,6 +327,10 @@ impl Service for Challenger {
             if let Ok(committed) = TaskRegistry::ResultCommitted::decode_log(&log.log) {
                 // Whether it is a task of its programs, the task record says.
                 self.0.take_task(committed.taskId, &mut lines);
+                // A later round's result is checked again.
+                if let (Ok(id), false) = (id_of(committed.taskId), committed.round.is_zero()) {
+                    self.0.tasks.insert(id, false);
+                }
             } else if let Ok(challenged) = TaskRegistry::Challenged::decode_log(&log.log)
                 && challenged.challenger == self.0.account
             {
@@ -371,6 +378,8 @@ struct Desk {
     runs: HashMap<u64, VmTrace>,
     /// Reports of the games that ended, not yet taken.
     reports: Vec<SeatReport>,
+    /// Rounds of other servers it has seen committed (reported once).
+    watched: HashSet<(u64, u32)>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -394,6 +403,8 @@ type TaskAction = fn(&mut Desk, &mut dyn Chain, u64, &mut Vec<String>) -> Result
 struct Seat {
     /// The disputed task.
     task_id: u64,
+    /// The disputed round of the task.
+    round: u32,
     /// Whether the game is over and its dispute settled.
     done: bool,
     /// Its moves so far.
@@ -401,9 +412,10 @@ struct Seat {
 }
 
 impl Seat {
-    fn new(task_id: u64) -> Seat {
+    fn new(task_id: u64, round: u32) -> Seat {
         Seat {
             task_id,
+            round,
             done: false,
             moves: Vec::new(),
         }
@@ -429,6 +441,7 @@ impl Desk {
             lie,
             next_block: 0,
             reports: Vec::new(),
+            watched: HashSet::new(),
             tasks: BTreeMap::new(),
             games: BTreeMap::new(),
             players: HashMap::new(),
@@ -484,7 +497,10 @@ impl Desk {
     fn take_game(&mut self, challenged: &TaskRegistry::Challenged, lines: &mut Vec<String>) {
         match (id_of(challenged.gameId), id_of(challenged.taskId)) {
             (Ok(game), Ok(task)) => {
-                self.games.entry(game).or_insert_with(|| Seat::new(task));
+                let round = u32::try_from(challenged.round).unwrap_or(u32::MAX);
+                self.games
+                    .entry(game)
+                    .or_insert_with(|| Seat::new(task, round));
             }
             (Err(error), _) | (_, Err(error)) => lines.push(format!("a game id: {error}")),
         }
@@ -538,14 +554,14 @@ impl Desk {
 
     /// Makes its move in every unsettled game; settles the games that are over.
     fn play(&mut self, chain: &mut dyn Chain, lines: &mut Vec<String>) -> Result<(), AgentError> {
-        let open: Vec<(u64, u64)> = self
+        let open: Vec<(u64, u64, u32)> = self
             .games
             .iter()
             .filter(|(_, seat)| !seat.done)
-            .map(|(&id, seat)| (id, seat.task_id))
+            .map(|(&id, seat)| (id, seat.task_id, seat.round))
             .collect();
-        for (id, task_id) in open {
-            match self.step_game(chain, id, task_id) {
+        for (id, task_id, round) in open {
+            match self.step_game(chain, id, task_id, round) {
                 Ok(Some(line)) => lines.push(line),
                 Ok(None) => {}
                 Err(error) => report(error, &format!("game {id}"), lines)?,
@@ -554,13 +570,15 @@ impl Desk {
         Ok(())
     }
 
-    /// One turn in game `id` (over task `task_id`): settle it if it is over (or moot, the
-    /// task being rejected), else make its move if it has one.
+    /// One turn in game `id` (over round `round` of task `task_id`): settle it if it is over,
+    /// collect a challenger's reward once its rejected round closes, else make its move if it
+    /// has one.
     fn step_game(
         &mut self,
         chain: &mut dyn Chain,
         id: u64,
         task_id: u64,
+        round: u32,
     ) -> Result<Option<String>, AgentError> {
         let contracts = self.contracts;
         let g = read_game(chain, &contracts, id)?;
@@ -570,24 +588,58 @@ impl Desk {
             return Ok(None);
         }
         let task = roles::read_task(chain, &contracts, task_id)?;
-        let dispute = roles::read_dispute(chain, &contracts, task_id, g.challenger)?;
+        let dispute = roles::read_dispute(chain, &contracts, task_id, round, g.challenger)?;
         let winner = match g.winner {
             Party::Challenger => "the challenger won",
             Party::Claimant => "the server won",
-            Party::None => "moot, the result having been rejected in another game",
+            Party::None => "no winner",
         };
-        if !dispute.open {
-            self.finish(id);
-            self.report(chain, id, task_id, g.winner)?;
-            return Ok(Some(format!("game {id}: over ({winner}) and settled")));
-        }
-        if g.stage == Stage::Resolved || TaskStatus::of(&task)? == TaskStatus::Rejected {
-            roles::settle(chain, &contracts, self.account, task_id, g.challenger)?;
-            self.finish(id);
-            self.report(chain, id, task_id, g.winner)?;
-            return Ok(Some(format!(
-                "game {id}: over ({winner}); settled the dispute of task {task_id}"
-            )));
+        match DisputeStatus::of(&dispute)? {
+            DisputeStatus::Open if g.stage == Stage::Resolved => {
+                roles::settle(
+                    chain,
+                    &contracts,
+                    self.account,
+                    task_id,
+                    round,
+                    g.challenger,
+                )?;
+                // A winning challenger keeps its seat to collect once the round closes.
+                if self.side != Party::Challenger || g.winner != Party::Challenger {
+                    self.finish(id);
+                    self.report(chain, id, task_id, g.winner)?;
+                }
+                return Ok(Some(format!(
+                    "game {id}: over ({winner}); settled the dispute of task {task_id}"
+                )));
+            }
+            DisputeStatus::Open => {}
+            DisputeStatus::Won if self.side == Party::Challenger => {
+                let r = roles::read_round(chain, &contracts, task_id, round)?;
+                if r.openDisputes > 0 {
+                    return Ok(None);
+                }
+                roles::collect(
+                    chain,
+                    &contracts,
+                    self.account,
+                    task_id,
+                    round,
+                    g.challenger,
+                )?;
+                self.finish(id);
+                self.report(chain, id, task_id, g.winner)?;
+                return Ok(Some(format!(
+                    "game {id}: over ({winner}); round {round} of task {task_id} closed: \
+                     collected the bond and a share of {} wei of the reward pool",
+                    r.share
+                )));
+            }
+            _ => {
+                self.finish(id);
+                self.report(chain, id, task_id, g.winner)?;
+                return Ok(Some(format!("game {id}: over ({winner}) and settled")));
+            }
         }
         let left = clock_left(chain, &contracts, id)?;
         if !self.players.contains_key(&id) {

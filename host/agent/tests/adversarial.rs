@@ -92,7 +92,7 @@ fn strategy_name(adversary: &Adversary, steps: u64) -> String {
 
 fn check_books(report: &DisputeReport) {
     let ledger = &report.ledger;
-    let sum = |values: [&String; 3]| {
+    let sum = |values: [&String; 4]| {
         values
             .iter()
             .map(|v| v.parse::<U256>().expect("a number"))
@@ -102,14 +102,28 @@ fn check_books(report: &DisputeReport) {
         &ledger.requester.paid,
         &ledger.server.paid,
         &ledger.challenger.paid,
+        &ledger.second_server.paid,
     ]);
     let withdrawn = sum([
         &ledger.requester.withdrawn,
         &ledger.server.withdrawn,
         &ledger.challenger.withdrawn,
+        &ledger.second_server.withdrawn,
     ]);
-    assert_eq!(paid, withdrawn, "books do not balance: {ledger:?}");
-    assert_eq!(ledger.registry_balance_after, "0", "registry not empty");
+    let burned: U256 = ledger.burned.parse().expect("a number");
+    assert_eq!(paid, withdrawn + burned, "books do not balance: {ledger:?}");
+    assert_eq!(
+        ledger.registry_balance_after, ledger.burned,
+        "the registry holds more than the burned wei"
+    );
+    // A lying server that lost pays its whole bond; a quarter of it is burned.
+    let bond = U256::from(10u64).pow(U256::from(18u64));
+    if report.finalized {
+        assert_eq!(burned, U256::ZERO, "nothing burned: {ledger:?}");
+    } else {
+        assert_eq!(burned, bond / U256::from(4u64), "burn share: {ledger:?}");
+        assert_eq!(ledger.server.withdrawn, "0", "the liar keeps nothing");
+    }
 }
 
 #[test]

@@ -302,7 +302,12 @@ fn demo_disputes_a_wrong_result_and_writes_its_report() {
     let report = json(&std::fs::read(&report_path).unwrap());
     assert_eq!(report["honest_won"], true);
     assert_eq!(report["game"]["winner"], "challenger");
-    assert_eq!(report["ledger"]["registry_balance_after"], "0");
+    // Only the burned quarter of the lying server's bond stays in the registry.
+    assert_eq!(report["ledger"]["burned"], "250000000000000000");
+    assert_eq!(
+        report["ledger"]["registry_balance_after"],
+        report["ledger"]["burned"]
+    );
     assert_eq!(report["heights"].as_array().unwrap().len(), 3);
     let moves = report["game"]["moves"].as_array().unwrap();
     assert_eq!(moves.last().unwrap()["name"], "step");
