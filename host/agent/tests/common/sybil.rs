@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolError;
 use opml_agent::adversary::{LyingTrace, wrong_final_state};
-use opml_agent::arena::play;
+use opml_agent::arena::{Sent, clock_left, play, read_game, send_move};
 use opml_agent::roles::{self, TaskRequest, TaskStatus};
 use opml_agent::{AgentError, Conduct, Contracts, Party, Player, Program, RegistryConfig};
 use opml_chain::{Chain, ChainError, EmbeddedChain};
@@ -147,8 +147,24 @@ pub(crate) fn play_story(
         *paid.entry(who).or_default() += bond;
         games.push((game, plan, claimant, challenger));
     }
-    // Games decided by the step first (no time passes), then the ones decided by a clock:
-    // a game's clock runs from its creation, whatever else happens.
+    // In the games its sybil loses, the liar answers at once (its root), before any time
+    // passes: a clock runs from the game's creation, whatever else happens.
+    for (game, plan, claimant, _) in &mut games {
+        if *plan == Plan::SybilLoses {
+            let g = read_game(&mut chain, &contracts, *game).unwrap();
+            let left = clock_left(&mut chain, &contracts, *game).unwrap();
+            let mv = claimant
+                .next_move(&g, left)
+                .unwrap()
+                .expect("the liar's root");
+            let sent = send_move(&mut chain, &contracts, *game, liar, claimant, &mv).unwrap();
+            assert!(
+                matches!(sent, Sent::Accepted(_)),
+                "game {game}: root refused"
+            );
+        }
+    }
+    // Games decided by the step first (no time passes), then the ones decided by a clock.
     games.sort_by_key(|(_, plan, _, _)| match plan {
         Plan::Honest => 0,
         Plan::SybilLoses => 1,
