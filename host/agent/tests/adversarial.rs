@@ -209,6 +209,10 @@ fn honest_side_wins_every_game_and_books_balance() {
                 panic!("game {game} (sybils {plans:?}, order {order:?}, {config}, seed {seed})")
             });
             assert!(payoffs.liar < 0, "game {game}: the liar pays");
+            assert!(
+                payoffs.burned >= 10u128.pow(18) / 4,
+                "game {game}: the burn share"
+            );
             for plan in plans {
                 *by_plan.entry(format!("{plan:?}")).or_default() += 1;
             }
