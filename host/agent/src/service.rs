@@ -116,7 +116,8 @@ impl Server {
                     let last = roles::read_round(chain, &contracts, task_id, task.round - 1)?;
                     if last.server == desk.account {
                         lines.push(format!(
-                            "task {task_id}: rejected: a challenger proved the result wrong;                              the bond was split (requester, burn, winners) and the task reopened"
+                            "task {task_id}: rejected: a challenger proved the result wrong; \
+                             the bond was split (requester, burn, winners) and the task reopened"
                         ));
                         return Ok(true);
                     }
