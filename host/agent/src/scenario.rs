@@ -290,6 +290,7 @@ pub fn run_on(
         task.finalState.0 != challenger_truth.final_state_hash() || lying_challenger.is_some();
     let mut game = None;
     let mut challenger_won = false;
+    let mut before = (U256::ZERO, U256::ZERO, U256::ZERO);
     if disputes {
         let mut claimant = player(
             scenario,
@@ -328,6 +329,12 @@ pub fn run_on(
         )?;
         challenger_won = report.winner == Party::Challenger;
         game = Some(report);
+        // The split of a rejected server's bond is credited when the dispute is settled.
+        before = (
+            roles::credit(chain, contracts, roles.requester)?,
+            roles::burned(chain, contracts)?,
+            roles::credit(chain, contracts, roles.challenger)?,
+        );
         roles::settle(
             chain,
             contracts,
@@ -339,12 +346,12 @@ pub fn run_on(
     } else {
         observer(&Event::NoDispute);
     }
+    observer(&Event::Settled { challenger_won });
     let mut recommitted = false;
     if challenger_won {
         // Round 0 is rejected and closed (its only dispute is settled): the winner collects;
         // the task reopened and an honest server commits the true result in round 1.
-        let burned_before = roles::burned(chain, contracts)?;
-        let requester_before = roles::credit(chain, contracts, roles.requester)?;
+        let (requester_before, burned_before, challenger_before) = before;
         roles::collect(
             chain,
             contracts,
@@ -356,7 +363,7 @@ pub fn run_on(
         observer(&Event::Rejected {
             to_requester: roles::credit(chain, contracts, roles.requester)? - requester_before,
             burned: roles::burned(chain, contracts)? - burned_before,
-            to_challenger: roles::credit(chain, contracts, roles.challenger)?,
+            to_challenger: roles::credit(chain, contracts, roles.challenger)? - challenger_before,
         });
         let task = roles::read_task(chain, contracts, task_id)?;
         if roles::TaskStatus::of(&task)? == roles::TaskStatus::Open {
@@ -382,7 +389,6 @@ pub fn run_on(
         }
         roles::finalize(chain, contracts, roles.deployer, task_id)?;
     }
-    observer(&Event::Settled { challenger_won });
     if recommitted {
         observer(&Event::Recommitted);
     }

@@ -295,6 +295,8 @@ fn demo_disputes_a_wrong_result_and_writes_its_report() {
             "Phase 3/3: bisection",
             "on chain: RiscvStep re-executes it",
             "game over: challenger wins",
+            "requester credited 0.2500 ETH compensation, 0.2500 ETH burned; the challenger collected 1.5000 ETH",
+            "an honest server committed the true result in round 1",
             "task rejected",
             "The honest side won and every wei is accounted for.",
         ],
