@@ -165,11 +165,13 @@ impl Server {
                 Ok(false)
             }
             TaskStatus::Committed if !ours => {
-                // Watched until it ends: a rejected round reopens the task.
+                // Watched while it may still be rejected (which reopens the task): until its
+                // window has closed with no dispute open.
                 if desk.watched.insert((task_id, task.round)) {
                     lines.push(format!("task {task_id}: another server committed a result"));
                 }
-                Ok(false)
+                let closes = task.committedAt + contracts.config.challenge_window;
+                Ok(now > closes && task.openDisputes == 0)
             }
             TaskStatus::Committed => {
                 let closes = task.committedAt + contracts.config.challenge_window;
