@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
 import {VmConstants as C} from "./lib/VmConstants.sol";
 import {StateLength} from "./lib/Errors.sol";
+import {Phases} from "./lib/Phases.sol";
 
 /// @title DisputeGame
 /// @notice Referee of k-phase bisection games between a claimant and a challenger over a VM
@@ -122,11 +123,11 @@ contract DisputeGame {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Most phases a game may have.
-    uint256 public constant MAX_PHASES = 8;
-    /// @notice Highest tree of one phase (2^32 leaves).
-    uint256 public constant MAX_PHASE_HEIGHT = 32;
-    /// @notice Longest trace, as log2 of its steps (positions fit in uint64 with room).
-    uint256 public constant MAX_TOTAL_HEIGHT = 62;
+    uint256 public constant MAX_PHASES = Phases.MAX_PHASES;
+    /// @notice Highest tree of one phase (2^24 leaves), `Phases.MAX_PHASE_HEIGHT`.
+    uint256 public constant MAX_PHASE_HEIGHT = Phases.MAX_PHASE_HEIGHT;
+    /// @notice Longest trace, as log2 of its steps (2^40), `Phases.MAX_TOTAL_HEIGHT`.
+    uint256 public constant MAX_TOTAL_HEIGHT = Phases.MAX_TOTAL_HEIGHT;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
@@ -178,6 +179,9 @@ contract DisputeGame {
     error BadHeights(bytes32 heights);
     /// @notice A game needs two different parties and a non-zero clock.
     error BadParams();
+    /// @notice A program-defined top phase needs a VM phase below it (k >= 2): its leaves are
+    /// only decided by re-running the step program in a child phase.
+    error ProgramPhaseAlone(bytes32 heights);
     /// @notice The challenger's end state is the claimed one: there is nothing to dispute.
     error EndNotDisputed();
     /// @notice No game has this id.
@@ -224,7 +228,8 @@ contract DisputeGame {
         external
         returns (uint256 id)
     {
-        (, uint256 total) = checkHeights(params.heights);
+        (uint256 k, uint256 total) = checkHeights(params.heights);
+        if (params.stepProgram != 0 && k < 2) revert ProgramPhaseAlone(params.heights);
         if (
             params.claimant == params.challenger || params.claimant == address(0)
                 || params.challenger == address(0) || params.clock == 0

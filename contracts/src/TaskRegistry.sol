@@ -5,69 +5,151 @@ import {DisputeGame} from "./DisputeGame.sol";
 import {InputOracle} from "./InputOracle.sol";
 import {VmConstants as C} from "./lib/VmConstants.sol";
 import {StateLength} from "./lib/Errors.sol";
+import {Phases} from "./lib/Phases.sol";
 
 /// @title TaskRegistry
 /// @notice The opML task lifecycle. A requester posts a task (program, input, phase
-/// configuration, fee, deadline); a server commits the result with a bond; during the
-/// challenge window any verifier may dispute it with a bond, in a `DisputeGame` against the
-/// server; the verdicts pay and slash; an undisputed (or successfully defended) result
-/// finalizes, and the requester reads the verified output here.
-/// @dev Note: every payment is credited to `balanceOf` and pulled with `withdraw`, so no
-/// transfer happens inside the lifecycle and nothing can re-enter it. Bonds are conserved: the
-/// contract's balance always equals the credited balances plus the fees and bonds of live
-/// tasks and disputes.
-///
-/// Several challengers may dispute one result at once, each in its own game, so that a
-/// front-running challenger who loses on purpose cannot shield a wrong result. The first
-/// challenger to win takes the server's bond and rejects the result; the bonds of challengers
-/// still in play are then returned, whatever their games say, since the result was wrong.
+/// configuration, fee, deadline); a server commits the result with a bond, opening a
+/// **round**; during the challenge window any verifier may dispute it with a bond, in a
+/// `DisputeGame` against the server; every game is played to its end and its verdict settled.
+/// An undisputed (or successfully defended) result finalizes, and the requester reads the
+/// verified output here. A result proven wrong rejects its round: the server's bond is split
+/// (requester, burn, reward pool), the task reopens for a new round until its deadline, and
+/// every challenger who won that round shares the pool.
+/// @dev Note: the invariants.
+/// - Pull payments: every payment is credited to `balanceOf` and pulled with `withdraw`; no
+///   transfer happens inside the lifecycle, so nothing can re-enter it.
+/// - Exact books: the contract's balance always equals the credited balances, plus the fees,
+///   server bonds and challenger bonds still held for live tasks, rounds and uncollected
+///   rewards, plus `burned` (credited to nobody, ever). No wei is lost or created: shares and
+///   division dust are accounted for to the wei.
+/// - Order independence: a round's payouts wait until it is closed (no open dispute), so they
+///   never depend on the order in which its disputes are settled.
+/// - No profitable self-challenge: a rejected round always costs its server `BURN_SHARE` of
+///   its bond (and `REQUESTER_SHARE` unless the requester is its own), and every challenger
+///   that won its game gets its bond back plus a positive share of the pool, whoever else won
+///   or lost in that round.
+/// - Feasibility: a task is only posted if the challenge window and the game clock leave an
+///   honest agent the time to run it, build its trees and move (`requiredWindow`,
+///   `requiredClock`).
+/// - Bounded work: no function loops over disputes or rounds.
 contract TaskRegistry {
     /*//////////////////////////////////////////////////////////////
                                  TYPES
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Where a task is in its lifecycle.
+    /// @notice Where a task is in its lifecycle (a rejection is a property of a round: the
+    /// task goes back to `Open` for the next round, or to `Cancelled` past its deadline).
     enum TaskStatus {
         None,
-        /// Waiting for a result.
+        /// Waiting for a result (of its current round).
         Open,
-        /// A result is in; disputes may be open.
+        /// The current round has a result; disputes may be open.
         Committed,
         /// The result stands; the output is verified.
         Finalized,
-        /// A challenger proved the result wrong.
-        Rejected,
-        /// No result came before the deadline; the fee went back.
+        /// No result stands and the deadline passed; the fee went back.
         Cancelled
     }
 
-    /// @notice A requested computation.
-    struct Task {
+    /// @notice Where one challenger's dispute stands.
+    enum DisputeStatus {
+        None,
+        /// The game is running or its verdict is not settled.
+        Open,
+        /// The server won the game.
+        Lost,
+        /// The challenger won the game (its reward is collectible once the round closes).
+        Won,
+        /// The challenger won and collected its reward.
+        Collected
+    }
+
+    /// @notice A requested computation (as stored).
+    struct TaskData {
         address requester;
         /// Last moment a result may be committed.
         uint64 deadline;
         TaskStatus status;
-        /// Disputes whose verdict has not been applied.
-        uint32 openDisputes;
-        /// The server that committed the result.
-        address server;
-        /// When the result was committed (the challenge window starts).
-        uint64 committedAt;
+        /// The current round: 0, then one more after each rejection.
+        uint32 round;
         uint256 fee;
         bytes32 programId;
         bytes32 inputCommitment;
         /// The dispute games' phase heights (`DisputeGame.checkHeights`).
         bytes32 heights;
-        /// The claimed final state hash.
+    }
+
+    /// @notice A task with its current round's commitment (the `task` view).
+    struct Task {
+        address requester;
+        uint64 deadline;
+        TaskStatus status;
+        uint32 round;
+        uint256 fee;
+        bytes32 programId;
+        bytes32 inputCommitment;
+        bytes32 heights;
+        /// The current round's server (zero while the task is open).
+        address server;
+        /// When the current round's result was committed (the challenge window starts).
+        uint64 committedAt;
+        /// The current round's disputes whose verdict is not settled.
+        uint32 openDisputes;
+        /// The current round's claimed final state hash.
         bytes32 finalState;
     }
 
-    /// @notice One challenger's dispute of a result.
+    /// @notice One commitment of a task's result and the disputes of it.
+    struct Round {
+        address server;
+        /// When the result was committed (the challenge window starts).
+        uint64 committedAt;
+        /// Disputes whose verdict is not settled.
+        uint32 openDisputes;
+        /// Settled disputes the challenger won.
+        uint32 winners;
+        /// Settled disputes the server won.
+        uint32 losers;
+        /// A challenger proved the result wrong.
+        bool rejected;
+        /// The claimed final state hash.
+        bytes32 finalState;
+        /// Once a rejected round is closed: each winner's share of the reward pool.
+        uint256 share;
+    }
+
+    /// @notice One challenger's dispute of one round.
     struct Dispute {
         uint256 gameId;
-        bool open;
-        bool settled;
+        DisputeStatus status;
     }
+
+    /*//////////////////////////////////////////////////////////////
+                               CONSTANTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Basis points of a whole bond.
+    uint256 public constant BPS = 10_000;
+    /// @notice Share of a rejected server's bond credited to the requester as compensation.
+    uint256 public constant REQUESTER_SHARE = 2_500;
+    /// @notice Share of a rejected server's bond burned: the least a liar loses per round,
+    /// whoever its challengers are.
+    uint256 public constant BURN_SHARE = 2_500;
+    /// @notice Share of a rejected server's bond paid to the round's winners (the rest of the
+    /// bond after the other two shares, so rounding never loses a wei).
+    uint256 public constant REWARD_SHARE = BPS - REQUESTER_SHARE - BURN_SHARE;
+
+    /// @notice VM steps per second an honest agent is assumed to run, recording its timeline
+    /// (a conservative figure for 2 cores; measured ~370-390 million).
+    uint256 public constant RUN_RATE = 25_000_000;
+    /// @notice History-tree leaves per second an honest agent is assumed to hash (measured
+    /// ~800,000 for stride-1 leaves).
+    uint256 public constant LEAF_RATE = 100_000;
+    /// @notice Seconds allowed per move of a game (one transaction).
+    uint256 public constant MOVE_SECONDS = 30;
+    /// @notice Seconds of slack on top of every time requirement.
+    uint256 public constant MARGIN = 300;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
@@ -90,10 +172,14 @@ contract TaskRegistry {
     uint256 public taskCount;
     /// @notice Credited payments, pulled with `withdraw`.
     mapping(address account => uint256) public balanceOf;
+    /// @notice Wei burned so far (held by the registry, credited to nobody).
+    uint256 public burned;
 
-    mapping(uint256 taskId => Task) internal tasks;
+    mapping(uint256 taskId => TaskData) internal tasks;
     mapping(uint256 taskId => bytes) internal outputs;
-    mapping(uint256 taskId => mapping(address challenger => Dispute)) internal disputes;
+    mapping(uint256 taskId => mapping(uint256 round => Round)) internal rounds;
+    mapping(uint256 taskId => mapping(uint256 round => mapping(address challenger => Dispute)))
+        internal disputes;
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -109,7 +195,7 @@ contract TaskRegistry {
         uint256 fee,
         uint64 deadline
     );
-    /// @notice A server committed a result (the full claim).
+    /// @notice A server committed a result (the full claim), opening round `round`.
     event ResultCommitted(
         uint256 indexed taskId,
         address indexed server,
@@ -117,19 +203,41 @@ contract TaskRegistry {
         uint8 exitStatus,
         uint32 exitCode,
         uint64 steps,
-        bytes output
+        bytes output,
+        uint256 round
     );
-    /// @notice A challenger disputed the result in game `gameId`.
-    event Challenged(uint256 indexed taskId, address indexed challenger, uint256 gameId);
+    /// @notice A challenger disputed round `round`'s result in game `gameId`.
+    event Challenged(
+        uint256 indexed taskId, address indexed challenger, uint256 gameId, uint256 round
+    );
     /// @notice A dispute's verdict was applied.
     event DisputeSettled(
-        uint256 indexed taskId, address indexed challenger, bool challengerWon, bool refunded
+        uint256 indexed taskId, address indexed challenger, uint256 round, bool challengerWon
+    );
+    /// @notice Round `round`'s result was proven wrong (first by `challenger`); the server's
+    /// bond was split: `toRequester` credited, `toBurn` burned, `toPool` to the winners.
+    event RoundRejected(
+        uint256 indexed taskId,
+        uint256 indexed round,
+        address indexed challenger,
+        uint256 toRequester,
+        uint256 toBurn,
+        uint256 toPool
+    );
+    /// @notice A rejected round has no open dispute left: each of its `winners` may collect
+    /// its bond and `share`.
+    event RoundClosed(uint256 indexed taskId, uint256 indexed round, uint32 winners, uint256 share);
+    /// @notice `amount` wei were burned (a rejected server's burn share, or division dust).
+    event Burned(uint256 indexed taskId, uint256 indexed round, uint256 amount);
+    /// @notice The task is open again, for round `round`.
+    event TaskReopened(uint256 indexed taskId, uint256 round);
+    /// @notice A winning challenger's bond and share were credited to it.
+    event RewardCollected(
+        uint256 indexed taskId, uint256 indexed round, address indexed challenger, uint256 amount
     );
     /// @notice The result stands.
     event TaskFinalized(uint256 indexed taskId);
-    /// @notice The result was proven wrong by `challenger`.
-    event TaskRejected(uint256 indexed taskId, address indexed challenger);
-    /// @notice The task expired without a result.
+    /// @notice The task ended without a standing result; the fee went back.
     event TaskCancelled(uint256 indexed taskId);
     /// @notice `account` pulled `amount`.
     event Withdrawn(address indexed account, uint256 amount);
@@ -148,6 +256,12 @@ contract TaskRegistry {
     error DeadlinePassed(uint64 deadline);
     /// @notice The deadline has not passed yet.
     error DeadlineNotPassed(uint64 deadline);
+    /// @notice The challenge window is shorter than the `needed` seconds an honest challenger
+    /// needs to run the task and build its top tree (`requiredWindow`).
+    error WindowTooShort(uint256 needed, uint256 window);
+    /// @notice The game clock is shorter than the `needed` seconds an honest (restarted)
+    /// defender needs to run the task, build every tree and move (`requiredClock`).
+    error ClockTooShort(uint256 needed, uint256 clock);
     /// @notice The value sent is not the bond.
     error WrongBond(uint256 sent, uint256 required);
     /// @notice The claimed final state is still running.
@@ -162,16 +276,20 @@ contract TaskRegistry {
     error WindowClosed(uint64 closedAt);
     /// @notice The challenge window is still open.
     error WindowOpen(uint64 closesAt);
-    /// @notice Disputes are still open.
+    /// @notice Disputes of the round are still open.
     error DisputesOpen(uint32 count);
-    /// @notice The server cannot dispute its own result, nor a challenger twice.
+    /// @notice The server cannot dispute its own round, nor a challenger twice.
     error NotAllowed();
     /// @notice The packed state is not the program's initial state.
     error ProgramMismatch(bytes32 computed, bytes32 programId);
-    /// @notice The caller has no open dispute on this task.
-    error NoDispute(uint256 taskId, address challenger);
+    /// @notice `challenger` has no open dispute of round `round` of this task.
+    error NoDispute(uint256 taskId, uint256 round, address challenger);
     /// @notice The dispute's game is not over.
     error GameNotOver(uint256 gameId);
+    /// @notice Round `round` was not rejected: it pays no rewards.
+    error RoundNotRejected(uint256 taskId, uint256 round);
+    /// @notice `challenger` has no uncollected win in round `round` of this task.
+    error NothingToCollect(uint256 taskId, uint256 round, address challenger);
     /// @notice Nothing to withdraw.
     error NothingToWithdraw();
     /// @notice The transfer of a withdrawal failed.
@@ -198,7 +316,8 @@ contract TaskRegistry {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Posts a task: run `programId` on the published input `inputCommitment`,
-    /// disputed with phase `heights`, before `deadline`. The value sent is the fee.
+    /// disputed with phase `heights`, before `deadline`. The value sent is the fee. The
+    /// registry's window and clock must leave an honest agent the time the heights need.
     function postTask(bytes32 programId, bytes32 inputCommitment, bytes32 heights, uint64 deadline)
         external
         payable
@@ -207,8 +326,12 @@ contract TaskRegistry {
         if (!inputOracle.isAvailable(inputCommitment)) revert InputUnavailable(inputCommitment);
         if (deadline <= block.timestamp) revert DeadlinePassed(deadline);
         games.checkHeights(heights);
+        uint256 needed = requiredWindow(heights);
+        if (needed > challengeWindow) revert WindowTooShort(needed, challengeWindow);
+        needed = requiredClock(heights);
+        if (needed > gameClock) revert ClockTooShort(needed, gameClock);
         taskId = taskCount++;
-        Task storage t = tasks[taskId];
+        TaskData storage t = tasks[taskId];
         t.requester = msg.sender;
         t.deadline = deadline;
         t.status = TaskStatus.Open;
@@ -221,13 +344,14 @@ contract TaskRegistry {
         );
     }
 
-    /// @notice Commits the result of a task: the packed final state (halted, within the trace
-    /// length) and the output bytes it commits to. The value sent is the server bond.
+    /// @notice Commits the result of a task, opening its current round: the packed final state
+    /// (halted, within the trace length) and the output bytes it commits to. The value sent is
+    /// the server bond.
     function commitResult(uint256 taskId, bytes calldata finalStateData, bytes calldata output)
         external
         payable
     {
-        Task storage t = _task(taskId, TaskStatus.Open);
+        TaskData storage t = _task(taskId, TaskStatus.Open);
         if (block.timestamp > t.deadline) revert DeadlinePassed(t.deadline);
         if (msg.value != serverBond) revert WrongBond(msg.value, serverBond);
         if (finalStateData.length != C.STATE_LEN) revert StateLength(finalStateData.length);
@@ -242,22 +366,25 @@ contract TaskRegistry {
         _checkOutput(finalStateData, output);
 
         t.status = TaskStatus.Committed;
-        t.server = msg.sender;
-        t.committedAt = uint64(block.timestamp);
-        t.finalState = sha256(finalStateData);
+        Round storage r = rounds[taskId][t.round];
+        r.server = msg.sender;
+        r.committedAt = uint64(block.timestamp);
+        r.finalState = sha256(finalStateData);
         outputs[taskId] = output;
         emit ResultCommitted(
             taskId,
             msg.sender,
-            t.finalState,
+            r.finalState,
             exitStatus,
             uint32(bytes4(finalStateData[C.EXIT_CODE:C.EXIT_CODE + 4])),
             steps,
-            output
+            output,
+            t.round
         );
     }
 
-    /// @notice Disputes the result of `taskId` with a bond, opening a game against the server.
+    /// @notice Disputes the current round's result of `taskId` with a bond, opening a game
+    /// against its server.
     /// @param initialState The program's packed initial state (hashing to the program ID); the
     /// game starts from it with the task's input.
     /// @param root The challenger's top-phase history root.
@@ -271,19 +398,21 @@ contract TaskRegistry {
         bytes32 end,
         bytes32[] calldata endProof
     ) external payable returns (uint256 gameId) {
-        Task storage t = _task(taskId, TaskStatus.Committed);
-        uint64 closesAt = t.committedAt + challengeWindow;
+        TaskData storage t = _task(taskId, TaskStatus.Committed);
+        uint256 round_ = t.round;
+        Round storage r = rounds[taskId][round_];
+        uint64 closesAt = r.committedAt + challengeWindow;
         if (block.timestamp > closesAt) revert WindowClosed(closesAt);
         if (msg.value != challengerBond) revert WrongBond(msg.value, challengerBond);
-        Dispute storage d = disputes[taskId][msg.sender];
-        if (msg.sender == t.server || d.open || d.settled) revert NotAllowed();
+        Dispute storage d = disputes[taskId][round_][msg.sender];
+        if (msg.sender == r.server || d.status != DisputeStatus.None) revert NotAllowed();
 
         gameId = games.create(
             DisputeGame.Params({
-                claimant: t.server,
+                claimant: r.server,
                 challenger: msg.sender,
                 startState: _startState(initialState, t.programId, t.inputCommitment),
-                claimedEnd: t.finalState,
+                claimedEnd: r.finalState,
                 heights: t.heights,
                 clock: gameClock,
                 stepProgram: bytes32(0)
@@ -293,59 +422,69 @@ contract TaskRegistry {
             endProof
         );
         d.gameId = gameId;
-        d.open = true;
-        t.openDisputes += 1;
-        emit Challenged(taskId, msg.sender, gameId);
+        d.status = DisputeStatus.Open;
+        r.openDisputes += 1;
+        emit Challenged(taskId, msg.sender, gameId, round_);
     }
 
-    /// @notice Applies the verdict of `challenger`'s dispute (anyone may call). Once the task
-    /// is rejected, the challenger's bond is returned without waiting for its game.
-    function settleDispute(uint256 taskId, address challenger) external {
-        Task storage t = tasks[taskId];
-        Dispute storage d = disputes[taskId][challenger];
-        if (!d.open) revert NoDispute(taskId, challenger);
-        bool refunded = t.status == TaskStatus.Rejected;
-        bool challengerWon;
-        if (!refunded) {
-            DisputeGame.Game memory g = games.game(d.gameId);
-            if (g.stage != DisputeGame.Stage.Resolved) revert GameNotOver(d.gameId);
-            challengerWon = g.winner == DisputeGame.Party.Challenger;
-        }
-        d.open = false;
-        d.settled = true;
-        t.openDisputes -= 1;
-        if (refunded) {
-            balanceOf[challenger] += challengerBond;
-        } else if (challengerWon) {
-            t.status = TaskStatus.Rejected;
-            balanceOf[challenger] += challengerBond + serverBond;
-            balanceOf[t.requester] += t.fee;
-            emit TaskRejected(taskId, challenger);
+    /// @notice Applies the verdict of `challenger`'s dispute of round `round` once its game is
+    /// over (anyone may call). The first win rejects the round: the server's bond is split at
+    /// once and the task reopens (or is cancelled past its deadline). The last settlement of a
+    /// rejected round closes it and fixes each winner's share.
+    function settleDispute(uint256 taskId, uint256 round_, address challenger) external {
+        Dispute storage d = disputes[taskId][round_][challenger];
+        if (d.status != DisputeStatus.Open) revert NoDispute(taskId, round_, challenger);
+        DisputeGame.Game memory g = games.game(d.gameId);
+        if (g.stage != DisputeGame.Stage.Resolved) revert GameNotOver(d.gameId);
+        bool challengerWon = g.winner == DisputeGame.Party.Challenger;
+        Round storage r = rounds[taskId][round_];
+        r.openDisputes -= 1;
+        if (!challengerWon) {
+            d.status = DisputeStatus.Lost;
+            r.losers += 1;
         } else {
-            balanceOf[t.server] += challengerBond;
+            d.status = DisputeStatus.Won;
+            r.winners += 1;
         }
-        emit DisputeSettled(taskId, challenger, challengerWon, refunded);
+        emit DisputeSettled(taskId, challenger, round_, challengerWon);
+        // A round with an open dispute that is not rejected is the task's current one.
+        if (challengerWon && !r.rejected) _reject(taskId, round_, r, challenger);
+        if (r.rejected && r.openDisputes == 0) _close(taskId, round_, r);
     }
 
-    /// @notice Finalizes a result after its challenge window, once no dispute is open: the
-    /// server gets its bond back and the fee (anyone may call).
+    /// @notice Credits `challenger`'s reward for winning in rejected round `round`, once the
+    /// round is closed: its bond back plus its share of the pool (anyone may call).
+    function collect(uint256 taskId, uint256 round_, address challenger) external {
+        Round storage r = rounds[taskId][round_];
+        if (!r.rejected) revert RoundNotRejected(taskId, round_);
+        if (r.openDisputes != 0) revert DisputesOpen(r.openDisputes);
+        Dispute storage d = disputes[taskId][round_][challenger];
+        if (d.status != DisputeStatus.Won) revert NothingToCollect(taskId, round_, challenger);
+        d.status = DisputeStatus.Collected;
+        uint256 amount = challengerBond + r.share;
+        balanceOf[challenger] += amount;
+        emit RewardCollected(taskId, round_, challenger, amount);
+    }
+
+    /// @notice Finalizes the current round's result after its challenge window, once no
+    /// dispute is open: the server gets its bond, the fee and the bonds of the challengers who
+    /// lost to it (anyone may call).
     function finalize(uint256 taskId) external {
-        Task storage t = _task(taskId, TaskStatus.Committed);
-        uint64 closesAt = t.committedAt + challengeWindow;
+        TaskData storage t = _task(taskId, TaskStatus.Committed);
+        Round storage r = rounds[taskId][t.round];
+        uint64 closesAt = r.committedAt + challengeWindow;
         if (block.timestamp <= closesAt) revert WindowOpen(closesAt);
-        if (t.openDisputes != 0) revert DisputesOpen(t.openDisputes);
+        if (r.openDisputes != 0) revert DisputesOpen(r.openDisputes);
         t.status = TaskStatus.Finalized;
-        balanceOf[t.server] += serverBond + t.fee;
+        balanceOf[r.server] += serverBond + t.fee + r.losers * challengerBond;
         emit TaskFinalized(taskId);
     }
 
     /// @notice Returns the fee of a task that got no result before its deadline.
     function cancel(uint256 taskId) external {
-        Task storage t = _task(taskId, TaskStatus.Open);
+        TaskData storage t = _task(taskId, TaskStatus.Open);
         if (block.timestamp <= t.deadline) revert DeadlineNotPassed(t.deadline);
-        t.status = TaskStatus.Cancelled;
-        balanceOf[t.requester] += t.fee;
-        emit TaskCancelled(taskId);
+        _cancel(taskId, t);
     }
 
     /// @notice Pays out everything credited to the caller.
@@ -362,29 +501,157 @@ contract TaskRegistry {
                                  VIEWS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice The record of task `taskId` (all zero for an unknown id).
-    function task(uint256 taskId) external view returns (Task memory) {
-        return tasks[taskId];
+    /// @notice The record of task `taskId` with its current round's commitment (all zero
+    /// for an unknown id).
+    function task(uint256 taskId) external view returns (Task memory v) {
+        TaskData storage t = tasks[taskId];
+        Round storage r = rounds[taskId][t.round];
+        v = Task({
+            requester: t.requester,
+            deadline: t.deadline,
+            status: t.status,
+            round: t.round,
+            fee: t.fee,
+            programId: t.programId,
+            inputCommitment: t.inputCommitment,
+            heights: t.heights,
+            server: r.server,
+            committedAt: r.committedAt,
+            openDisputes: r.openDisputes,
+            finalState: r.finalState
+        });
     }
 
-    /// @notice The committed output of a task (verified once the task is `Finalized`).
+    /// @notice Round `round` of task `taskId` (all zero if it never opened).
+    function round(uint256 taskId, uint256 round_) external view returns (Round memory) {
+        return rounds[taskId][round_];
+    }
+
+    /// @notice The output committed last for a task: the verified output once the task is
+    /// `Finalized`.
     function outputOf(uint256 taskId) external view returns (bytes memory) {
         return outputs[taskId];
     }
 
-    /// @notice `challenger`'s dispute of `taskId`.
-    function dispute(uint256 taskId, address challenger) external view returns (Dispute memory) {
-        return disputes[taskId][challenger];
+    /// @notice `challenger`'s dispute of round `round` of `taskId`.
+    function dispute(uint256 taskId, uint256 round_, address challenger)
+        external
+        view
+        returns (Dispute memory)
+    {
+        return disputes[taskId][round_][challenger];
+    }
+
+    /// @notice Seconds an honest challenger needs before it can dispute a result: run the task
+    /// and build its top-phase tree, plus `MARGIN`. See `_times`.
+    function requiredWindow(bytes32 heights) public pure returns (uint256) {
+        (uint256 run, uint256 top,,) = _times(heights);
+        return run + top + MARGIN;
+    }
+
+    /// @notice Seconds of game clock an honest defender needs if it must start over: run the
+    /// task, build one tree per phase and send every move (`MOVE_SECONDS` each, at most
+    /// `sum(h) + k + 1` moves), plus `MARGIN`. See `_times`.
+    function requiredClock(bytes32 heights) public pure returns (uint256) {
+        (uint256 run,, uint256 trees, uint256 moves) = _times(heights);
+        return run + trees + moves * MOVE_SECONDS + MARGIN;
     }
 
     /*//////////////////////////////////////////////////////////////
                                INTERNALS
     //////////////////////////////////////////////////////////////*/
 
-    function _task(uint256 taskId, TaskStatus status) internal view returns (Task storage t) {
+    function _task(uint256 taskId, TaskStatus status) internal view returns (TaskData storage t) {
         if (taskId >= taskCount) revert NoSuchTask(taskId);
         t = tasks[taskId];
         if (t.status != status) revert WrongStatus(status, t.status);
+    }
+
+    /// @dev Rejects round `round` of `taskId` on its first win (by `challenger`): splits the
+    /// server's bond by the fixed shares and reopens the task for the next round, or cancels
+    /// it if its deadline has passed.
+    function _reject(uint256 taskId, uint256 round_, Round storage r, address challenger) internal {
+        r.rejected = true;
+        TaskData storage t = tasks[taskId];
+        uint256 toRequester = serverBond * REQUESTER_SHARE / BPS;
+        uint256 toBurn = serverBond * BURN_SHARE / BPS;
+        balanceOf[t.requester] += toRequester;
+        burned += toBurn;
+        emit RoundRejected(
+            taskId, round_, challenger, toRequester, toBurn, serverBond - toRequester - toBurn
+        );
+        emit Burned(taskId, round_, toBurn);
+        if (block.timestamp > t.deadline) {
+            _cancel(taskId, t);
+        } else {
+            t.status = TaskStatus.Open;
+            t.round = uint32(round_ + 1);
+            emit TaskReopened(taskId, round_ + 1);
+        }
+    }
+
+    /// @dev Closes rejected round `round` (its last dispute is settled): the pool (the server
+    /// bond's reward share and the losers' bonds) is split evenly between its winners (at
+    /// least one); the division dust is burned.
+    function _close(uint256 taskId, uint256 round_, Round storage r) internal {
+        uint256 pool = serverBond - serverBond * REQUESTER_SHARE / BPS - serverBond * BURN_SHARE
+            / BPS + r.losers * challengerBond;
+        uint256 share = pool / r.winners;
+        uint256 dust = pool - share * r.winners;
+        r.share = share;
+        if (dust != 0) {
+            burned += dust;
+            emit Burned(taskId, round_, dust);
+        }
+        emit RoundClosed(taskId, round_, r.winners, share);
+    }
+
+    /// @dev Ends a task without a standing result: the fee goes back to the requester.
+    function _cancel(uint256 taskId, TaskData storage t) internal {
+        t.status = TaskStatus.Cancelled;
+        balanceOf[t.requester] += t.fee;
+        emit TaskCancelled(taskId);
+    }
+
+    /// @dev The time figures of `heights` (which `requiredWindow` and `requiredClock` add up),
+    /// in seconds, for `T = 2^sum(h)` steps:
+    /// - `run = ceil(T / RUN_RATE)`: one run of the task, recording its timeline;
+    /// - `tree(p) = ceil(2^(h_p + s_p) / RUN_RATE) + ceil(2^h_p / LEAF_RATE)` for phase `p` of
+    ///   stride `2^s_p`: re-running its range and hashing its `2^h_p` leaves; `top = tree(0)`,
+    ///   `trees` = the sum over all phases;
+    /// - `moves = sum(h) + k + 1`: the most moves one side makes in a game.
+    /// Reverts with `DisputeGame.BadHeights` on a phase count or height out of range.
+    function _times(bytes32 heights)
+        internal
+        pure
+        returns (uint256 run, uint256 top, uint256 trees, uint256 moves)
+    {
+        uint256 k;
+        uint256 total;
+        while (k < Phases.MAX_PHASES && heights[k] != 0) {
+            uint256 h = uint8(heights[k]);
+            if (h > Phases.MAX_PHASE_HEIGHT) revert DisputeGame.BadHeights(heights);
+            total += h;
+            ++k;
+        }
+        if (k == 0 || total > Phases.MAX_TOTAL_HEIGHT) {
+            revert DisputeGame.BadHeights(heights);
+        }
+        run = _ceilDiv(1 << total, RUN_RATE);
+        // `span` is 2^(h_p + s_p) as a log: the heights of phase p and all below it.
+        uint256 span = total;
+        for (uint256 p = 0; p < k; ++p) {
+            uint256 h = uint8(heights[p]);
+            uint256 tree = _ceilDiv(1 << span, RUN_RATE) + _ceilDiv(1 << h, LEAF_RATE);
+            if (p == 0) top = tree;
+            trees += tree;
+            span -= h;
+        }
+        moves = total + k + 1;
+    }
+
+    function _ceilDiv(uint256 a, uint256 b) internal pure returns (uint256) {
+        return (a + b - 1) / b;
     }
 
     /// @dev The game's start state: the program's initial state (which hashes to the program

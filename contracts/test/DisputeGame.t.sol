@@ -608,8 +608,10 @@ contract DisputeGameTest is TestBase {
 
     function test_badHeights() public {
         expectBadHeights(bytes32(0)); // zero phases
-        expectBadHeights(h1(33)); // a phase above 32
-        expectBadHeights(h2(32, 31)); // sum 63
+        expectBadHeights(h1(25)); // a phase above 24
+        expectBadHeights(h1(32)); // the old cap
+        expectBadHeights(h2(24, 17)); // sum 41
+        expectBadHeights(h3(24, 24, 1)); // sum 49, each phase within its cap
         expectBadHeights(h3(2, 0, 1)); // a non-zero byte after a zero
         expectBadHeights(bytes32(uint256(1))); // only the last byte set
         uint8[] memory nine = new uint8[](9);
@@ -620,16 +622,35 @@ contract DisputeGameTest is TestBase {
     }
 
     function test_checkHeightsAcceptsTheLimits() public view {
-        (uint256 k, uint256 total) = game.checkHeights(h2(32, 30));
+        vm.assertEq(game.MAX_PHASE_HEIGHT(), 24, "phase cap");
+        vm.assertEq(game.MAX_TOTAL_HEIGHT(), 40, "total cap");
+        (uint256 k, uint256 total) = game.checkHeights(h2(24, 16));
         vm.assertEq(k, 2, "k");
-        vm.assertEq(total, 62, "total");
+        vm.assertEq(total, 40, "total");
+        (k, total) = game.checkHeights(h1(24));
+        vm.assertEq(total, 24, "one phase at the cap");
         uint8[] memory eight = new uint8[](8);
         for (uint256 i = 0; i < 8; ++i) {
-            eight[i] = 7;
+            eight[i] = 5;
         }
         (k, total) = game.checkHeights(eight.pack());
         vm.assertEq(k, 8, "eight phases");
-        vm.assertEq(total, 56, "eight phases total");
+        vm.assertEq(total, 40, "eight phases total");
+    }
+
+    /// @dev A program-defined top phase needs a VM phase below it; with one it is accepted.
+    function test_programPhaseNeedsAChild() public {
+        setTraces(h1(1), 0, DisputeGame.Party.Claimant);
+        DisputeGame.Params memory p = params();
+        p.heights = h1(2);
+        p.stepProgram = keccak256("a step program");
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.ProgramPhaseAlone.selector, p.heights));
+        game.create(p, bytes32(0), bytes32(uint256(1)), none());
+        // The same heights without a step program, or two phases with one, pass this check
+        // (and fail later, on the dummy root's proof, with another error).
+        p.heights = h2(1, 1);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.ProofLength.selector, 0, 1));
+        game.create(p, bytes32(0), bytes32(uint256(1)), none());
     }
 
     function expectBadParams(DisputeGame.Params memory p) internal {

@@ -26,7 +26,8 @@ contract Actor {
     }
 }
 
-/// @notice Re-enters `withdraw` and `settleDispute` from `receive`, swallowing the reverts.
+/// @notice Re-enters `withdraw`, `settleDispute` and `collect` (of round 0) from `receive`,
+/// swallowing the reverts.
 contract Reenterer is Actor {
     TaskRegistry internal immutable registry;
     uint256 internal taskId;
@@ -48,7 +49,10 @@ contract Reenterer is Actor {
         try registry.withdraw() {
             ++reentered;
         } catch {}
-        try registry.settleDispute(taskId, address(this)) {
+        try registry.settleDispute(taskId, 0, address(this)) {
+            ++reentered;
+        } catch {}
+        try registry.collect(taskId, 0, address(this)) {
             ++reentered;
         } catch {}
     }
@@ -77,12 +81,22 @@ contract TaskRegistryTest is TestBase {
     bytes32 internal constant HEIGHTS = bytes32(bytes2(0x0201));
     uint64 internal constant MAX_STEPS = 8;
     uint64 internal constant STEPS = 5;
+    /// @dev The block time at the start of every test.
+    uint256 internal constant START = 1_700_000_000;
 
     address internal constant REQUESTER = address(0xB0B0);
     address internal constant SERVER = address(0x5E5E);
     address internal constant ALICE = address(0xA11CE);
     address internal constant BOB = address(0xB0B);
     address internal constant STRANGER = address(0x5742);
+    /// @dev A liar's second address.
+    address internal constant SYBIL = address(0x5B11);
+    /// @dev A server that commits the right result in a later round.
+    address internal constant HONEST = address(0x4011E5);
+    /// @dev The server bond's split on a rejection (1 ether: 0.25, 0.25, 0.5).
+    uint256 internal constant TO_REQUESTER = 0.25 ether;
+    uint256 internal constant TO_BURN = 0.25 ether;
+    uint256 internal constant POOL = 0.5 ether;
 
     RiscvStep internal verifier;
     DisputeGame internal games;
@@ -118,8 +132,10 @@ contract TaskRegistryTest is TestBase {
         vm.deal(SERVER, 10 ether);
         vm.deal(ALICE, 10 ether);
         vm.deal(BOB, 10 ether);
+        vm.deal(SYBIL, 10 ether);
+        vm.deal(HONEST, 10 ether);
         vm.deal(address(this), 10 ether);
-        vm.warp(1_700_000_000);
+        vm.warp(START);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -206,17 +222,24 @@ contract TaskRegistryTest is TestBase {
     //////////////////////////////////////////////////////////////*/
 
     function postTask() internal returns (uint256 taskId) {
+        return postTask(uint64(block.timestamp + 1 days));
+    }
+
+    function postTask(uint64 deadline) internal returns (uint256 taskId) {
         vm.prank(REQUESTER);
-        taskId = registry.postTask{value: FEE}(
-            programId, input, HEIGHTS, uint64(block.timestamp + 1 days)
-        );
+        taskId = registry.postTask{value: FEE}(programId, input, HEIGHTS, deadline);
         paidIn += FEE;
     }
 
+    /// @dev SERVER commits (the timeouts decide who is "right" in these tests).
     function commit(uint256 taskId) internal {
+        commitAs(taskId, SERVER);
+    }
+
+    function commitAs(uint256 taskId, address server) internal {
         bytes memory out = output70();
         bytes memory state = finalState(out);
-        vm.prank(SERVER);
+        vm.prank(server);
         registry.commitResult{value: SERVER_BOND}(taskId, state, out);
         paidIn += SERVER_BOND;
     }
@@ -246,9 +269,19 @@ contract TaskRegistryTest is TestBase {
         games.commitRoot(gameId, root, proof);
     }
 
+    /// @dev Settles `challenger`'s dispute of the task's current round.
     function settle(uint256 taskId, address challenger) internal {
+        settle(taskId, registry.task(taskId).round, challenger);
+    }
+
+    function settle(uint256 taskId, uint256 round, address challenger) internal {
         vm.prank(STRANGER);
-        registry.settleDispute(taskId, challenger);
+        registry.settleDispute(taskId, round, challenger);
+    }
+
+    function collect(uint256 taskId, uint256 round, address challenger) internal {
+        vm.prank(STRANGER);
+        registry.collect(taskId, round, challenger);
     }
 
     function withdraw(address who) internal returns (uint256 got) {
@@ -263,10 +296,32 @@ contract TaskRegistryTest is TestBase {
         vm.warp(block.timestamp + secs);
     }
 
-    /// @dev Everything sent in came out, and nothing is left.
+    /// @dev Everything sent in came out or was burned, and only the burned wei are left.
     function assertAllPaidOut() internal view {
-        vm.assertEq(paidOut, paidIn, "withdrawn == sent in");
-        vm.assertEq(address(registry).balance, 0, "registry empty");
+        vm.assertEq(paidOut + registry.burned(), paidIn, "withdrawn + burned == sent in");
+        vm.assertEq(address(registry).balance, registry.burned(), "registry holds the burn");
+    }
+
+    /// @dev The books: the registry holds exactly the credits of every party, the burned wei
+    /// and `live` (fees and bonds still in play).
+    function assertBooks(uint256 live) internal view {
+        address[8] memory parties =
+            [REQUESTER, SERVER, ALICE, BOB, STRANGER, SYBIL, HONEST, address(this)];
+        uint256 credits;
+        for (uint256 i = 0; i < parties.length; ++i) {
+            credits += registry.balanceOf(parties[i]);
+        }
+        vm.assertEq(
+            address(registry).balance, credits + registry.burned() + live, "balance == books"
+        );
+    }
+
+    /// @dev Every named party withdraws its credit.
+    function withdrawAll() internal {
+        address[7] memory parties = [REQUESTER, SERVER, ALICE, BOB, SYBIL, HONEST, STRANGER];
+        for (uint256 i = 0; i < parties.length; ++i) {
+            if (registry.balanceOf(parties[i]) != 0) withdraw(parties[i]);
+        }
     }
 
     function assertStatus(uint256 taskId, TaskRegistry.TaskStatus status) internal view {
@@ -341,7 +396,7 @@ contract TaskRegistryTest is TestBase {
         bytes memory state = finalState(out);
         vm.expectEmit(address(registry));
         emit TaskRegistry.ResultCommitted(
-            taskId, SERVER, sha256(state), C.STATUS_EXITED, 3, STEPS, out
+            taskId, SERVER, sha256(state), C.STATUS_EXITED, 3, STEPS, out, 0
         );
         commit(taskId);
         TaskRegistry.Task memory t = registry.task(taskId);
@@ -545,7 +600,7 @@ contract TaskRegistryTest is TestBase {
         commit(taskId);
         (bytes32 root,,) = challengeArgs(taskId, ALICE);
         vm.expectEmit(address(registry));
-        emit TaskRegistry.Challenged(taskId, ALICE, 0);
+        emit TaskRegistry.Challenged(taskId, ALICE, 0, 0);
         uint256 gameId = challenge(taskId, ALICE);
         DisputeGame.Game memory g = games.game(gameId);
         bytes memory linked = bytes.concat(initialState);
@@ -558,9 +613,9 @@ contract TaskRegistryTest is TestBase {
         vm.assertEq(g.heights, HEIGHTS, "heights");
         vm.assertEq(g.challengerNode, root, "challenger root");
         vm.assertEq(g.claimantClock, CLOCK, "clock");
-        TaskRegistry.Dispute memory d = registry.dispute(taskId, ALICE);
+        TaskRegistry.Dispute memory d = registry.dispute(taskId, 0, ALICE);
         vm.assertEq(d.gameId, gameId, "dispute game");
-        vm.assertTrue(d.open && !d.settled, "open");
+        vm.assertEq(uint256(d.status), uint256(TaskRegistry.DisputeStatus.Open), "open");
         vm.assertEq(registry.task(taskId).openDisputes, 1, "open disputes");
     }
 
@@ -652,29 +707,36 @@ contract TaskRegistryTest is TestBase {
     function test_settleDisputeChecks() public {
         uint256 taskId = postTask();
         commit(taskId);
-        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NoDispute.selector, taskId, ALICE));
-        registry.settleDispute(taskId, ALICE);
-        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NoDispute.selector, 9, ALICE));
-        registry.settleDispute(9, ALICE);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NoDispute.selector, taskId, 0, ALICE));
+        registry.settleDispute(taskId, 0, ALICE);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NoDispute.selector, 9, 0, ALICE));
+        registry.settleDispute(9, 0, ALICE);
         uint256 gameId = challenge(taskId, ALICE);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NoDispute.selector, taskId, 1, ALICE));
+        registry.settleDispute(taskId, 1, ALICE);
         vm.expectRevert(abi.encodeWithSelector(TaskRegistry.GameNotOver.selector, gameId));
-        registry.settleDispute(taskId, ALICE);
+        registry.settleDispute(taskId, 0, ALICE);
         warpBy(CLOCK);
         // Timed out but not yet resolved: still not over.
         vm.expectRevert(abi.encodeWithSelector(TaskRegistry.GameNotOver.selector, gameId));
-        registry.settleDispute(taskId, ALICE);
+        registry.settleDispute(taskId, 0, ALICE);
         games.timeout(gameId);
-        settle(taskId, ALICE);
+        settle(taskId, 0, ALICE);
         // A second settlement (a double claim) is impossible.
-        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NoDispute.selector, taskId, ALICE));
-        registry.settleDispute(taskId, ALICE);
-        vm.assertEq(registry.balanceOf(ALICE), CHALLENGER_BOND + SERVER_BOND, "paid once");
-        TaskRegistry.Dispute memory d = registry.dispute(taskId, ALICE);
-        vm.assertTrue(!d.open && d.settled, "settled");
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NoDispute.selector, taskId, 0, ALICE));
+        registry.settleDispute(taskId, 0, ALICE);
+        vm.assertEq(
+            uint256(registry.dispute(taskId, 0, ALICE).status),
+            uint256(TaskRegistry.DisputeStatus.Won),
+            "won"
+        );
+        collect(taskId, 0, ALICE);
+        vm.assertEq(registry.balanceOf(ALICE), CHALLENGER_BOND + POOL, "paid once");
     }
 
-    /// @dev The server never answers: the challenger wins by timeout, takes both bonds, and the
-    /// requester gets the fee back.
+    /// @dev The server never answers: the challenger wins by timeout; the round is rejected,
+    /// the bond split (requester, burn, pool), the task reopens for round 1 and the sole winner
+    /// collects its bond and the whole pool.
     function test_challengerWinsBySilentServer() public {
         uint256 taskId = postTask();
         commit(taskId);
@@ -686,27 +748,50 @@ contract TaskRegistryTest is TestBase {
             uint256(games.game(gameId).winner), uint256(DisputeGame.Party.Challenger), "winner"
         );
         vm.expectEmit(address(registry));
-        emit TaskRegistry.TaskRejected(taskId, ALICE);
+        emit TaskRegistry.DisputeSettled(taskId, ALICE, 0, true);
         vm.expectEmit(address(registry));
-        emit TaskRegistry.DisputeSettled(taskId, ALICE, true, false);
+        emit TaskRegistry.RoundRejected(taskId, 0, ALICE, TO_REQUESTER, TO_BURN, POOL);
+        vm.expectEmit(address(registry));
+        emit TaskRegistry.Burned(taskId, 0, TO_BURN);
+        vm.expectEmit(address(registry));
+        emit TaskRegistry.TaskReopened(taskId, 1);
+        vm.expectEmit(address(registry));
+        emit TaskRegistry.RoundClosed(taskId, 0, 1, POOL);
         settle(taskId, ALICE);
-        assertStatus(taskId, TaskRegistry.TaskStatus.Rejected);
-        vm.assertEq(registry.task(taskId).openDisputes, 0, "no open dispute");
-        vm.assertEq(registry.balanceOf(ALICE), CHALLENGER_BOND + SERVER_BOND, "challenger");
-        vm.assertEq(registry.balanceOf(REQUESTER), FEE, "requester");
-        vm.assertEq(registry.balanceOf(SERVER), 0, "server");
+        assertStatus(taskId, TaskRegistry.TaskStatus.Open);
+        TaskRegistry.Task memory t = registry.task(taskId);
+        vm.assertEq(t.round, 1, "round 1");
+        vm.assertEq(t.server, address(0), "no server in round 1");
+        TaskRegistry.Round memory r = registry.round(taskId, 0);
+        vm.assertTrue(r.rejected, "rejected");
+        vm.assertEq(r.winners, 1, "winners");
+        vm.assertEq(r.losers, 0, "losers");
+        vm.assertEq(r.openDisputes, 0, "closed");
+        vm.assertEq(r.share, POOL, "share");
+        vm.assertEq(registry.balanceOf(REQUESTER), TO_REQUESTER, "requester share");
+        vm.assertEq(registry.burned(), TO_BURN, "burned");
+        vm.assertEq(registry.balanceOf(ALICE), 0, "nothing before collecting");
         vm.expectRevert(
-            wrongStatus(TaskRegistry.TaskStatus.Committed, TaskRegistry.TaskStatus.Rejected)
+            wrongStatus(TaskRegistry.TaskStatus.Committed, TaskRegistry.TaskStatus.Open)
         );
         registry.finalize(taskId);
+        vm.expectEmit(address(registry));
+        emit TaskRegistry.RewardCollected(taskId, 0, ALICE, CHALLENGER_BOND + POOL);
+        collect(taskId, 0, ALICE);
+        vm.assertEq(registry.balanceOf(SERVER), 0, "server");
+        assertBooks(FEE);
 
         vm.expectEmit(address(registry));
-        emit TaskRegistry.Withdrawn(ALICE, CHALLENGER_BOND + SERVER_BOND);
-        vm.assertEq(withdraw(ALICE), CHALLENGER_BOND + SERVER_BOND, "alice withdraws");
-        vm.assertEq(withdraw(REQUESTER), FEE, "requester withdraws");
+        emit TaskRegistry.Withdrawn(ALICE, CHALLENGER_BOND + POOL);
+        vm.assertEq(withdraw(ALICE), CHALLENGER_BOND + POOL, "alice withdraws");
+        vm.assertEq(withdraw(REQUESTER), TO_REQUESTER, "requester withdraws");
         vm.expectRevert(TaskRegistry.NothingToWithdraw.selector);
         vm.prank(SERVER);
         registry.withdraw();
+        // Nobody commits again: the fee goes back after the deadline.
+        vm.warp(t.deadline + 1);
+        registry.cancel(taskId);
+        vm.assertEq(withdraw(REQUESTER), FEE, "fee back");
         assertAllPaidOut();
     }
 
@@ -724,54 +809,403 @@ contract TaskRegistryTest is TestBase {
             uint256(games.game(gameId).winner), uint256(DisputeGame.Party.Claimant), "winner"
         );
         vm.expectEmit(address(registry));
-        emit TaskRegistry.DisputeSettled(taskId, ALICE, false, false);
+        emit TaskRegistry.DisputeSettled(taskId, ALICE, 0, false);
         settle(taskId, ALICE);
-        vm.assertEq(registry.balanceOf(SERVER), CHALLENGER_BOND, "server takes the bond");
-        vm.assertEq(registry.balanceOf(ALICE), 0, "challenger loses");
+        // The loser's bond waits for the round's end.
+        vm.assertEq(registry.balanceOf(SERVER), 0, "server: paid at finalize");
+        vm.assertEq(registry.round(taskId, 0).losers, 1, "one loser");
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.RoundNotRejected.selector, taskId, 0));
+        registry.collect(taskId, 0, ALICE);
         assertStatus(taskId, TaskRegistry.TaskStatus.Committed);
         registry.finalize(taskId);
         vm.assertEq(registry.balanceOf(SERVER), CHALLENGER_BOND + SERVER_BOND + FEE, "server");
         vm.assertEq(withdraw(SERVER), CHALLENGER_BOND + SERVER_BOND + FEE, "withdrawn");
-        vm.expectRevert(TaskRegistry.NothingToWithdraw.selector);
-        vm.prank(SERVER);
-        registry.withdraw();
         vm.expectRevert(TaskRegistry.NothingToWithdraw.selector);
         vm.prank(REQUESTER);
         registry.withdraw();
         assertAllPaidOut();
     }
 
-    /// @dev Two challengers: the first to win takes the server's bond; the second gets its own
-    /// bond back although its game is still running.
-    function test_twoChallengers_firstWinnerTakesTheServerBond() public {
+    /*//////////////////////////////////////////////////////////////
+                          INCENTIVES (TABLE ROWS)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev (a) Honest server, no dispute: the server earns the fee, the requester pays it.
+    function test_incentive_a_honestServerNoDispute() public {
+        uint256 taskId = postTask();
+        commit(taskId);
+        warpBy(WINDOW + 1);
+        registry.finalize(taskId);
+        vm.assertEq(registry.balanceOf(SERVER), SERVER_BOND + FEE, "server: bond + fee");
+        vm.assertEq(registry.balanceOf(REQUESTER), 0, "requester: pays the fee");
+        vm.assertEq(registry.burned(), 0, "nothing burned");
+        assertBooks(0);
+        vm.assertEq(withdraw(SERVER), SERVER_BOND + FEE, "server net +fee");
+        assertAllPaidOut();
+    }
+
+    /// @dev (b) Honest server, one garbage challenger: the challenger loses its bond to the
+    /// server.
+    function test_incentive_b_oneGarbageChallenger() public {
+        garbageChallengers(1);
+    }
+
+    /// @dev (b) Honest server, 20 garbage challengers: each loses its bond to the server.
+    function test_incentive_b_twentyGarbageChallengers() public {
+        garbageChallengers(20);
+    }
+
+    function garbageChallengers(uint256 n) internal {
+        uint256 taskId = postTask();
+        commit(taskId);
+        uint256[] memory ids = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            address who = address(uint160(0xC0000 + i));
+            vm.deal(who, CHALLENGER_BOND);
+            ids[i] = challenge(taskId, who);
+            serverAnswers(ids[i], SERVER);
+        }
+        warpBy(CLOCK);
+        for (uint256 i = 0; i < n; ++i) {
+            games.timeout(ids[i]);
+            settle(taskId, address(uint160(0xC0000 + i)));
+        }
+        registry.finalize(taskId);
+        vm.assertEq(
+            registry.balanceOf(SERVER), SERVER_BOND + FEE + n * CHALLENGER_BOND, "server takes all"
+        );
+        for (uint256 i = 0; i < n; ++i) {
+            vm.assertEq(registry.balanceOf(address(uint160(0xC0000 + i))), 0, "garbage loses");
+        }
+        vm.assertEq(registry.burned(), 0, "nothing burned");
+        assertBooks(0);
+        withdraw(SERVER);
+        assertAllPaidOut();
+    }
+
+    /// @dev (c) A lying server against one honest challenger: the round is rejected, the
+    /// challenger earns the pool, the requester a quarter of the bond; an honest server commits
+    /// in round 1 and finalizes, earning the fee.
+    function test_incentive_c_liarThenHonestServer() public {
+        uint256 taskId = postTask();
+        commit(taskId); // SERVER lies.
+        uint256 gameId = challenge(taskId, ALICE);
+        warpBy(CLOCK);
+        games.timeout(gameId);
+        settle(taskId, ALICE);
+        collect(taskId, 0, ALICE);
+        commitAs(taskId, HONEST);
+        TaskRegistry.Task memory t = registry.task(taskId);
+        vm.assertEq(t.round, 1, "round 1");
+        vm.assertEq(t.server, HONEST, "round 1 server");
+        warpBy(WINDOW + 1);
+        registry.finalize(taskId);
+        assertStatus(taskId, TaskRegistry.TaskStatus.Finalized);
+        vm.assertEq(registry.outputOf(taskId), output70(), "verified output");
+
+        vm.assertEq(registry.balanceOf(ALICE), CHALLENGER_BOND + POOL, "alice: +0.5");
+        vm.assertEq(registry.balanceOf(REQUESTER), TO_REQUESTER, "requester: compensation");
+        vm.assertEq(registry.balanceOf(HONEST), SERVER_BOND + FEE, "honest server: +fee");
+        vm.assertEq(registry.balanceOf(SERVER), 0, "liar: -bond");
+        vm.assertEq(registry.burned(), TO_BURN, "burned");
+        assertBooks(0);
+        withdrawAll();
+        assertAllPaidOut();
+    }
+
+    /// @dev (d) Self-challenge censorship. The liar's sybil challenges at once and wins fast
+    /// (the liar never answers it); an honest challenger comes at the window's last second and
+    /// the liar stalls its game to the clock's last second. The honest challenger is still
+    /// rewarded, the liar and its sybil together lose 3/4 of the bond, and the reopened task is
+    /// finalized by an honest server.
+    function test_incentive_d_selfChallengeCensorship() public {
+        // (Absolute times: block.timestamp read after warps may be a stale value under via-ir.)
+        uint256 t0 = START;
+        uint256 taskId = postTask(uint64(t0 + 10 days));
+        commit(taskId); // SERVER lies.
+        uint256 sybilGame = challenge(taskId, SYBIL);
+        vm.warp(t0 + WINDOW);
+        uint256 aliceGame = challenge(taskId, ALICE);
+        vm.warp(t0 + CLOCK);
+        games.timeout(sybilGame);
+        settle(taskId, 0, SYBIL);
+        // The round is rejected and the task open again, Alice's game still running.
+        assertStatus(taskId, TaskRegistry.TaskStatus.Open);
+        vm.assertEq(registry.task(taskId).round, 1, "reopened");
+        vm.assertEq(registry.balanceOf(REQUESTER), TO_REQUESTER, "requester share at once");
+        vm.assertEq(registry.burned(), TO_BURN, "burn share at once");
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.DisputesOpen.selector, 1));
+        registry.collect(taskId, 0, SYBIL);
+        // An honest server commits in round 1 while round 0's last game goes on.
+        commitAs(taskId, HONEST);
+        // The liar stalls Alice's game to the last second of its clock.
+        vm.warp(t0 + WINDOW + CLOCK - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(DisputeGame.ClockRunning.selector, DisputeGame.Party.Claimant, 1)
+        );
+        games.timeout(aliceGame);
+        vm.warp(t0 + WINDOW + CLOCK);
+        games.timeout(aliceGame);
+        settle(taskId, 0, ALICE);
+        uint256 share = POOL / 2;
+        vm.assertEq(registry.round(taskId, 0).share, share, "two winners share the pool");
+        collect(taskId, 0, SYBIL);
+        collect(taskId, 0, ALICE);
+        vm.warp(t0 + WINDOW + CLOCK + 1);
+        registry.finalize(taskId);
+        assertStatus(taskId, TaskRegistry.TaskStatus.Finalized);
+
+        vm.assertEq(registry.balanceOf(ALICE), CHALLENGER_BOND + share, "honest: +0.25");
+        vm.assertEq(registry.balanceOf(SYBIL), CHALLENGER_BOND + share, "sybil: +0.25");
+        vm.assertEq(registry.balanceOf(SERVER), 0, "liar: -1");
+        vm.assertEq(registry.balanceOf(HONEST), SERVER_BOND + FEE, "honest server: +fee");
+        vm.assertEq(registry.balanceOf(REQUESTER), TO_REQUESTER, "requester: +0.25");
+        vm.assertEq(registry.burned(), TO_BURN, "burned");
+        // The liar's coalition (server + sybil) nets -0.75: at least the burn share.
+        uint256 coalitionLoss = SERVER_BOND - share;
+        vm.assertEq(coalitionLoss, 0.75 ether, "coalition net -0.75");
+        vm.assertTrue(coalitionLoss >= TO_BURN, "liar loses at least the burn share");
+        assertBooks(0);
+        withdrawAll();
+        assertAllPaidOut();
+    }
+
+    /// @dev (e) The liar's sybil challenges and loses on purpose; an honest challenger wins:
+    /// the sybil's bond goes into the pool, which the honest winner takes whole.
+    function test_incentive_e_sybilLosesOnPurpose() public {
+        uint256 taskId = postTask();
+        commit(taskId); // SERVER lies.
+        uint256 sybilGame = challenge(taskId, SYBIL);
+        uint256 aliceGame = challenge(taskId, ALICE);
+        serverAnswers(sybilGame, SERVER); // the sybil never moves again
+        warpBy(CLOCK);
+        games.timeout(sybilGame);
+        games.timeout(aliceGame);
+        // Settled in either order, the result is the same: the loser first here.
+        settle(taskId, 0, SYBIL);
+        settle(taskId, 0, ALICE);
+        TaskRegistry.Round memory r = registry.round(taskId, 0);
+        vm.assertEq(r.losers, 1, "one loser");
+        vm.assertEq(r.share, POOL + CHALLENGER_BOND, "pool with the sybil's bond");
+        vm.expectRevert(
+            abi.encodeWithSelector(TaskRegistry.NothingToCollect.selector, taskId, 0, SYBIL)
+        );
+        registry.collect(taskId, 0, SYBIL);
+        collect(taskId, 0, ALICE);
+        vm.assertEq(
+            registry.balanceOf(ALICE), 2 * CHALLENGER_BOND + POOL, "honest: +1.5 (pool + sybil)"
+        );
+        vm.assertEq(registry.balanceOf(SYBIL), 0, "sybil: -1");
+        vm.assertEq(registry.balanceOf(SERVER), 0, "liar: -1");
+        vm.assertEq(registry.balanceOf(REQUESTER), TO_REQUESTER, "requester: +0.25");
+        vm.assertEq(registry.burned(), TO_BURN, "burned");
+        assertBooks(FEE);
+        vm.warp(registry.task(taskId).deadline + 1);
+        registry.cancel(taskId);
+        withdrawAll();
+        assertAllPaidOut();
+    }
+
+    /// @dev (f) A rejection after the deadline cancels the task: the requester gets the fee
+    /// and its compensation, the winner its reward.
+    function test_incentive_f_rejectionAfterTheDeadline() public {
+        uint256 taskId = postTask(uint64(block.timestamp + 2 hours));
+        commit(taskId);
+        uint256 gameId = challenge(taskId, ALICE);
+        warpBy(CLOCK);
+        games.timeout(gameId);
+        vm.expectEmit(address(registry));
+        emit TaskRegistry.TaskCancelled(taskId);
+        settle(taskId, 0, ALICE);
+        assertStatus(taskId, TaskRegistry.TaskStatus.Cancelled);
+        vm.assertEq(registry.task(taskId).round, 0, "no new round");
+        bytes memory out = output70();
+        bytes memory state = finalState(out);
+        vm.expectRevert(
+            wrongStatus(TaskRegistry.TaskStatus.Open, TaskRegistry.TaskStatus.Cancelled)
+        );
+        vm.prank(HONEST);
+        registry.commitResult{value: SERVER_BOND}(taskId, state, out);
+        vm.expectRevert(
+            wrongStatus(TaskRegistry.TaskStatus.Open, TaskRegistry.TaskStatus.Cancelled)
+        );
+        registry.cancel(taskId);
+        collect(taskId, 0, ALICE);
+        vm.assertEq(registry.balanceOf(REQUESTER), FEE + TO_REQUESTER, "fee + compensation");
+        vm.assertEq(registry.balanceOf(ALICE), CHALLENGER_BOND + POOL, "winner: +0.5");
+        vm.assertEq(registry.balanceOf(SERVER), 0, "liar: -1");
+        vm.assertEq(registry.burned(), TO_BURN, "burned");
+        assertBooks(0);
+        withdrawAll();
+        assertAllPaidOut();
+    }
+
+    /// @dev (g) A liar that commits wrong in every round pays every round; the same honest
+    /// challenger disputes each round (disputes are per round).
+    function test_incentive_g_liarEveryRound() public {
+        uint256 taskId = postTask(uint64(block.timestamp + 10 days));
+        uint256 rounds = 3;
+        for (uint256 r = 0; r < rounds; ++r) {
+            commit(taskId);
+            uint256 gameId = challenge(taskId, ALICE);
+            warpBy(CLOCK);
+            games.timeout(gameId);
+            settle(taskId, r, ALICE);
+            collect(taskId, r, ALICE);
+            vm.assertEq(registry.task(taskId).round, r + 1, "next round");
+            vm.assertEq(registry.round(taskId, r).server, SERVER, "liar's round");
+        }
+        vm.assertEq(registry.balanceOf(ALICE), rounds * (CHALLENGER_BOND + POOL), "alice");
+        vm.assertEq(registry.balanceOf(REQUESTER), rounds * TO_REQUESTER, "requester");
+        vm.assertEq(registry.burned(), rounds * TO_BURN, "burned");
+        vm.assertEq(registry.balanceOf(SERVER), 0, "liar: -3");
+        assertBooks(FEE);
+        vm.warp(registry.task(taskId).deadline + 1);
+        registry.cancel(taskId);
+        vm.assertEq(registry.balanceOf(REQUESTER), rounds * TO_REQUESTER + FEE, "fee back");
+        withdrawAll();
+        assertAllPaidOut();
+    }
+
+    /// @dev Three winners: the pool does not divide evenly; the dust is burned, to the wei.
+    function test_threeWinnersBurnTheDust() public {
+        uint256 taskId = postTask();
+        commit(taskId);
+        address[3] memory who = [ALICE, BOB, SYBIL];
+        uint256[3] memory ids;
+        for (uint256 i = 0; i < 3; ++i) {
+            ids[i] = challenge(taskId, who[i]);
+        }
+        warpBy(CLOCK);
+        for (uint256 i = 0; i < 3; ++i) {
+            games.timeout(ids[i]);
+        }
+        settle(taskId, 0, BOB);
+        settle(taskId, 0, ALICE);
+        uint256 share = POOL / 3;
+        uint256 dust = POOL - 3 * share;
+        vm.assertTrue(dust != 0, "uneven");
+        vm.expectEmit(address(registry));
+        emit TaskRegistry.Burned(taskId, 0, dust);
+        settle(taskId, 0, SYBIL);
+        for (uint256 i = 0; i < 3; ++i) {
+            collect(taskId, 0, who[i]);
+            vm.assertEq(registry.balanceOf(who[i]), CHALLENGER_BOND + share, "winner");
+        }
+        vm.assertEq(registry.burned(), TO_BURN + dust, "burn share + dust");
+        assertBooks(FEE);
+    }
+
+    /// @dev (h) Collecting: before the round closes, twice, a loser, a round not rejected.
+    function test_incentive_h_collectRefusals() public {
         uint256 taskId = postTask();
         commit(taskId);
         uint256 aliceGame = challenge(taskId, ALICE);
         uint256 bobGame = challenge(taskId, BOB);
-        warpBy(CLOCK / 2);
-        serverAnswers(bobGame, SERVER); // Bob's game goes on; Alice's server stays silent.
-        warpBy(CLOCK / 2);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.RoundNotRejected.selector, taskId, 0));
+        registry.collect(taskId, 0, ALICE);
+        serverAnswers(bobGame, SERVER);
+        warpBy(CLOCK);
         games.timeout(aliceGame);
-        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.GameNotOver.selector, bobGame));
-        registry.settleDispute(taskId, BOB);
-        settle(taskId, ALICE);
-        assertStatus(taskId, TaskRegistry.TaskStatus.Rejected);
-
-        vm.assertEq(
-            uint256(games.game(bobGame).stage), uint256(DisputeGame.Stage.Bisection), "running"
+        settle(taskId, 0, ALICE);
+        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.DisputesOpen.selector, 1));
+        registry.collect(taskId, 0, ALICE);
+        games.timeout(bobGame);
+        settle(taskId, 0, BOB);
+        collect(taskId, 0, ALICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(TaskRegistry.NothingToCollect.selector, taskId, 0, ALICE)
         );
-        vm.expectEmit(address(registry));
-        emit TaskRegistry.DisputeSettled(taskId, BOB, false, true);
-        settle(taskId, BOB);
-        vm.assertEq(registry.task(taskId).openDisputes, 0, "none open");
-        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.NoDispute.selector, taskId, BOB));
-        registry.settleDispute(taskId, BOB);
+        registry.collect(taskId, 0, ALICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(TaskRegistry.NothingToCollect.selector, taskId, 0, BOB)
+        );
+        registry.collect(taskId, 0, BOB);
+        vm.expectRevert(
+            abi.encodeWithSelector(TaskRegistry.NothingToCollect.selector, taskId, 0, STRANGER)
+        );
+        registry.collect(taskId, 0, STRANGER);
+        vm.assertEq(
+            uint256(registry.dispute(taskId, 0, ALICE).status),
+            uint256(TaskRegistry.DisputeStatus.Collected),
+            "collected"
+        );
+        vm.assertEq(registry.balanceOf(ALICE), 2 * CHALLENGER_BOND + POOL, "alice, once");
+        assertBooks(FEE);
+    }
 
-        vm.assertEq(withdraw(ALICE), CHALLENGER_BOND + SERVER_BOND, "alice: both bonds");
-        vm.assertEq(withdraw(BOB), CHALLENGER_BOND, "bob: own bond");
-        vm.assertEq(withdraw(REQUESTER), FEE, "requester: fee");
-        vm.assertEq(registry.balanceOf(SERVER), 0, "server: nothing");
-        assertAllPaidOut();
+    /*//////////////////////////////////////////////////////////////
+                              FEASIBILITY
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev The time figures, computed by hand from the documented formula.
+    function test_requiredTimes() public view {
+        // [2, 1]: run 1, trees 2 + 2, moves 6.
+        vm.assertEq(registry.requiredWindow(HEIGHTS), 1 + 2 + 300, "window [2,1]");
+        vm.assertEq(registry.requiredClock(HEIGHTS), 1 + 4 + 6 * 30 + 300, "clock [2,1]");
+        // [1]: run 1, tree 2, moves 3.
+        bytes32 one = bytes32(bytes1(0x01));
+        vm.assertEq(registry.requiredWindow(one), 303, "window [1]");
+        vm.assertEq(registry.requiredClock(one), 393, "clock [1]");
+        // The demo's [11, 8, 8]: run 6 (2^27 / 25e6), trees 7 + 2 + 2, moves 31.
+        bytes32 demo = bytes32(bytes3(0x0b0808));
+        vm.assertEq(registry.requiredWindow(demo), 6 + 7 + 300, "window [11,8,8]");
+        vm.assertEq(registry.requiredClock(demo), 6 + 11 + 31 * 30 + 300, "clock [11,8,8]");
+        // The caps, [24, 16]: run 43981 (2^40 / 25e6), trees 43981 + 168 and 1 + 1, moves 43.
+        bytes32 capped = bytes32(bytes2(0x1810));
+        vm.assertEq(registry.requiredWindow(capped), 43_981 + 44_149 + 300, "window [24,16]");
+        vm.assertEq(
+            registry.requiredClock(capped), 43_981 + 44_149 + 2 + 43 * 30 + 300, "clock [24,16]"
+        );
+    }
+
+    function test_requiredTimesRefuseBadHeights() public {
+        bytes32[3] memory bad = [bytes32(0), bytes32(bytes1(0x19)), bytes32(bytes2(0x1811))];
+        for (uint256 i = 0; i < bad.length; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadHeights.selector, bad[i]));
+            registry.requiredWindow(bad[i]);
+            vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadHeights.selector, bad[i]));
+            registry.requiredClock(bad[i]);
+        }
+    }
+
+    /// @dev A window and a clock exactly at the limit are accepted; one second less is not.
+    function test_postTaskFeasibility() public {
+        bytes32 demo = bytes32(bytes3(0x0b0808));
+        uint64 window = uint64(registry.requiredWindow(demo));
+        uint64 clock = uint64(registry.requiredClock(demo));
+        uint64 deadline = uint64(block.timestamp + 1 days);
+        registry = new TaskRegistry(games, oracle, SERVER_BOND, CHALLENGER_BOND, window, clock);
+        vm.assertEq(registry.postTask(programId, input, demo, deadline), 0, "at the limit");
+
+        registry = new TaskRegistry(games, oracle, SERVER_BOND, CHALLENGER_BOND, window - 1, clock);
+        vm.expectRevert(
+            abi.encodeWithSelector(TaskRegistry.WindowTooShort.selector, window, window - 1)
+        );
+        registry.postTask(programId, input, demo, deadline);
+
+        registry = new TaskRegistry(games, oracle, SERVER_BOND, CHALLENGER_BOND, window, clock - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(TaskRegistry.ClockTooShort.selector, clock, clock - 1)
+        );
+        registry.postTask(programId, input, demo, deadline);
+
+        // The default test registry cannot take a trace at the caps: its window is an hour.
+        registry = new TaskRegistry(games, oracle, SERVER_BOND, CHALLENGER_BOND, WINDOW, CLOCK);
+        bytes32 capped = bytes32(bytes2(0x1810));
+        vm.expectRevert(
+            abi.encodeWithSelector(TaskRegistry.WindowTooShort.selector, 88_430, WINDOW)
+        );
+        registry.postTask(programId, input, capped, deadline);
+    }
+
+    /// @dev Heights beyond the caps are refused when posting.
+    function test_postTaskCapsRefused() public {
+        bytes32[2] memory bad = [bytes32(bytes1(0x19)), bytes32(bytes3(0x181001))];
+        for (uint256 i = 0; i < bad.length; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadHeights.selector, bad[i]));
+            registry.postTask(programId, input, bad[i], uint64(block.timestamp + 1));
+        }
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -811,7 +1245,8 @@ contract TaskRegistryTest is TestBase {
         vm.assertEq(address(registry).balance, FEE, "fee kept");
     }
 
-    /// @dev A challenger contract that re-enters from `receive` gets its two bonds, no more.
+    /// @dev A challenger contract that re-enters from `receive` gets its bond and the pool,
+    /// no more.
     function test_reentrantChallengerGetsNothingExtra() public {
         Reenterer attacker = new Reenterer(registry);
         vm.deal(address(attacker), CHALLENGER_BOND);
@@ -828,11 +1263,15 @@ contract TaskRegistryTest is TestBase {
         warpBy(CLOCK);
         games.timeout(gameId);
         settle(taskId, address(attacker));
+        collect(taskId, 0, address(attacker));
 
-        vm.assertEq(withdrawAsContract(attacker), CHALLENGER_BOND + SERVER_BOND, "both bonds");
-        vm.assertEq(address(attacker).balance, CHALLENGER_BOND + SERVER_BOND, "exact balance");
+        vm.assertEq(withdrawAsContract(attacker), CHALLENGER_BOND + POOL, "bond + pool");
+        vm.assertEq(address(attacker).balance, CHALLENGER_BOND + POOL, "exact balance");
         vm.assertEq(attacker.received(), 1, "one payment, re-entered once");
         vm.assertEq(attacker.reentered(), 0, "every re-entrant call reverted");
+        vm.assertEq(withdraw(REQUESTER), TO_REQUESTER, "compensation");
+        vm.warp(registry.task(taskId).deadline + 1);
+        registry.cancel(taskId);
         vm.assertEq(withdraw(REQUESTER), FEE, "fee back");
         assertAllPaidOut();
     }

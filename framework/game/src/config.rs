@@ -7,10 +7,23 @@ use crate::ConfigError;
 
 /// The most phases a game has.
 pub const MAX_PHASES: usize = 8;
-/// The highest history tree of one phase: `2^32` leaves.
-pub const MAX_HEIGHT: u8 = 32;
-/// The most the heights of all phases add up to: a game covers at most `2^62` steps.
-pub const MAX_TOTAL_HEIGHT: u32 = 62;
+/// The highest history tree of one phase: `2^24` leaves, which an honest agent hashes in
+/// seconds and holds in a few hundred MiB (`DisputeGame.MAX_PHASE_HEIGHT`).
+pub const MAX_HEIGHT: u8 = 24;
+/// The most the heights of all phases add up to: a game covers at most `2^40` steps, about 12
+/// hours of an honest agent's run at [`RUN_RATE`] (`DisputeGame.MAX_TOTAL_HEIGHT`).
+pub const MAX_TOTAL_HEIGHT: u32 = 40;
+
+/// VM steps per second an honest agent is assumed to run, recording its timeline (a
+/// conservative figure for 2 cores; measured ~370-390 million). `TaskRegistry.RUN_RATE`.
+pub const RUN_RATE: u64 = 25_000_000;
+/// History-tree leaves per second an honest agent is assumed to hash (measured ~800,000 for
+/// stride-1 leaves). `TaskRegistry.LEAF_RATE`.
+pub const LEAF_RATE: u64 = 100_000;
+/// Seconds allowed per move of a game (one transaction). `TaskRegistry.MOVE_SECONDS`.
+pub const MOVE_SECONDS: u64 = 30;
+/// Seconds of slack on top of every time requirement. `TaskRegistry.MARGIN`.
+pub const MARGIN: u64 = 300;
 
 /// The phase heights of a k-phase game, top phase first.
 ///
@@ -106,6 +119,49 @@ impl PhaseConfig {
         1 << self.heights().iter().map(|&h| u32::from(h)).sum::<u32>()
     }
 
+    /// Seconds an honest agent needs to run the whole task (recording its timeline):
+    /// `ceil(total_steps / RUN_RATE)`.
+    fn run_seconds(&self) -> u64 {
+        self.total_steps().div_ceil(RUN_RATE)
+    }
+
+    /// Seconds an honest agent needs to build one tree of `phase`: re-run its range
+    /// (`2^(h + s)` steps) and hash its `2^h` leaves. Zero past the bottom phase.
+    fn tree_seconds(&self, phase: usize) -> u64 {
+        match (self.span(phase), self.height(phase)) {
+            (Some(span), Some(height)) => {
+                span.div_ceil(RUN_RATE) + (1u64 << height).div_ceil(LEAF_RATE)
+            }
+            _ => 0,
+        }
+    }
+
+    /// The most moves one side makes in a game: `sum(h) + k + 1`.
+    pub fn max_moves(&self) -> u64 {
+        u64::from(self.total_height()) + self.len as u64 + 1
+    }
+
+    /// The sum of the heights, `log2` of [`total_steps`](Self::total_steps).
+    pub fn total_height(&self) -> u32 {
+        self.heights().iter().map(|&h| u32::from(h)).sum()
+    }
+
+    /// The shortest challenge window (seconds) that lets an honest challenger run the task
+    /// and build its top tree before it disputes: `run + tree(0) + MARGIN`. Equal to
+    /// `TaskRegistry.requiredWindow` of [`pack`](Self::pack).
+    pub fn required_window(&self) -> u64 {
+        self.run_seconds() + self.tree_seconds(0) + MARGIN
+    }
+
+    /// The shortest game clock (seconds) that lets an honest defender that starts over run
+    /// the task, build one tree per phase and send its moves:
+    /// `run + Σ tree(p) + max_moves · MOVE_SECONDS + MARGIN`. Equal to
+    /// `TaskRegistry.requiredClock` of [`pack`](Self::pack).
+    pub fn required_clock(&self) -> u64 {
+        let trees: u64 = (0..self.len).map(|phase| self.tree_seconds(phase)).sum();
+        self.run_seconds() + trees + self.max_moves() * MOVE_SECONDS + MARGIN
+    }
+
     /// The on-chain encoding, a `bytes32`: byte 0 (the most significant) is the top phase's
     /// height, byte 1 the next phase's, and so on; the bytes after the last phase are zero.
     pub fn pack(&self) -> [u8; 32] {
@@ -195,17 +251,25 @@ mod tests {
             Err(ConfigError::ZeroHeight { phase: 1 })
         );
         assert_eq!(
-            PhaseConfig::new(&[33]),
+            PhaseConfig::new(&[25]),
             Err(ConfigError::HeightTooLarge {
                 phase: 0,
-                height: 33
+                height: 25
+            })
+        );
+        // The old caps: `opml demo --phases 32,1` is refused.
+        assert_eq!(
+            "32,1".parse::<PhaseConfig>(),
+            Err(ConfigError::HeightTooLarge {
+                phase: 0,
+                height: 32
             })
         );
         assert_eq!(
-            PhaseConfig::new(&[32, 31]),
-            Err(ConfigError::TotalTooLarge(63))
+            PhaseConfig::new(&[24, 17]),
+            Err(ConfigError::TotalTooLarge(41))
         );
-        assert!(PhaseConfig::new(&[32, 30]).is_ok());
+        assert!(PhaseConfig::new(&[24, 16]).is_ok());
         assert_eq!(PhaseConfig::unpack(&[0; 32]), Err(ConfigError::NoPhases));
         let mut packed = [0; 32];
         packed[..3].copy_from_slice(&[5, 0, 5]);
@@ -246,7 +310,28 @@ mod tests {
         );
     }
 
-    /// Any valid configuration: 1 to 8 heights of 1 to 32, trimmed to a sum of at most 62.
+    /// The time figures, by hand from the documented formula (the same cases as the forge
+    /// test `test_requiredTimes`).
+    #[test]
+    fn required_times() {
+        let cases: [(&[u8], u64, u64); 4] = [
+            (&[2, 1], 1 + 2 + 300, 1 + 4 + 6 * 30 + 300),
+            (&[1], 303, 393),
+            (&[11, 8, 8], 6 + 7 + 300, 6 + 11 + 31 * 30 + 300),
+            (
+                &[24, 16],
+                43_981 + 44_149 + 300,
+                43_981 + 44_149 + 2 + 43 * 30 + 300,
+            ),
+        ];
+        for (heights, window, clock) in cases {
+            let config = PhaseConfig::new(heights).unwrap();
+            assert_eq!(config.required_window(), window, "{config}");
+            assert_eq!(config.required_clock(), clock, "{config}");
+        }
+    }
+
+    /// Any valid configuration: 1 to 8 heights of 1 to 24, trimmed to a sum of at most 40.
     fn valid_heights() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(1..=MAX_HEIGHT, 1..=MAX_PHASES).prop_map(|mut heights| {
             while heights.iter().map(|&h| u32::from(h)).sum::<u32>() > MAX_TOTAL_HEIGHT {

@@ -38,7 +38,10 @@ mod program;
 mod trace;
 mod tree;
 
-pub use config::{MAX_HEIGHT, MAX_PHASES, MAX_TOTAL_HEIGHT, PhaseConfig};
+pub use config::{
+    LEAF_RATE, MARGIN, MAX_HEIGHT, MAX_PHASES, MAX_TOTAL_HEIGHT, MOVE_SECONDS, PhaseConfig,
+    RUN_RATE,
+};
 pub use error::{ConfigError, TraceError, TreeError};
 pub use program::{ProgramPhase, ProgramTrace};
 pub use trace::{Trace, VmTrace, Work};

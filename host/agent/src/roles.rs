@@ -1,5 +1,6 @@
 //! The opML roles' transactions: a requester publishes an input and posts a task, a server
-//! commits a result, a challenger disputes it, and anyone settles, finalizes and withdraws.
+//! commits a result, a challenger disputes it, and anyone settles, collects rewards,
+//! finalizes, cancels and withdraws.
 
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_sol_types::{SolCall, SolEvent};
@@ -224,16 +225,43 @@ pub fn challenge(
     Ok((id_of(challenged.gameId)?, receipt))
 }
 
-/// Applies the verdict of `challenger`'s dispute of `task_id`.
+/// Applies the verdict of `challenger`'s dispute of round `round` of `task_id` (its game must
+/// be over).
 pub fn settle(
     chain: &mut dyn Chain,
     contracts: &Contracts,
     from: Address,
     task_id: u64,
+    round: u32,
     challenger: Address,
 ) -> Result<TxReceipt, AgentError> {
     let call = TaskRegistry::settleDisputeCall {
         taskId: U256::from(task_id),
+        round_: U256::from(round),
+        challenger,
+    };
+    send(
+        chain,
+        from,
+        contracts.registry,
+        U256::ZERO,
+        call.abi_encode().into(),
+    )
+}
+
+/// Credits `challenger`'s reward for winning in rejected round `round` of `task_id` (its bond
+/// and its share of the pool; the round must be closed).
+pub fn collect(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    task_id: u64,
+    round: u32,
+    challenger: Address,
+) -> Result<TxReceipt, AgentError> {
+    let call = TaskRegistry::collectCall {
+        taskId: U256::from(task_id),
+        round_: U256::from(round),
         challenger,
     };
     send(
@@ -253,6 +281,25 @@ pub fn finalize(
     task_id: u64,
 ) -> Result<TxReceipt, AgentError> {
     let call = TaskRegistry::finalizeCall {
+        taskId: U256::from(task_id),
+    };
+    send(
+        chain,
+        from,
+        contracts.registry,
+        U256::ZERO,
+        call.abi_encode().into(),
+    )
+}
+
+/// Cancels `task_id`, open past its deadline: the fee goes back to its requester.
+pub fn cancel(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    task_id: u64,
+) -> Result<TxReceipt, AgentError> {
+    let call = TaskRegistry::cancelCall {
         taskId: U256::from(task_id),
     };
     send(
@@ -314,20 +361,20 @@ pub fn read_task(
     )
 }
 
-/// Where a task is in its lifecycle (`TaskRegistry.TaskStatus`).
+/// Where a task is in its lifecycle (`TaskRegistry.TaskStatus`). A rejection is a property of
+/// a round ([`read_round`]): the task goes back to `Open` for its next round, or to
+/// `Cancelled` past its deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskStatus {
     /// No such task.
     None,
-    /// Waiting for a result.
+    /// Waiting for a result (of its current round).
     Open,
-    /// A result is in; disputes may be open.
+    /// The current round has a result; disputes may be open.
     Committed,
     /// The result stands.
     Finalized,
-    /// A challenger proved the result wrong.
-    Rejected,
-    /// No result came before the deadline.
+    /// No result stands and the deadline passed; the fee went back.
     Cancelled,
 }
 
@@ -339,18 +386,52 @@ impl TaskStatus {
             1 => TaskStatus::Open,
             2 => TaskStatus::Committed,
             3 => TaskStatus::Finalized,
-            4 => TaskStatus::Rejected,
-            5 => TaskStatus::Cancelled,
+            4 => TaskStatus::Cancelled,
             other => return Err(AgentError::Decode(format!("unknown task status {other}"))),
         })
     }
 }
 
-/// `challenger`'s dispute of task `task_id` (all zero if it never disputed it).
+/// Where one challenger's dispute stands (`TaskRegistry.DisputeStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisputeStatus {
+    /// It never disputed that round.
+    None,
+    /// Its game is running or its verdict is not settled.
+    Open,
+    /// The server won its game.
+    Lost,
+    /// It won its game; its reward is collectible once the round closes.
+    Won,
+    /// It won and collected its reward.
+    Collected,
+}
+
+impl DisputeStatus {
+    /// The status of the dispute record `dispute`.
+    pub fn of(dispute: &TaskRegistry::Dispute) -> Result<DisputeStatus, AgentError> {
+        Ok(match dispute.status {
+            0 => DisputeStatus::None,
+            1 => DisputeStatus::Open,
+            2 => DisputeStatus::Lost,
+            3 => DisputeStatus::Won,
+            4 => DisputeStatus::Collected,
+            other => {
+                return Err(AgentError::Decode(format!(
+                    "unknown dispute status {other}"
+                )));
+            }
+        })
+    }
+}
+
+/// `challenger`'s dispute of round `round` of task `task_id` (all zero if it never disputed
+/// it).
 pub fn read_dispute(
     chain: &mut dyn Chain,
     contracts: &Contracts,
     task_id: u64,
+    round: u32,
     challenger: Address,
 ) -> Result<TaskRegistry::Dispute, AgentError> {
     view(
@@ -359,9 +440,61 @@ pub fn read_dispute(
         contracts.registry,
         TaskRegistry::disputeCall {
             taskId: U256::from(task_id),
+            round_: U256::from(round),
             challenger,
         },
     )
+}
+
+/// Round `round` of task `task_id` (all zero if it never opened).
+pub fn read_round(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    task_id: u64,
+    round: u32,
+) -> Result<TaskRegistry::Round, AgentError> {
+    view(
+        chain,
+        Address::ZERO,
+        contracts.registry,
+        TaskRegistry::roundCall {
+            taskId: U256::from(task_id),
+            round_: U256::from(round),
+        },
+    )
+}
+
+/// Wei the registry has burned so far.
+pub fn burned(chain: &mut dyn Chain, contracts: &Contracts) -> Result<U256, AgentError> {
+    view(
+        chain,
+        Address::ZERO,
+        contracts.registry,
+        TaskRegistry::burnedCall {},
+    )
+}
+
+/// The registry's time requirements of `config`: `(requiredWindow, requiredClock)` in
+/// seconds, read from the contract.
+pub fn required_times(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    config: &PhaseConfig,
+) -> Result<(U256, U256), AgentError> {
+    let heights = B256::from(config.pack());
+    let window = view(
+        chain,
+        Address::ZERO,
+        contracts.registry,
+        TaskRegistry::requiredWindowCall { heights },
+    )?;
+    let clock = view(
+        chain,
+        Address::ZERO,
+        contracts.registry,
+        TaskRegistry::requiredClockCall { heights },
+    )?;
+    Ok((window, clock))
 }
 
 /// The first event `E` that `address` emitted in `receipt`.

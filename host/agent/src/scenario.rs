@@ -1,6 +1,7 @@
 //! The whole opML story on one chain, with every role in this process: a requester posts a
 //! task, a server commits a result, a challenger checks it and disputes it if it is wrong, the
-//! game runs to its verdict, and the bonds move. `opml demo`, the adversarial suite and the
+//! game runs to its verdict, and the bonds move. A rejected round reopens the task, and an
+//! honest server (the deployer's account) commits the true result in round 1. `opml demo`, the adversarial suite and the
 //! benchmarks all run this.
 
 use std::time::Instant;
@@ -95,6 +96,17 @@ pub enum Event<'a> {
         /// Whether the challenger won.
         challenger_won: bool,
     },
+    /// Round 0 was rejected: the server's bond was split and the winner collected.
+    Rejected {
+        /// Credited to the requester as compensation.
+        to_requester: U256,
+        /// Burned.
+        burned: U256,
+        /// Credited to the winning challenger: its bond and the whole pool.
+        to_challenger: U256,
+    },
+    /// The task reopened and an honest server's result in round 1 finalized.
+    Recommitted,
     /// `role` withdrew `amount` wei.
     Withdrawn {
         /// Which role.
@@ -113,7 +125,11 @@ pub struct Ledger {
     pub server: Flow,
     /// Bond paid / bond and winnings withdrawn by the challenger.
     pub challenger: Flow,
-    /// The registry's balance after every withdrawal.
+    /// Bond paid / bond and fee withdrawn by the honest server of round 1 (after a rejection).
+    pub second_server: Flow,
+    /// Wei the registry burned (held by it, credited to nobody).
+    pub burned: String,
+    /// The registry's balance after every withdrawal (equal to `burned` on a fresh registry).
     pub registry_balance_after: String,
 }
 
@@ -274,6 +290,7 @@ pub fn run_on(
         task.finalState.0 != challenger_truth.final_state_hash() || lying_challenger.is_some();
     let mut game = None;
     let mut challenger_won = false;
+    let mut before = (U256::ZERO, U256::ZERO, U256::ZERO);
     if disputes {
         let mut claimant = player(
             scenario,
@@ -312,11 +329,57 @@ pub fn run_on(
         )?;
         challenger_won = report.winner == Party::Challenger;
         game = Some(report);
-        roles::settle(chain, contracts, roles.deployer, task_id, roles.challenger)?;
+        // The split of a rejected server's bond is credited when the dispute is settled.
+        before = (
+            roles::credit(chain, contracts, roles.requester)?,
+            roles::burned(chain, contracts)?,
+            roles::credit(chain, contracts, roles.challenger)?,
+        );
+        roles::settle(
+            chain,
+            contracts,
+            roles.deployer,
+            task_id,
+            0,
+            roles.challenger,
+        )?;
     } else {
         observer(&Event::NoDispute);
     }
-    if !challenger_won {
+    observer(&Event::Settled { challenger_won });
+    let mut recommitted = false;
+    if challenger_won {
+        // Round 0 is rejected and closed (its only dispute is settled): the winner collects;
+        // the task reopened and an honest server commits the true result in round 1.
+        let (requester_before, burned_before, challenger_before) = before;
+        roles::collect(
+            chain,
+            contracts,
+            roles.deployer,
+            task_id,
+            0,
+            roles.challenger,
+        )?;
+        observer(&Event::Rejected {
+            to_requester: roles::credit(chain, contracts, roles.requester)? - requester_before,
+            burned: roles::burned(chain, contracts)? - burned_before,
+            to_challenger: roles::credit(chain, contracts, roles.challenger)? - challenger_before,
+        });
+        let task = roles::read_task(chain, contracts, task_id)?;
+        if roles::TaskStatus::of(&task)? == roles::TaskStatus::Open {
+            let data = true_final.encode().to_vec();
+            roles::commit_result(
+                chain,
+                contracts,
+                roles.deployer,
+                task_id,
+                &data,
+                &true_output,
+            )?;
+            recommitted = true;
+        }
+    }
+    if !challenger_won || recommitted {
         // The window must pass before the result finalizes.
         let task = roles::read_task(chain, contracts, task_id)?;
         let closes = task.committedAt + contracts.config.challenge_window;
@@ -326,7 +389,9 @@ pub fn run_on(
         }
         roles::finalize(chain, contracts, roles.deployer, task_id)?;
     }
-    observer(&Event::Settled { challenger_won });
+    if recommitted {
+        observer(&Event::Recommitted);
+    }
 
     // Everyone withdraws what the registry credited.
     let mut ledger = Ledger::default();
@@ -350,6 +415,16 @@ pub fn run_on(
             },
             &mut ledger.challenger,
         ),
+        (
+            "second server",
+            roles.deployer,
+            if recommitted {
+                bonds.server_bond
+            } else {
+                U256::ZERO
+            },
+            &mut ledger.second_server,
+        ),
     ] {
         let amount = roles::withdraw(chain, contracts, account)?;
         observer(&Event::Withdrawn { role, amount });
@@ -358,6 +433,7 @@ pub fn run_on(
             withdrawn: amount.to_string(),
         };
     }
+    ledger.burned = roles::burned(chain, contracts)?.to_string();
     ledger.registry_balance_after = chain.balance(contracts.registry)?.to_string();
 
     let honest_won = match adversary {

@@ -1,10 +1,18 @@
 //! The randomized adversarial suite: 1,000 complete opML disputes on the embedded EVM, over
 //! random programs and inputs, random phase configurations (k = 1..4), random cheat positions
 //! and every adversary strategy, on both sides. The honest side wins every game, and the
-//! registry's books balance exactly: every wei paid in is withdrawn, by someone, and the
-//! registry ends empty.
+//! registry's books balance exactly: every wei paid in is withdrawn by someone or burned, and
+//! the registry ends holding exactly the burned wei.
+//!
+//! Every tenth game also plays the task with several challengers against a lying server
+//! (`common/sybil.rs`): honest ones, and the liar's sybils that lose on purpose or win against
+//! their own liar (a self-challenge), settled in a random order, with or without an honest
+//! server for the reopened task; every party's payoff is checked to the wei.
 //!
 //! `OPML_GAMES=n` runs another number of games; `OPML_GAMES_SEED=s` another seed.
+
+#[path = "common/sybil.rs"]
+mod sybil;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +23,7 @@ use opml_chain::EmbeddedChain;
 use opml_game::PhaseConfig;
 use opml_tests::RandomProgram;
 use opml_tests::rng::Rng;
+use sybil::{Plan, play_story};
 
 /// Games in the suite.
 const GAMES: u64 = 1_000;
@@ -60,6 +69,27 @@ fn random_step(rng: &mut Rng, config: &PhaseConfig, steps: u64) -> u64 {
     }
 }
 
+/// Random challengers for a sybil story (2 to 5, at least one winner), a random settlement
+/// order and whether an honest server serves the reopened task.
+fn random_sybils(rng: &mut Rng) -> (Vec<Plan>, Vec<usize>, bool) {
+    let n = rng.range(2, 5) as usize;
+    let mut plans: Vec<Plan> = (0..n)
+        .map(|_| match rng.below(3) {
+            0 => Plan::Honest,
+            1 => Plan::SybilWins,
+            _ => Plan::SybilLoses,
+        })
+        .collect();
+    if plans.iter().all(|p| *p == Plan::SybilLoses) {
+        plans[0] = Plan::Honest;
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, rng.below(i as u32 + 1) as usize);
+    }
+    (plans, order, rng.one_in(2))
+}
+
 /// A random strategy that the configuration allows.
 fn random_conduct(rng: &mut Rng, config: &PhaseConfig, total_moves: usize) -> Conduct {
     let k = config.len();
@@ -92,7 +122,7 @@ fn strategy_name(adversary: &Adversary, steps: u64) -> String {
 
 fn check_books(report: &DisputeReport) {
     let ledger = &report.ledger;
-    let sum = |values: [&String; 3]| {
+    let sum = |values: [&String; 4]| {
         values
             .iter()
             .map(|v| v.parse::<U256>().expect("a number"))
@@ -102,14 +132,28 @@ fn check_books(report: &DisputeReport) {
         &ledger.requester.paid,
         &ledger.server.paid,
         &ledger.challenger.paid,
+        &ledger.second_server.paid,
     ]);
     let withdrawn = sum([
         &ledger.requester.withdrawn,
         &ledger.server.withdrawn,
         &ledger.challenger.withdrawn,
+        &ledger.second_server.withdrawn,
     ]);
-    assert_eq!(paid, withdrawn, "books do not balance: {ledger:?}");
-    assert_eq!(ledger.registry_balance_after, "0", "registry not empty");
+    let burned: U256 = ledger.burned.parse().expect("a number");
+    assert_eq!(paid, withdrawn + burned, "books do not balance: {ledger:?}");
+    assert_eq!(
+        ledger.registry_balance_after, ledger.burned,
+        "the registry holds more than the burned wei"
+    );
+    // A lying server that lost pays its whole bond; a quarter of it is burned.
+    let bond = U256::from(10u64).pow(U256::from(18u64));
+    if report.finalized {
+        assert_eq!(burned, U256::ZERO, "nothing burned: {ledger:?}");
+    } else {
+        assert_eq!(burned, bond / U256::from(4u64), "burn share: {ledger:?}");
+        assert_eq!(ledger.server.withdrawn, "0", "the liar keeps nothing");
+    }
 }
 
 #[test]
@@ -126,6 +170,7 @@ fn honest_side_wins_every_game_and_books_balance() {
     let mut by_strategy: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_k = [0u64; 5];
     let mut timeouts = 0;
+    let mut by_plan: BTreeMap<String, u64> = BTreeMap::new();
     for game in 0..games {
         let seed = seed0 ^ game.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut rng = Rng::new(seed);
@@ -152,6 +197,26 @@ fn honest_side_wins_every_game_and_books_balance() {
             conduct: random_conduct(&mut rng, &config, 2 * total as usize + 2 * config.len()),
         };
         let name = strategy_name(&adversary, steps);
+        if game % 10 == 0 {
+            let (plans, order, recommit) = random_sybils(&mut rng);
+            let from_step = adversary.from_step;
+            let payoffs = std::panic::catch_unwind(|| {
+                play_story(
+                    &program, &input, config, from_step, &plans, &order, recommit,
+                )
+            })
+            .unwrap_or_else(|_| {
+                panic!("game {game} (sybils {plans:?}, order {order:?}, {config}, seed {seed})")
+            });
+            assert!(payoffs.liar < 0, "game {game}: the liar pays");
+            assert!(
+                payoffs.burned >= 10u128.pow(18) / 4,
+                "game {game}: the burn share"
+            );
+            for plan in plans {
+                *by_plan.entry(format!("{plan:?}")).or_default() += 1;
+            }
+        }
         let scenario = Scenario {
             program,
             input,
@@ -196,10 +261,14 @@ fn honest_side_wins_every_game_and_books_balance() {
         *by_strategy.entry(name).or_default() += 1;
         by_k[config.len()] += 1;
     }
-    eprintln!("{games} games; by strategy: {by_strategy:?}; by k: {by_k:?}; timeouts: {timeouts}");
+    eprintln!(
+        "{games} games; by strategy: {by_strategy:?}; by k: {by_k:?}; timeouts: {timeouts}; \
+         sybil-story challengers: {by_plan:?}"
+    );
     if games >= GAMES {
         // Every strategy on both sides and every k were drawn.
         assert_eq!(by_strategy.len(), 12, "strategies drawn: {by_strategy:?}");
         assert!(by_k[1..].iter().all(|&n| n > 0), "k drawn: {by_k:?}");
+        assert_eq!(by_plan.len(), 3, "every sybil plan drawn: {by_plan:?}");
     }
 }

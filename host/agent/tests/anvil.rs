@@ -43,12 +43,17 @@ fn dispute_on_anvil_rejects_a_wrong_result() {
         game.claimant.gas > 0 && game.challenger.gas > 0,
         "a node charges gas"
     );
-    assert_eq!(report.ledger.registry_balance_after, "0");
-    // The challenger took both bonds; the requester got the fee back.
-    assert_eq!(report.ledger.challenger.withdrawn, "2000000000000000000");
+    // Only the burned quarter of the server's bond stays in the registry.
+    assert_eq!(report.ledger.burned, "250000000000000000");
+    assert_eq!(report.ledger.registry_balance_after, report.ledger.burned);
+    // The challenger took its bond and the pool (half the server's bond); the requester got a
+    // quarter of the server's bond; the honest server of round 1 took its bond and the fee.
+    assert_eq!(report.ledger.challenger.withdrawn, "1500000000000000000");
+    assert_eq!(report.ledger.requester.withdrawn, "250000000000000000");
+    let fee: u128 = report.ledger.requester.paid.parse().unwrap();
     assert_eq!(
-        report.ledger.requester.withdrawn,
-        report.ledger.requester.paid
+        report.ledger.second_server.withdrawn,
+        (10u128.pow(18) + fee).to_string()
     );
     assert_eq!(report.ledger.server.withdrawn, "0");
 }

@@ -96,7 +96,17 @@ fn account(chain: &dyn Chain, index: usize) -> Address {
 
 fn deploy(chain: &mut dyn Chain) -> Contracts {
     let deployer = account(chain, 0);
-    Contracts::deploy(chain, deployer, RegistryConfig::default()).unwrap()
+    Contracts::deploy(chain, deployer, config()).unwrap()
+}
+
+/// The registry's parameters: a window and a clock long enough for the largest trace the caps
+/// allow (`[24, 16]`, 2^40 steps), so that tasks can be enormous.
+fn config() -> RegistryConfig {
+    RegistryConfig {
+        challenge_window: 90_000,
+        game_clock: 90_000,
+        ..RegistryConfig::default()
+    }
 }
 
 fn echo() -> Program {
@@ -154,6 +164,13 @@ fn status(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> TaskStatus
     TaskStatus::of(&roles::read_task(chain, contracts, task).unwrap()).unwrap()
 }
 
+/// Whether the first result of `task` was proven wrong (the task then reopens).
+fn first_round_rejected(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> bool {
+    roles::read_round(chain, contracts, task, 0)
+        .unwrap()
+        .rejected
+}
+
 /// Polls `service` until it says `text` (pausing while it only waits for its jobs); returns
 /// everything it said.
 fn poll_until(service: &mut dyn Service, chain: &mut dyn Chain, text: &str) -> Vec<String> {
@@ -195,9 +212,7 @@ fn drive(
             std::thread::sleep(std::time::Duration::from_millis(2));
         } else {
             rounds += 1;
-            node.chain
-                .advance_time(RegistryConfig::default().game_clock + 1)
-                .unwrap();
+            node.chain.advance_time(config().game_clock + 1).unwrap();
         }
     }
     panic!("the services did not finish:\nserver: {by_server:#?}\nchallenger: {by_challenger:#?}");
@@ -210,7 +225,7 @@ fn a_task_that_never_halts_is_abandoned_while_another_is_disputed_and_won() {
     let (echo, forever) = (echo(), forever());
     // A task whose program never halts, with phases long enough (2^62 steps) that only time
     // ends its run, and a made-up result committed for it directly.
-    let endless = post(&mut node, &contracts, &forever, b"", &[31, 31]);
+    let endless = post(&mut node, &contracts, &forever, b"", &[24, 16]);
     let mut state = forever.machine(&[]).unwrap().state();
     state.status = ExitStatus::Exited(0);
     state.step = 1000;
@@ -243,7 +258,7 @@ fn a_task_that_never_halts_is_abandoned_while_another_is_disputed_and_won() {
     ));
     assert!(said(
         &by_challenger,
-        &format!("task {endless}: running it (at most {} steps", 1u64 << 62)
+        &format!("task {endless}: running it (at most {} steps", 1u64 << 40)
     ));
     assert!(said(
         &by_challenger,
@@ -255,8 +270,8 @@ fn a_task_that_never_halts_is_abandoned_while_another_is_disputed_and_won() {
     ));
     let backlog = challenger.backlog();
     assert_eq!(backlog.tasks_running, 1, "{backlog}");
-    assert!(backlog.steps_left > 1 << 61, "{backlog}");
-    assert!(backlog.seconds_left > 1_000_000, "{backlog}");
+    assert!(backlog.steps_left > 1 << 39, "{backlog}");
+    assert!(backlog.seconds_left > 2_000, "{backlog}");
     assert!(!challenger.is_idle());
     let (more, _) = drive(&mut node, &mut server, &mut challenger, |server, _, _| {
         server.is_idle()
@@ -265,12 +280,10 @@ fn a_task_that_never_halts_is_abandoned_while_another_is_disputed_and_won() {
         &[by_server, more].concat(),
         &format!("task {tiny}: rejected")
     ));
-    assert_eq!(status(&mut node, &contracts, tiny), TaskStatus::Rejected);
+    assert!(first_round_rejected(&mut node, &contracts, tiny));
 
     // Once the chain's clock says the window is about to close, the endless run is abandoned.
-    node.chain
-        .advance_time(RegistryConfig::default().challenge_window)
-        .unwrap();
+    node.chain.advance_time(config().challenge_window).unwrap();
     let lines = poll_until(&mut challenger, &mut node, "not checked");
     assert!(
         said(
@@ -302,7 +315,7 @@ fn a_run_is_abandoned_when_its_wall_clock_budget_runs_out() {
     let request = TaskRequest {
         program_id: forever.id(),
         input_commitment: opml_state::input::commitment(&[]),
-        config: PhaseConfig::new(&[31, 31]).unwrap(),
+        config: PhaseConfig::new(&[24, 16]).unwrap(),
         fee: U256::ZERO,
         deadline: node.timestamp().unwrap() + opml_agent::service::COMMIT_RESERVE_S + 1,
     };
@@ -388,7 +401,7 @@ fn failing_log_queries_are_retried_and_the_game_still_won() {
         &format!("task {tiny}: the result is wrong")
     ));
     assert!(said(&by_challenger, "the challenger won"));
-    assert_eq!(status(&mut node, &contracts, tiny), TaskStatus::Rejected);
+    assert!(first_round_rejected(&mut node, &contracts, tiny));
 }
 
 #[test]
@@ -446,7 +459,7 @@ fn the_game_with_the_least_clock_left_is_served_first() {
     // Both games wait on the challenger, with one job at a time: game 1 (less clock left,
     // though a higher id) gets the job, game 0 queues.
     let lines = challenger.poll(&mut node).unwrap();
-    let game_clock = RegistryConfig::default().game_clock;
+    let game_clock = config().game_clock;
     assert!(
         said(
             &lines,
@@ -540,7 +553,7 @@ fn a_chain_whose_clock_stands_still_is_said_once() {
     let committed = roles::read_task(&mut node, &contracts, task)
         .unwrap()
         .committedAt;
-    let closes = committed + RegistryConfig::default().challenge_window;
+    let closes = committed + config().challenge_window;
     let now = node.timestamp().unwrap();
     // The first poll after the commitment sees the clock for the first time since... it only
     // waits now; the next one finds the clock where it was.
@@ -566,9 +579,7 @@ fn a_chain_whose_clock_stands_still_is_said_once() {
         said(&lines, &format!("the node's clock is at {}", now + 10)),
         "{lines:#?}"
     );
-    node.chain
-        .advance_time(RegistryConfig::default().challenge_window)
-        .unwrap();
+    node.chain.advance_time(config().challenge_window).unwrap();
     let lines = server.poll(&mut node).unwrap();
     assert!(
         said(&lines, &format!("task {task}: finalized")),
@@ -613,5 +624,5 @@ fn a_server_restarted_mid_game_reruns_its_task_within_its_clock_and_plays_on() {
     );
     assert!(said(&by_server, "game 0: revealed"), "{by_server:#?}");
     assert!(said(&by_challenger, "the challenger won"));
-    assert_eq!(status(&mut node, &contracts, task), TaskStatus::Rejected);
+    assert!(first_round_rejected(&mut node, &contracts, task));
 }

@@ -174,27 +174,41 @@ fn a_lying_server_is_disputed_and_slashed_on_anvil() {
         "the challenger won"
     ));
     assert!(Transcript::said(&transcript.server, "task 0: rejected"));
-    let both_bonds = 2 * 10u128.pow(18);
+    // The winner's bond and the pool: half the server's bond.
+    let bond_and_pool = 10u128.pow(18) + 10u128.pow(18) / 2;
     assert!(Transcript::said(
         &transcript.challenger,
-        &format!("withdrew {both_bonds} wei")
+        &format!("withdrew {bond_and_pool} wei")
     ));
     assert!(!Transcript::said(&transcript.server, "withdrew"));
 
-    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Rejected);
+    // The round is rejected and the task open again, for round 1.
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
+    assert_eq!(
+        roles::read_task(&mut chain, &contracts, task)
+            .unwrap()
+            .round,
+        1
+    );
     for account in [server_account, challenger_account] {
         assert_eq!(
             roles::credit(&mut chain, &contracts, account).unwrap(),
             U256::ZERO
         );
     }
-    // The requester's fee waits for it; nothing else is left in the registry.
+    // The requester's compensation waits for it, the fee waits for round 1, and the burned
+    // quarter stays: nothing else is left in the registry.
     let requester = chain.accounts()[1];
+    let quarter = U256::from(10u128.pow(18) / 4);
     assert_eq!(
         roles::credit(&mut chain, &contracts, requester).unwrap(),
-        U256::from(FEE)
+        quarter
     );
-    assert_eq!(chain.balance(contracts.registry).unwrap(), U256::from(FEE));
+    assert_eq!(roles::burned(&mut chain, &contracts).unwrap(), quarter);
+    assert_eq!(
+        chain.balance(contracts.registry).unwrap(),
+        U256::from(FEE) + quarter + quarter
+    );
 }
 
 #[test]
@@ -273,7 +287,9 @@ fn a_server_that_goes_away_loses_by_timeout_on_anvil() {
         &transcript.challenger,
         "the challenger won"
     ));
-    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Rejected);
+    // The round is rejected after the task's deadline (the game took a whole clock): the task
+    // is cancelled.
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Cancelled);
 }
 
 #[test]

@@ -295,6 +295,8 @@ fn demo_disputes_a_wrong_result_and_writes_its_report() {
             "Phase 3/3: bisection",
             "on chain: RiscvStep re-executes it",
             "game over: challenger wins",
+            "requester credited 0.2500 ETH compensation, 0.2500 ETH burned; the challenger collected 1.5000 ETH",
+            "an honest server committed the true result in round 1",
             "task rejected",
             "The honest side won and every wei is accounted for.",
         ],
@@ -302,7 +304,12 @@ fn demo_disputes_a_wrong_result_and_writes_its_report() {
     let report = json(&std::fs::read(&report_path).unwrap());
     assert_eq!(report["honest_won"], true);
     assert_eq!(report["game"]["winner"], "challenger");
-    assert_eq!(report["ledger"]["registry_balance_after"], "0");
+    // Only the burned quarter of the lying server's bond stays in the registry.
+    assert_eq!(report["ledger"]["burned"], "250000000000000000");
+    assert_eq!(
+        report["ledger"]["registry_balance_after"],
+        report["ledger"]["burned"]
+    );
     assert_eq!(report["heights"].as_array().unwrap().len(), 3);
     let moves = report["game"]["moves"].as_array().unwrap();
     assert_eq!(moves.last().unwrap()["name"], "step");

@@ -206,7 +206,11 @@ fn the_roles_dispute_and_finalize_as_separate_processes_on_anvil() {
     }
     assert!(rounds > 5, "a bisection takes rounds");
     let out = run.challenge(&["--until-idle"]);
-    assert!(out.contains(&format!("withdrew {} wei", 2 * BOND)), "{out}");
+    // Its bond and the pool: half the server's bond.
+    assert!(
+        out.contains(&format!("withdrew {} wei", BOND + BOND / 2)),
+        "{out}"
+    );
     let out = run.serve(&["--until-idle", "--lie-from-step", "400"]);
     assert!(out.contains(&format!("task {task}: rejected")), "{out}");
     // The challenger filed the game's report when it settled it.
@@ -228,13 +232,20 @@ fn the_roles_dispute_and_finalize_as_separate_processes_on_anvil() {
         "{report}"
     );
     assert!(!out.contains("withdrew"), "{out}");
-    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Rejected);
+    // The round is rejected; the task is open again for round 1.
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
+    let reopened = task;
 
-    // A right result: checked, left alone, finalized once the window has passed.
+    // A right result: checked, left alone, finalized once the window has passed. The honest
+    // server also commits the reopened task's true result in its round 1.
     let task = run.request("right.bin", b"a right result");
     let out = run.serve(&["--once"]);
     assert!(
         out.contains(&format!("task {task}: committed its result")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("task {reopened}: committed its result")),
         "{out}"
     );
     let out = run.challenge(&["--until-idle"]);
@@ -251,9 +262,18 @@ fn the_roles_dispute_and_finalize_as_separate_processes_on_anvil() {
     let out = run.serve(&["--until-idle"]);
     assert!(out.contains(&format!("task {task}: finalized")), "{out}");
     assert!(
-        out.contains(&format!("withdrew {} wei", BOND + 1000)),
+        out.contains(&format!("task {reopened}: finalized")),
+        "{out}"
+    );
+    // Two bonds and two fees.
+    assert!(
+        out.contains(&format!("withdrew {} wei", 2 * (BOND + 1000))),
         "{out}"
     );
     assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Finalized);
+    assert_eq!(
+        status(&mut chain, &contracts, reopened),
+        TaskStatus::Finalized
+    );
     assert_eq!(output_of(&mut chain, &contracts, task), b"tluser thgir a");
 }

@@ -16,7 +16,7 @@ use crate::deploy::Contracts;
 use crate::player::Player;
 use crate::program::Program;
 use crate::record::Party;
-use crate::roles::{self, TaskStatus};
+use crate::roles::{self, DisputeStatus, TaskStatus, id_of};
 
 /// A challenger: checks every result committed for its programs by running the task itself,
 /// disputes a wrong one with its bond, plays the game to its end, settles it and withdraws
@@ -52,6 +52,12 @@ impl Challenger {
     fn take(desk: &mut Desk, entry: &BlockLog, lines: &mut Vec<String>) {
         if let Ok(committed) = TaskRegistry::ResultCommitted::decode_log(&entry.log) {
             desk.take_task(committed.taskId, entry.block_number, lines);
+            // A later round's result is checked again.
+            if let (Ok(id), false) = (id_of(committed.taskId), committed.round.is_zero())
+                && let Some(task) = desk.tasks.get_mut(&id)
+            {
+                task.done = false;
+            }
         } else if let Ok(challenged) = TaskRegistry::Challenged::decode_log(&entry.log)
             && challenged.challenger == desk.account
         {
@@ -77,8 +83,8 @@ impl Challenger {
         {
             return Ok(Progress::Done);
         }
-        let dispute = roles::read_dispute(chain, &contracts, task_id, desk.account)?;
-        if dispute.open || dispute.settled {
+        let dispute = roles::read_dispute(chain, &contracts, task_id, task.round, desk.account)?;
+        if DisputeStatus::of(&dispute)? != DisputeStatus::None {
             // Disputed already (by an earlier run of this service): its game is a seat.
             return Ok(Progress::Done);
         }
@@ -194,8 +200,10 @@ impl Challenger {
             player,
             nothing_for: None,
         };
-        desk.games
-            .insert(game_id, Seat::new(task_id, receipt.block_number, hand));
+        desk.games.insert(
+            game_id,
+            Seat::new(task_id, task.round, receipt.block_number, hand),
+        );
         lines.push(format!(
             "task {task_id}: the result is wrong (final state 0x{}, the true one is 0x{}): \
              disputed it in game {game_id} with a bond of {} wei",

@@ -1,7 +1,7 @@
 //! What both services keep (where they stand in the registry's log, the tasks and games they
 //! took on, the work done for each task, their jobs) and the poll they share.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use alloy_primitives::{Address, U256};
 use opml_chain::contracts::TaskRegistry;
@@ -72,6 +72,8 @@ pub(crate) struct Desk {
     /// Polls in a row in which a read failed after every retry.
     pub(crate) node_failures: u32,
     pub(crate) said: Said,
+    /// Rounds of other servers' results it has seen committed (said once each).
+    pub(crate) watched: HashSet<(u64, u32)>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -114,6 +116,7 @@ impl Desk {
             games_waiting: 0,
             node_failures: 0,
             said: Said::default(),
+            watched: HashSet::new(),
         }
     }
 
@@ -180,9 +183,10 @@ impl Desk {
     ) {
         match (id_of(challenged.gameId), id_of(challenged.taskId)) {
             (Ok(game), Ok(task)) => {
+                let round = u32::try_from(challenged.round).unwrap_or(u32::MAX);
                 self.games
                     .entry(game)
-                    .or_insert_with(|| Seat::new(task, block, Hand::Empty));
+                    .or_insert_with(|| Seat::new(task, round, block, Hand::Empty));
             }
             (Err(error), _) | (_, Err(error)) => lines.push(format!("a game id: {error}")),
         }

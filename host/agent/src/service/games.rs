@@ -13,7 +13,7 @@ use crate::AgentError;
 use crate::arena::{MoveRecord, Sent, clock_left, game_history, read_game, send_move};
 use crate::player::{Move, Player};
 use crate::record::{GameRecord, Party, Stage};
-use crate::roles::{self, TaskStatus};
+use crate::roles::{self, DisputeStatus};
 
 /// Where a seat's player is.
 pub(crate) enum Hand {
@@ -44,6 +44,8 @@ pub(crate) enum Hand {
 pub(crate) struct Seat {
     /// The disputed task.
     pub(crate) task_id: u64,
+    /// The disputed round of the task.
+    pub(crate) round: u32,
     /// The block the game was created in.
     pub(crate) block: u64,
     /// Whether the game is over and its dispute settled.
@@ -57,10 +59,11 @@ pub(crate) struct Seat {
 }
 
 impl Seat {
-    /// A seat in a game over `task_id` created in `block`, played by `hand`.
-    pub(crate) fn new(task_id: u64, block: u64, hand: Hand) -> Seat {
+    /// A seat in a game over round `round` of `task_id` created in `block`, played by `hand`.
+    pub(crate) fn new(task_id: u64, round: u32, block: u64, hand: Hand) -> Seat {
         Seat {
             task_id,
+            round,
             block,
             done: false,
             moves: Vec::new(),
@@ -91,15 +94,15 @@ impl Desk {
         lines: &mut Vec<String>,
         waits: &mut Vec<String>,
     ) -> Result<(), AgentError> {
-        let open: Vec<(u64, u64)> = self
+        let open: Vec<(u64, u64, u32)> = self
             .games
             .iter()
             .filter(|(_, seat)| !seat.done)
-            .map(|(&id, seat)| (id, seat.task_id))
+            .map(|(&id, seat)| (id, seat.task_id, seat.round))
             .collect();
         let mut turns = Vec::new();
-        for (id, task_id) in open {
-            match self.look(chain, id, task_id) {
+        for (id, task_id, round) in open {
+            match self.look(chain, id, task_id, round) {
                 Ok(Ok(turn)) => turns.push(turn),
                 Ok(Err(Some(line))) => lines.push(line),
                 Ok(Err(None)) => {}
@@ -119,13 +122,15 @@ impl Desk {
         Ok(())
     }
 
-    /// Reads game `id` (over task `task_id`): settles it if it is over (or moot, the task being
-    /// rejected), with a line to say; else the game as it goes on.
+    /// Reads game `id` (over round `round` of task `task_id`): settles it once it is over, and
+    /// collects a challenger's reward once its rejected round is closed, with a line to say;
+    /// else the game as it goes on.
     fn look(
         &mut self,
         chain: &mut dyn Chain,
         id: u64,
         task_id: u64,
+        round: u32,
     ) -> Result<Result<Turn, Option<String>>, AgentError> {
         let contracts = self.contracts;
         let record = read_game(chain, &contracts, id)?;
@@ -135,24 +140,45 @@ impl Desk {
             return Ok(Err(None));
         }
         let task = roles::read_task(chain, &contracts, task_id)?;
-        let dispute = roles::read_dispute(chain, &contracts, task_id, record.challenger)?;
+        let dispute = roles::read_dispute(chain, &contracts, task_id, round, record.challenger)?;
         let winner = match record.winner {
             Party::Challenger => "the challenger won",
             Party::Claimant => "the server won",
-            Party::None => "moot, the result having been rejected in another game",
+            Party::None => "no winner",
         };
-        if !dispute.open {
-            self.finish(id);
-            self.report(chain, id, task_id, record.winner)?;
-            return Ok(Err(Some(format!("game {id}: over ({winner}) and settled"))));
-        }
-        if record.stage == Stage::Resolved || TaskStatus::of(&task)? == TaskStatus::Rejected {
-            roles::settle(chain, &contracts, self.account, task_id, record.challenger)?;
-            self.finish(id);
-            self.report(chain, id, task_id, record.winner)?;
-            return Ok(Err(Some(format!(
-                "game {id}: over ({winner}); settled the dispute of task {task_id}"
-            ))));
+        let (from, challenger) = (self.account, record.challenger);
+        match DisputeStatus::of(&dispute)? {
+            DisputeStatus::Open if record.stage == Stage::Resolved => {
+                roles::settle(chain, &contracts, from, task_id, round, challenger)?;
+                // A winning challenger keeps its seat to collect once the round closes.
+                if self.side != Party::Challenger || record.winner != Party::Challenger {
+                    self.finish(id);
+                    self.report(chain, id, task_id, record.winner)?;
+                }
+                return Ok(Err(Some(format!(
+                    "game {id}: over ({winner}); settled the dispute of task {task_id}"
+                ))));
+            }
+            DisputeStatus::Open => {}
+            DisputeStatus::Won if self.side == Party::Challenger => {
+                let r = roles::read_round(chain, &contracts, task_id, round)?;
+                if r.openDisputes > 0 {
+                    return Ok(Err(None));
+                }
+                roles::collect(chain, &contracts, from, task_id, round, challenger)?;
+                self.finish(id);
+                self.report(chain, id, task_id, record.winner)?;
+                return Ok(Err(Some(format!(
+                    "game {id}: over ({winner}); round {round} of task {task_id} closed: \
+                     collected the bond and a share of {} wei of the reward pool",
+                    r.share
+                ))));
+            }
+            _ => {
+                self.finish(id);
+                self.report(chain, id, task_id, record.winner)?;
+                return Ok(Err(Some(format!("game {id}: over ({winner}) and settled"))));
+            }
         }
         let left = clock_left(chain, &contracts, id)?;
         Ok(Ok(Turn {

@@ -76,8 +76,19 @@ impl Server {
         match TaskStatus::of(&task)? {
             TaskStatus::Open => Server::run_and_commit(desk, chain, task_id, &task, now, lines),
             TaskStatus::Committed if !ours => {
-                lines.push(format!("task {task_id}: another server committed a result"));
-                Ok(Progress::Done)
+                // Watched while it may still be rejected (which reopens the task): until its
+                // window has closed with no dispute open.
+                if desk.watched.insert((task_id, task.round)) {
+                    lines.push(format!("task {task_id}: another server committed a result"));
+                }
+                let closes = task
+                    .committedAt
+                    .saturating_add(contracts.config.challenge_window);
+                Ok(if now > closes && task.openDisputes == 0 {
+                    Progress::Done
+                } else {
+                    Progress::Pending
+                })
             }
             TaskStatus::Committed => {
                 let closes = task
@@ -102,17 +113,7 @@ impl Server {
                 lines.push(format!("task {task_id}: finalized"));
                 Ok(Progress::Done)
             }
-            TaskStatus::Rejected if ours => {
-                lines.push(format!(
-                    "task {task_id}: rejected: a challenger proved the result wrong and took \
-                     the bond"
-                ));
-                Ok(Progress::Done)
-            }
-            TaskStatus::None
-            | TaskStatus::Finalized
-            | TaskStatus::Rejected
-            | TaskStatus::Cancelled => Ok(Progress::Done),
+            TaskStatus::None | TaskStatus::Finalized | TaskStatus::Cancelled => Ok(Progress::Done),
         }
     }
 
@@ -129,6 +130,18 @@ impl Server {
         if now >= task.deadline {
             lines.push(format!("task {task_id}: its deadline passed; skipped"));
             return Ok(Progress::Done);
+        }
+        // A round of ours was rejected (the task reopened): a liar lies once per task.
+        if desk.lie.is_some() && task.round > 0 {
+            let contracts = desk.contracts;
+            let last = roles::read_round(chain, &contracts, task_id, task.round - 1)?;
+            if last.server == desk.account {
+                lines.push(format!(
+                    "task {task_id}: rejected: a challenger proved the result wrong; the bond \
+                     was split (requester, burn, winners) and the task reopened"
+                ));
+                return Ok(Progress::Done);
+            }
         }
         let deadline = "the deadline";
         desk.abandon_if_late(task_id, now, task.deadline, COMMIT_RESERVE_S, deadline);

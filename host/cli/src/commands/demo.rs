@@ -307,6 +307,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         ("requester", &ledger.requester),
         ("server", &ledger.server),
         ("challenger", &ledger.challenger),
+        ("2nd server", &ledger.second_server),
     ] {
         println!(
             "  {role:<10} paid {:>9}  withdrew {:>9}",
@@ -315,7 +316,8 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         );
     }
     println!(
-        "  registry balance after: {}",
+        "  burned: {}; registry balance after: {}",
+        ether(&ledger.burned),
         ether(&ledger.registry_balance_after)
     );
     println!(
@@ -323,7 +325,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         if report.finalized {
             "finalized: the result stands"
         } else {
-            "rejected: the wrong result is slashed"
+            "rejected in round 0 (the wrong result is slashed), reopened and finalized in round 1"
         },
         report.wall_s,
         report.execute_s
@@ -335,9 +337,10 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
     }
     ensure!(report.honest_won, "the honest side lost");
     ensure!(
-        ledger.registry_balance_after == "0",
-        "the registry kept {} wei",
-        ledger.registry_balance_after
+        ledger.registry_balance_after == ledger.burned,
+        "the registry kept {} wei, but burned {}",
+        ledger.registry_balance_after,
+        ledger.burned
     );
     println!("\nThe honest side won and every wei is accounted for.");
     Ok(0)
@@ -498,12 +501,26 @@ impl Narrator {
                 self.say(format!(
                     "registry settled the dispute: {}",
                     if *challenger_won {
-                        "result rejected, the server's bond goes to the challenger, the fee back to the requester"
+                        "round 0 rejected: the server's bond is split (25% to the requester, 25% burned, 50% to the winners' pool) and the task reopens"
                     } else {
                         "the challenger's bond goes to the server; after the window the result finalizes"
                     }
                 ));
             }
+            Event::Rejected {
+                to_requester,
+                burned,
+                to_challenger,
+            } => self.say(format!(
+                "requester credited {} compensation, {} burned; the challenger collected {} (its bond and the pool)",
+                ether(&to_requester.to_string()),
+                ether(&burned.to_string()),
+                ether(&to_challenger.to_string())
+            )),
+            Event::Recommitted => self.say(
+                "an honest server committed the true result in round 1; after the window it finalized"
+                    .to_owned(),
+            ),
             Event::Withdrawn { role, amount } => {
                 self.say(format!("{role} withdrew {}", ether(&amount.to_string())))
             }
