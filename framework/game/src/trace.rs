@@ -77,7 +77,7 @@ pub(crate) fn check_leaf_range(start: u64, stride: u64, count: u64) -> Result<u6
 }
 
 /// The off-chain work a [`VmTrace`] and its clones have done ([`VmTrace::work`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Work {
     /// VM instructions executed: the recording run (one per step from the first step to where
     /// it stopped), and every replay: a seek runs from the snapshot at or before its step to

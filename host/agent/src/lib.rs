@@ -6,6 +6,8 @@
 //! - [`record`]: a game's on-chain record; [`player`]: one side's next move, honest or not;
 //!   [`adversary`]: the lies adversaries tell; [`arena`]: a game played to its end.
 //! - [`scenario`]: the whole story (task, result, dispute, verdict, payouts) in one process.
+//! - [`siege`]: an honest server's service defending one result against many garbage
+//!   disputes.
 //! - [`service`]: the server and challenger as long-running services, each in its own
 //!   process, polling a node; their runs and tree builds run as jobs off the polling path.
 
@@ -18,6 +20,7 @@ pub mod record;
 pub mod roles;
 pub mod scenario;
 pub mod service;
+pub mod siege;
 
 use std::fmt;
 

@@ -31,8 +31,9 @@ use crate::error::ChainError;
 /// The gas limit of every transaction (the EIP-7825 cap: what any transaction may use).
 pub const TX_GAS_LIMIT: u64 = 1 << 24;
 
-/// Number of funded dev accounts.
-const DEV_ACCOUNTS: usize = 10;
+/// Number of funded dev accounts: enough for a task's roles and twenty sybil or garbage
+/// challengers.
+const DEV_ACCOUNTS: usize = 32;
 
 /// Balance of each dev account: 10^6 ether.
 const DEV_BALANCE: u128 = 1_000_000 * 10u128.pow(18);

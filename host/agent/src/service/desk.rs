@@ -252,6 +252,7 @@ impl Desk {
         for task_id in unneeded {
             self.jobs.cancel(JobKey::Run(task_id));
             self.jobs.cancel(JobKey::Opening(task_id));
+            self.jobs.cancel(JobKey::TopTree(task_id));
             self.work.remove(&task_id);
         }
         Ok(())

@@ -413,6 +413,10 @@ impl Desk {
             .get_mut(&id)
             .map(|seat: &mut Seat| std::mem::take(&mut seat.moves))
             .unwrap_or_default();
+        let task_work = match self.work.get(&task_id).map(|work| &work.run) {
+            Some(RunState::Done(run)) => Some(run.work()),
+            _ => None,
+        };
         self.reports.push(super::SeatReport {
             game_id: id,
             task_id,
@@ -420,6 +424,7 @@ impl Desk {
             winner,
             history,
             own_moves,
+            task_work,
         });
         Ok(())
     }

@@ -37,6 +37,7 @@ mod task_work;
 use std::fmt;
 
 use opml_chain::{Chain, ChainError};
+use opml_game::Work;
 use serde::Serialize;
 
 use crate::AgentError;
@@ -80,13 +81,17 @@ pub struct SeatReport {
     pub task_id: u64,
     /// The side the service played.
     pub side: Party,
-    /// Who won (`none`: the game became moot when another game rejected the result).
+    /// Who won.
     pub winner: Party,
     /// The game's whole history on chain, both sides' moves.
     pub history: Vec<HistoryEntry>,
     /// The moves this process made, with their gas (a service restarted mid-game made the
     /// others).
     pub own_moves: Vec<MoveRecord>,
+    /// The off-chain work the service had done for the task when the game ended, shared by all
+    /// its games on the task: its run, its top tree and every game's own work so far (`None`
+    /// if it had no run).
+    pub task_work: Option<Work>,
 }
 
 /// A service's backlog: what it has to do and an estimate of the time it needs.
