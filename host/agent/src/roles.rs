@@ -240,13 +240,7 @@ pub fn settle(
         round_: U256::from(round),
         challenger,
     };
-    send(
-        chain,
-        from,
-        contracts.registry,
-        U256::ZERO,
-        call.abi_encode().into(),
-    )
+    to_registry(chain, contracts, from, &call)
 }
 
 /// Credits `challenger`'s reward for winning in rejected round `round` of `task_id` (its bond
@@ -264,13 +258,7 @@ pub fn collect(
         round_: U256::from(round),
         challenger,
     };
-    send(
-        chain,
-        from,
-        contracts.registry,
-        U256::ZERO,
-        call.abi_encode().into(),
-    )
+    to_registry(chain, contracts, from, &call)
 }
 
 /// Finalizes `task_id` after its window.
@@ -283,13 +271,7 @@ pub fn finalize(
     let call = TaskRegistry::finalizeCall {
         taskId: U256::from(task_id),
     };
-    send(
-        chain,
-        from,
-        contracts.registry,
-        U256::ZERO,
-        call.abi_encode().into(),
-    )
+    to_registry(chain, contracts, from, &call)
 }
 
 /// Cancels `task_id`, open past its deadline: the fee goes back to its requester.
@@ -302,13 +284,7 @@ pub fn cancel(
     let call = TaskRegistry::cancelCall {
         taskId: U256::from(task_id),
     };
-    send(
-        chain,
-        from,
-        contracts.registry,
-        U256::ZERO,
-        call.abi_encode().into(),
-    )
+    to_registry(chain, contracts, from, &call)
 }
 
 /// Withdraws everything credited to `from`; returns the amount (zero: nothing was sent).
@@ -319,14 +295,7 @@ pub fn withdraw(
 ) -> Result<U256, AgentError> {
     let amount = credit(chain, contracts, from)?;
     if !amount.is_zero() {
-        let call = TaskRegistry::withdrawCall {};
-        send(
-            chain,
-            from,
-            contracts.registry,
-            U256::ZERO,
-            call.abi_encode().into(),
-        )?;
+        to_registry(chain, contracts, from, &TaskRegistry::withdrawCall {})?;
     }
     Ok(amount)
 }
@@ -495,6 +464,17 @@ pub fn required_times(
         TaskRegistry::requiredClockCall { heights },
     )?;
     Ok((window, clock))
+}
+
+/// Sends `call` to the registry from `from`, with no value.
+fn to_registry(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    call: &impl SolCall,
+) -> Result<TxReceipt, AgentError> {
+    let data = call.abi_encode().into();
+    send(chain, from, contracts.registry, U256::ZERO, data)
 }
 
 /// The first event `E` that `address` emitted in `receipt`.
