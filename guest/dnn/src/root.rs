@@ -260,7 +260,10 @@ impl fmt::Display for RootError {
                 write!(f, "index {index} is not below the committed count {count}")
             }
             RootError::Length { expected, got } => {
-                write!(f, "proof of {got} hashes, the committed counts need {expected}")
+                write!(
+                    f,
+                    "proof of {got} hashes, the committed counts need {expected}"
+                )
             }
             RootError::Mismatch => f.write_str("the proof does not lead to the root"),
         }
@@ -304,8 +307,14 @@ impl RootHeader {
 
     /// Decodes a header word; refuses another tag, version or a non-zero reserved word.
     pub fn decode(word: &Hash) -> Result<RootHeader, RootError> {
-        let [version, tensor_count, node_count, input_count, output_count, reserved] =
-            u32s(&word[8..]);
+        let [
+            version,
+            tensor_count,
+            node_count,
+            input_count,
+            output_count,
+            reserved,
+        ] = u32s(&word[8..]);
         if word[..8] != ROOT_TAG || version != ROOT_VERSION || reserved != 0 {
             return Err(RootError::Header);
         }
@@ -349,11 +358,11 @@ impl TensorMeta {
         let mut word = [0; 32];
         word[..4].copy_from_slice(&[dtype as u8, shape.rank() as u8, self.kind as u8, 0]);
         let len = self.byte_len() as u32;
-        let fields = shape.padded().into_iter().chain([
-            quant.scale.to_bits(),
-            quant.zero_point as u32,
-            len,
-        ]);
+        let fields =
+            shape
+                .padded()
+                .into_iter()
+                .chain([quant.scale.to_bits(), quant.zero_point as u32, len]);
         for (slot, value) in word[4..].chunks_exact_mut(4).zip(fields) {
             slot.copy_from_slice(&value.to_le_bytes());
         }
@@ -435,9 +444,7 @@ impl ModelCommitment {
             .collect();
         let list = |indices: &[u32]| {
             let mut hasher = DataHasher::new();
-            indices
-                .iter()
-                .for_each(|i| hasher.update(&i.to_le_bytes()));
+            indices.iter().for_each(|i| hasher.update(&i.to_le_bytes()));
             hasher.finish()
         };
         ModelCommitment {
@@ -557,5 +564,8 @@ pub fn verify_node(
 ) -> Result<(), RootError> {
     let (siblings, [io, tensors_root, header]) = split(index, proof, |h| h.node_count)?;
     let nodes_root = fold(commitment, u64::from(index), siblings);
-    matches(node(header, &node(&node(&nodes_root, io), tensors_root)), root)
+    matches(
+        node(header, &node(&node(&nodes_root, io), tensors_root)),
+        root,
+    )
 }
