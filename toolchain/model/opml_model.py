@@ -210,6 +210,7 @@ class Model:
         nconst = sum(1 for t in self.tensors if t.kind == CONST)
         nbytes = sum(t.nbytes for t in self.tensors if t.kind == CONST)
         lines.append(f"{len(self.tensors)} tensors ({nconst} constants, {nbytes} bytes), {len(self.nodes)} nodes")
+        lines.append(f"model root {model_root(self).hex()}")
         return "\n".join(lines)
 
 
