@@ -224,6 +224,53 @@ pub fn data_root(bytes: &[u8]) -> Hash {
     hasher.finish()
 }
 
+/// The 32-byte chunks of `bytes`, the last zero-padded: the leaves of its [`data_root`].
+fn chunks(bytes: &[u8]) -> Vec<Hash> {
+    let (whole, tail) = bytes.as_chunks::<CHUNK>();
+    let mut leaves = whole.to_vec();
+    if !tail.is_empty() {
+        let mut last = [0; CHUNK];
+        last[..tail.len()].copy_from_slice(tail);
+        leaves.push(last);
+    }
+    leaves
+}
+
+/// The proof of chunk `chunk` of a tensor's data `bytes` (see [`verify_chunk`]): its siblings
+/// in the data tree, bottom-up; `None` past the last chunk.
+pub fn chunk_proof(bytes: &[u8], chunk: usize) -> Option<Vec<Hash>> {
+    tree_proof(&chunks(bytes), chunk)
+}
+
+/// Checks that `chunk` (zero-padded if it is the last) is chunk `index` of the data of the
+/// tensor whose commitment is `commitment` and whose metadata word is `meta`. `proof`: the
+/// siblings in the data tree, bottom-up, as many as the depth of `⌈len / 32⌉` for the byte
+/// length `meta` commits to.
+pub fn verify_chunk(
+    commitment: &Hash,
+    meta: &Hash,
+    index: u32,
+    chunk: &Hash,
+    proof: &[Hash],
+) -> Result<(), RootError> {
+    let len = TensorMeta::decode(meta)?.byte_len();
+    let count = len.div_ceil(CHUNK) as u32;
+    if index >= count {
+        return Err(RootError::Index { index, count });
+    }
+    let expected = depth(u64::from(count));
+    if proof.len() != expected {
+        return Err(RootError::Length {
+            expected,
+            got: proof.len(),
+        });
+    }
+    matches(
+        node(meta, &fold(chunk, u64::from(index), proof)),
+        commitment,
+    )
+}
+
 /// Why a metadata word, a header word or an inclusion proof is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RootError {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use common::{f32_info, header, info, mlp, q, read_u32, reseal, write_u32};
 use opml_dnn::root::{
-    DataHasher, Merkleizer, RootError, RootHeader, TensorMeta, data_root, depth, node,
-    tensor_commitment, tree_proof, tree_root, verify_node, verify_tensor,
+    DataHasher, Merkleizer, RootError, RootHeader, TensorMeta, chunk_proof, data_root, depth, node,
+    tensor_commitment, tree_proof, tree_root, verify_chunk, verify_node, verify_tensor,
 };
 use opml_dnn::{AlignedBytes, DType, Hash, Model, ModelBuilder, Op, Tensor, TensorKind};
 use proptest::prelude::*;
@@ -290,6 +290,14 @@ fn random_model(
     b.finish()
 }
 
+/// Chunk `k` of `data`, zero-padded; `None` past the end.
+fn padded_chunk(data: &[u8], k: usize) -> Option<Hash> {
+    let part = data.get(32 * k..)?.get(..32).unwrap_or(&data[32 * k..]);
+    let mut chunk = [0; 32];
+    chunk[..part.len()].copy_from_slice(part);
+    (!part.is_empty()).then_some(chunk)
+}
+
 fn dims() -> impl Strategy<Value = Vec<u32>> {
     proptest::collection::vec(1u32..5, 0..4)
 }
@@ -390,6 +398,33 @@ proptest! {
                 prop_assert_eq!(
                     verify_tensor(&root, t, &forged, &proof),
                     Err(RootError::Mismatch)
+                );
+                // Root → tensor → one chunk: every chunk verifies under the commitment; the
+                // tampered chunk, another chunk's index and the other kind of proof do not.
+                let data = constant.data().bytes();
+                let word = meta.encode();
+                let count = data.len().div_ceil(32);
+                for k in 0..count {
+                    let chunk = padded_chunk(data, k).unwrap();
+                    let siblings = chunk_proof(data, k).unwrap();
+                    let at = k as u32;
+                    prop_assert_eq!(verify_chunk(&commitment, &word, at, &chunk, &siblings), Ok(()));
+                    let mut bad = chunk;
+                    bad[flip % 32] ^= 1;
+                    prop_assert_eq!(
+                        verify_chunk(&commitment, &word, at, &bad, &siblings),
+                        Err(RootError::Mismatch)
+                    );
+                    if padded_chunk(data, k ^ 1).is_some_and(|other| other != chunk) {
+                        prop_assert!(verify_chunk(&commitment, &word, at ^ 1, &chunk, &siblings).is_err());
+                    }
+                    // The tensor's proof (under the root) is not a chunk's.
+                    prop_assert!(verify_chunk(&commitment, &word, at, &chunk, &proof).is_err());
+                }
+                prop_assert_eq!(chunk_proof(data, count), None);
+                prop_assert_eq!(
+                    verify_chunk(&commitment, &word, count as u32, &[0; 32], &[]),
+                    Err(RootError::Index { index: count as u32, count: count as u32 })
                 );
             }
         }
