@@ -76,7 +76,7 @@ impl Merkleizer {
         Merkleizer::default()
     }
 
-    /// Appends a leaf.
+    /// Appends a leaf (at most `2^64 − 1` of them: far beyond any byte string in memory).
     pub fn push(&mut self, leaf: &Hash) {
         let mut carry = *leaf;
         let mut level = 0;
@@ -96,12 +96,9 @@ impl Merkleizer {
     /// The root of the tree of depth [`depth`]`(count)` over the leaves, zero-padded.
     pub fn root(&self) -> Hash {
         let depth = depth(self.count);
-        if self.count == 1 << depth {
-            return if self.count == 0 {
-                [0; 32]
-            } else {
-                self.pending[depth]
-            };
+        if 1u64.checked_shl(depth as u32) == Some(self.count) {
+            // A full tree: its root is the one pending subtree.
+            return self.pending[depth];
         }
         // Fold the incomplete right edge upward: at each level, the pending complete subtree
         // (if any) is the left child of what is accumulated to its right.
@@ -395,7 +392,9 @@ pub struct TensorMeta {
 
 impl TensorMeta {
     /// `dtype u8 ‖ rank u8 ‖ kind u8 ‖ 0u8 ‖ dims 4 × u32 ‖ scale f32 bits ‖ zero_point i32 ‖
-    /// byte length u32`, little-endian.
+    /// byte length u32`, little-endian. A model's tensors have at most `2^31 − 1` bytes; the
+    /// length of a larger shape is truncated to 32 bits, and [`decode`](Self::decode) refuses
+    /// the word.
     pub fn encode(&self) -> Hash {
         let TensorInfo {
             dtype,
