@@ -12,7 +12,7 @@ library GuestPrograms {
     bytes32 internal constant CODEC_BENCH_ID = 0xfcf36101d26efda546c6ae521e4a5e01d45526a7acb1bf4d752495868f8e6b1e;
 
     /// @notice Program ID of the `dnn-runner` guest.
-    bytes32 internal constant DNN_RUNNER_ID = 0x398499365c1702aa261aa30ee09b1bb64eee4f3524b3d342fa56b181586e55d6;
+    bytes32 internal constant DNN_RUNNER_ID = 0x24b7574197fbbb62d63fb2767c97c3e694853d47ee73c55f0cc4465b54a20d4e;
 
     /// @notice Program ID of the `echo` guest.
     bytes32 internal constant ECHO_ID = 0x933c2356dcb744ccc7f1e43acde70e9ae8c77a6d4d34e09a82e86c64dbfdd984;
