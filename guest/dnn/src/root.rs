@@ -11,7 +11,7 @@
 //! model_root   = H(header ‖ body)
 //! body         = H(graph ‖ tensors_root)
 //! graph        = H(nodes_root ‖ io)
-//! io           = H(list_root(graph inputs) ‖ list_root(graph outputs))
+//! io           = H(data_root(graph inputs, u32 LE) ‖ data_root(graph outputs, u32 LE))
 //! tensors_root = tree(tensor commitments)        tensor commitment = H(meta ‖ data_root)
 //! nodes_root   = tree(node commitments)          node commitment   = H(entry[0..32] ‖ entry[32..56] ‖ 0^8)
 //! ```
@@ -52,7 +52,7 @@ pub fn depth(leaves: u64) -> usize {
 }
 
 /// Computes the root of a tree leaf by leaf, keeping one hash per level: the leaves need not be
-/// held in memory, and each is hashed once.
+/// held in memory, and each is read once.
 #[derive(Clone, Debug)]
 pub struct Merkleizer {
     /// `pending[l]`: the root of the complete subtree of `2^l` leaves not yet combined, valid
