@@ -2,7 +2,8 @@
 //! dtypes where it has them, random shapes, parameters and values, special f32 values
 //! included) run natively and inside the VM by the `dnn-runner` guest. The graph commitments
 //! `C(0..=n)` (which hash every intermediate tensor) and the output bytes must be identical.
-//! The committed MNIST models run the same check on real digits.
+//! The committed MNIST models run the same check on real digits, and the guest computes the
+//! same model root as the host and the Python converter.
 
 use opml_dnn::ops::quantize_multiplier;
 use opml_dnn::{
@@ -297,7 +298,8 @@ fn native(model: &[u8], inputs: &[Tensor]) -> Vec<u8> {
         chain.push(next);
     })
     .expect("the model runs");
-    let mut bytes = (chain.len() as u32).to_le_bytes().to_vec();
+    let mut bytes = model.root().to_vec();
+    bytes.extend_from_slice(&(chain.len() as u32).to_le_bytes());
     bytes.extend_from_slice(chain.as_flattened());
     for out in &outputs {
         bytes.extend_from_slice(out.as_ref().data().bytes());
@@ -395,9 +397,36 @@ fn the_mnist_guest_is_bit_identical_on_real_digits() {
 
 /// `C(n)` of the dnn-runner's native computation.
 fn native_runner_commitment(model: &[u8], x: Tensor) -> opml_dnn::Hash {
-    let bytes = native(model, &[x]);
-    let count = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
-    bytes[4 + 32 * (count - 1)..4 + 32 * count]
-        .try_into()
-        .unwrap()
+    let file = opml_dnn::AlignedBytes::from_slice(model);
+    let parsed = Model::parse(&file).expect("parses");
+    let output = dnn_runner::Output::parse(&parsed, &native(model, &[x])).expect("fits");
+    *output.commitments.last().expect("C(0) at least")
+}
+
+#[test]
+fn the_guest_computes_the_model_root_of_every_committed_model() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../toolchain/model");
+    // The roots the Python converter computed (one `"root": "<hex>"` per committed model).
+    let roots = std::fs::read_to_string(dir.join("reference/roots.json")).unwrap();
+    for name in ["mlp", "mlp-int8", "cnn", "cnn-int8"] {
+        let bytes = std::fs::read(dir.join(format!("models/{name}.opml"))).unwrap();
+        let file = opml_dnn::AlignedBytes::from_slice(&bytes);
+        let model = Model::parse(&file).expect("parses");
+        let dims = model.tensor(model.inputs()[0]).expect("an input").shape;
+        let inputs = vec![Tensor::f32(dims.dims(), vec![0.5; 784]).expect("784 pixels")];
+        let (got, steps) = in_vm(&bytes, &inputs);
+        let output = dnn_runner::Output::parse(&model, &got).expect("the runner's output fits");
+        assert_eq!(
+            output.root,
+            model.root(),
+            "{name}: the guest's root is the host's"
+        );
+        let hex: String = output.root.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            roots.contains(&format!("\"root\": \"{hex}\"")),
+            "{name}: root {hex} is not the converter's"
+        );
+        assert_eq!(got, native(&bytes, &inputs), "{name}");
+        eprintln!("{name}: root {hex}, {steps} VM steps");
+    }
 }

@@ -5,7 +5,10 @@
                               (built here from a fixed seed, byte-reproducible)
     reference/<model>.json    for each committed model: inputs, outputs, the tensor hash of every
                               node's output, the graph commitments C(0..n), and (first vector
-                              only) every node's output data
+                              only) every node's output data, and the model root
+    reference/roots.json      model roots (docs/dnn.md, "Model root"): for every committed model
+                              its root and every tensor and node commitment; seeded random
+                              models (their bytes) with theirs; data roots of random byte strings
 
 Models: models/{mlp,cnn}{,-int8}.opml (mnist_data.MODELS_REL), reference/sklearn{,-int8}.opml and
 reference/ops.opml. Inputs: the first held-out MNIST digits (mnist_data.split) and, for ops.opml,
@@ -153,6 +156,7 @@ def vectors_for(path_rel: str, inputs_list, names, buf: bytes | None = None) -> 
     model = om.from_bytes(buf)
     reference.check_model(model)
     out = {"format": "opml-reference-v1", "model": path_rel, "model_checksum": om.checksum(buf).hex(),
+           "model_root": om.model_root(model).hex(),
            "nodes": [f"{n.op}" for n in model.nodes], "vectors": []}
     for k, (inputs, nm) in enumerate(zip(inputs_list, names)):
         V = reference.evaluate(model, inputs)
@@ -169,6 +173,69 @@ def vectors_for(path_rel: str, inputs_list, names, buf: bytes | None = None) -> 
             vec["node_outputs"] = [tensor_json(model.tensors[n.output], n.output, V[n.output], values=False) for n in model.nodes]
         out["vectors"].append(vec)
     return out
+
+
+# -- model roots ----------------------------------------------------------------------------------
+
+N_RANDOM_MODELS = 24
+DATA_ROOT_LENGTHS = [0, 1, 2, 31, 32, 33, 63, 64, 65, 95, 96, 97, 127, 128, 129, 160, 255, 256, 257, 1000, 1024, 1025, 3000]
+
+
+def random_model(rng) -> om.Model:
+    """A valid random model: constants of every dtype and rank 0..4 (sizes around the chunk and
+    power-of-two boundaries), f32/i8 inputs, a chain of Relu/Reshape nodes, random outputs."""
+    m = om.Model()
+    for k in range(int(rng.integers(0, 8))):
+        rank = int(rng.integers(0, 5))
+        shape = tuple(int(d) for d in rng.integers(1, 9, rank))
+        dtype = int(rng.integers(0, 3))
+        if dtype == F32:
+            m.add_const(f"c{k}", rng.standard_normal(shape).astype(np.float32))
+        elif dtype == I8:
+            m.add_const(f"c{k}", rng.integers(-128, 128, shape).astype(np.int8), I8,
+                        float(rng.uniform(0.001, 1)), int(rng.integers(-128, 128)))
+        else:
+            m.add_const(f"c{k}", rng.integers(-2**31, 2**31, shape).astype(np.int32), I32, float(rng.uniform(0, 1)))
+    live = []
+    for k in range(int(rng.integers(0, 3))):
+        shape = tuple(int(d) for d in rng.integers(1, 6, int(rng.integers(0, 5))))
+        if rng.integers(0, 2):
+            live.append(m.add_input(f"x{k}", F32, shape))
+        else:
+            live.append(m.add_input(f"x{k}", I8, shape, float(rng.uniform(0.001, 1)), int(rng.integers(-128, 128))))
+    for k in range(int(rng.integers(0, 6)) if live else 0):
+        x = m.tensors[live[int(rng.integers(0, len(live)))]]
+        xi = m.tensors.index(x)
+        if rng.integers(0, 2):
+            live.append(m.add_node("Relu", [xi], x.dtype, x.shape, (), f"n{k}", x.scale, x.zero_point))
+        else:
+            live.append(m.add_node("Reshape", [xi], x.dtype, (x.numel,), (), f"n{k}", x.scale, x.zero_point))
+    m.outputs = [int(i) for i in rng.choice(len(m.tensors), int(rng.integers(0, 4)))] if m.tensors else []
+    reference.check_model(m)
+    return m
+
+
+def roots_json(files: dict[str, bytes]) -> dict:
+    models = []
+    for rel in [rel for _, rel in MNIST_MODELS] + ["toolchain/model/reference/ops.opml"]:
+        if rel.endswith("ops.opml"):
+            buf = files["ops.opml"]
+        else:
+            with open(os.path.join(REPO, rel), "rb") as f:
+                buf = f.read()
+        c = om.commit(om.from_bytes(buf))
+        models.append({"model": rel, "root": c.root.hex(), "tensor_commitments": [h.hex() for h in c.tensors],
+                       "node_commitments": [h.hex() for h in c.nodes]})
+    rng = np.random.default_rng(20261202)
+    randoms = []
+    for _ in range(N_RANDOM_MODELS):
+        m = random_model(rng)
+        randoms.append({"bytes": om.to_bytes(m).hex(), "root": om.model_root(m).hex()})
+    data = []
+    for n in DATA_ROOT_LENGTHS:
+        b = rng.integers(0, 256, n).astype(np.uint8).tobytes()
+        data.append({"data": b.hex(), "root": om.data_root(b).hex()})
+    return {"format": "opml-model-roots-v1", "models": models, "random_models": randoms, "data_roots": data}
 
 
 def generate() -> dict[str, bytes]:
@@ -188,6 +255,7 @@ def generate() -> dict[str, bytes]:
     d = vectors_for("toolchain/model/reference/ops.opml", [ops_inputs(k) for k in range(N_OPS_VECTORS)],
                     [f"ops random {k}" for k in range(N_OPS_VECTORS)], buf=files["ops.opml"])
     files["ops.json"] = _dump(d)
+    files["roots.json"] = _dump(roots_json(files))
     return files
 
 

@@ -1,5 +1,6 @@
 """The `.opml` v1 model format (docs/dnn.md): an in-memory model, the writer, a validating
-reader, tensor hashes and graph commitments, and `quantize_multiplier`.
+reader, tensor hashes and graph commitments, the model root (tensor and node commitments), and
+`quantize_multiplier`.
 
 Everything here follows docs/dnn.md, which is normative; where the document leaves a choice open
 this module documents the one it makes (see README.md, "Conventions").
@@ -209,6 +210,7 @@ class Model:
         nconst = sum(1 for t in self.tensors if t.kind == CONST)
         nbytes = sum(t.nbytes for t in self.tensors if t.kind == CONST)
         lines.append(f"{len(self.tensors)} tensors ({nconst} constants, {nbytes} bytes), {len(self.nodes)} nodes")
+        lines.append(f"model root {model_root(self).hex()}")
         return "\n".join(lines)
 
 
@@ -249,10 +251,7 @@ def to_bytes(model: Model) -> bytes:
             continue
         data += b"\0" * (_align(len(data)) - len(data))
         offsets[i] = len(data)
-        raw = np.ascontiguousarray(t.data, dtype=DTYPE_NP[t.dtype]).tobytes()
-        if len(raw) != t.nbytes:
-            raise FormatError(f"constant t{i} '{t.name}': data has {len(raw)} bytes, shape needs {t.nbytes}")
-        data += raw
+        data += _const_bytes(t, i)
 
     out = bytearray()
     out += struct.pack("<8s12IQ", MAGIC, VERSION, 0, len(tensors), len(nodes), len(model.inputs),
@@ -263,14 +262,27 @@ def to_bytes(model: Model) -> bytes:
         out += struct.pack("<BBBB4IIIfi12x", t.dtype, len(t.shape), t.kind, 0, *t.dims4(),
                            offsets.get(i, 0), t.nbytes, t.scale, t.zero_point)
     for n in nodes:
-        ins = list(n.inputs) + [UNUSED_INPUT] * (4 - len(n.inputs))
-        out += struct.pack("<HBB4II8i", OPS[n.op], len(n.inputs), 0, *ins, n.output, *n.params)
+        out += node_entry(n)
     out += struct.pack(f"<{len(model.inputs)}I", *model.inputs)
     out += struct.pack(f"<{len(model.outputs)}I", *model.outputs)
     out += b"\0" * (data_offset - len(out))
     out += data
     out += hashlib.sha256(out).digest()
     return bytes(out)
+
+
+def _const_bytes(t: Tensor, i: int) -> bytes:
+    """A constant's data, little-endian."""
+    raw = np.ascontiguousarray(t.data, dtype=DTYPE_NP[t.dtype]).tobytes()
+    if len(raw) != t.nbytes:
+        raise FormatError(f"constant t{i} '{t.name}': data has {len(raw)} bytes, shape needs {t.nbytes}")
+    return raw
+
+
+def node_entry(n: Node) -> bytes:
+    """The 56-byte node table entry."""
+    ins = list(n.inputs) + [UNUSED_INPUT] * (4 - len(n.inputs))
+    return struct.pack("<HBB4II8i", OPS[n.op], len(n.inputs), 0, *ins, n.output, *n.params)
 
 
 def write(model: Model, path) -> bytes:
@@ -439,3 +451,126 @@ def commitments(model_bytes: bytes, model: Model, values: dict[int, np.ndarray])
         t = model.tensors[n.output]
         cs.append(hashlib.sha256(cs[-1] + tensor_hash(t.dtype, t.shape, values[n.output])).digest())
     return cs
+
+
+# -- the model root (docs/dnn.md, "Model root") ---------------------------------------------------
+
+ROOT_TAG = b"opmlroot"
+ROOT_VERSION = 1
+CHUNK = 32
+ZERO = bytes(32)
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """An inner node: sha256(left ‖ right) of two 32-byte values."""
+    assert len(left) == 32 and len(right) == 32
+    return hashlib.sha256(left + right).digest()
+
+
+def depth(leaves: int) -> int:
+    """The least d with 2^d >= leaves (0 for 0 or 1 leaf)."""
+    return 0 if leaves <= 1 else (leaves - 1).bit_length()
+
+
+def _levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every level of the zero-padded tree over `leaves`, bottom-up (the last is [root])."""
+    level = list(leaves) or [ZERO]
+    levels, z = [level], ZERO
+    for _ in range(depth(len(leaves))):
+        if len(level) % 2:
+            level = level + [z]
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+        levels.append(level)
+        z = node_hash(z, z)
+    return levels
+
+
+def tree_root(leaves: list[bytes]) -> bytes:
+    """The root of the complete binary tree over the 32-byte `leaves`, padded with zero subtrees
+    to a power of two (one leaf: itself; none: the zero word)."""
+    return _levels(leaves)[-1][0]
+
+
+def tree_proof(leaves: list[bytes], index: int) -> list[bytes]:
+    """The siblings of leaf `index`, bottom-up."""
+    levels, z, proof = _levels(leaves), ZERO, []
+    for level in levels[:-1]:
+        j = index ^ 1
+        proof.append(level[j] if j < len(level) else z)
+        z = node_hash(z, z)
+        index //= 2
+    return proof
+
+
+def data_root(data: bytes) -> bytes:
+    """The tree root over the 32-byte chunks of `data`, the last one zero-padded."""
+    data = bytes(data)
+    data += bytes(-len(data) % CHUNK)
+    return tree_root([data[i:i + CHUNK] for i in range(0, len(data), CHUNK)])
+
+
+def root_header(tensor_count: int, node_count: int, input_count: int, output_count: int) -> bytes:
+    """The header word: "opmlroot" ‖ version ‖ the four counts ‖ 0, u32 LE."""
+    return ROOT_TAG + struct.pack("<6I", ROOT_VERSION, tensor_count, node_count, input_count, output_count, 0)
+
+
+def tensor_meta(t: Tensor) -> bytes:
+    """The metadata word: dtype, rank, kind, 0, dims (4 × u32, unused 1), scale f32, zero point
+    i32, byte length u32."""
+    return struct.pack("<BBBB4IfiI", t.dtype, len(t.shape), t.kind, 0, *t.dims4(), t.scale, t.zero_point, t.nbytes)
+
+
+def tensor_commitment(t: Tensor, i: int = 0) -> bytes:
+    """sha256(meta ‖ data_root); the data root of a non-constant is the zero word."""
+    return node_hash(tensor_meta(t), data_root(_const_bytes(t, i)) if t.kind == CONST else ZERO)
+
+
+def node_commitment(n: Node) -> bytes:
+    """sha256(56-byte node entry ‖ 8 zero bytes)."""
+    return hashlib.sha256(node_entry(n) + bytes(8)).digest()
+
+
+@dataclass
+class ModelCommitment:
+    """The model root and what it is made of."""
+    header: bytes
+    tensors: list[bytes]
+    nodes: list[bytes]
+    io: bytes
+
+    @property
+    def tensors_root(self) -> bytes:
+        return tree_root(self.tensors)
+
+    @property
+    def graph(self) -> bytes:
+        return node_hash(tree_root(self.nodes), self.io)
+
+    @property
+    def root(self) -> bytes:
+        return node_hash(self.header, node_hash(self.graph, self.tensors_root))
+
+    def tensor_proof(self, index: int) -> list[bytes]:
+        """Bottom-up: the tensor tree's siblings, the graph node, the header word."""
+        return tree_proof(self.tensors, index) + [self.graph, self.header]
+
+    def node_proof(self, index: int) -> list[bytes]:
+        """Bottom-up: the node tree's siblings, the io node, the tensor tree's root, the header."""
+        return tree_proof(self.nodes, index) + [self.io, self.tensors_root, self.header]
+
+
+def commit(m: Model) -> ModelCommitment:
+    """The model root's parts: header word, every tensor and node commitment, the io node."""
+    def lst(xs):
+        return data_root(struct.pack(f"<{len(xs)}I", *xs))
+    return ModelCommitment(
+        header=root_header(len(m.tensors), len(m.nodes), len(m.inputs), len(m.outputs)),
+        tensors=[tensor_commitment(t, i) for i, t in enumerate(m.tensors)],
+        nodes=[node_commitment(n) for n in m.nodes],
+        io=node_hash(lst(m.inputs), lst(m.outputs)),
+    )
+
+
+def model_root(m: Model) -> bytes:
+    """The model root: sha256(header ‖ sha256(sha256(nodes_root ‖ io) ‖ tensors_root))."""
+    return commit(m).root

@@ -284,6 +284,84 @@ class ReferenceVectorTests(unittest.TestCase):
             self.assertEqual(c.hex(), nxt)
 
 
+class ModelRootTests(unittest.TestCase):
+    """The model root (docs/dnn.md, "Model root"); opml-dnn checks the same vectors
+    (guest/dnn/tests/root.rs)."""
+
+    def setUp(self):
+        with open(os.path.join(HERE, "reference", "roots.json")) as f:
+            self.roots = json.load(f)
+
+    def test_committed_models_match_the_vectors(self):
+        self.assertEqual(len(self.roots["models"]), 7)
+        for entry in self.roots["models"]:
+            c = om.commit(om.read(os.path.join(REPO, entry["model"])))
+            self.assertEqual(c.root.hex(), entry["root"], entry["model"])
+            self.assertEqual([h.hex() for h in c.tensors], entry["tensor_commitments"])
+            self.assertEqual([h.hex() for h in c.nodes], entry["node_commitments"])
+
+    def test_random_models_and_data_match_the_vectors(self):
+        for entry in self.roots["random_models"]:
+            m = om.from_bytes(bytes.fromhex(entry["bytes"]))
+            self.assertEqual(om.model_root(m).hex(), entry["root"])
+        for entry in self.roots["data_roots"]:
+            self.assertEqual(om.data_root(bytes.fromhex(entry["data"])).hex(), entry["root"])
+        # A fresh random model: the root is a function of the content, written or not.
+        m = make_reference.random_model(np.random.default_rng(7))
+        self.assertEqual(om.model_root(om.from_bytes(om.to_bytes(m))), om.model_root(m))
+
+    def test_layout_by_hand(self):
+        H = lambda a, b: hashlib.sha256(a + b).digest()  # noqa: E731
+        z = bytes(32)
+        data = bytes(range(70))
+        c = [data[:32], data[32:64], data[64:] + bytes(26)]
+        self.assertEqual(om.data_root(data), H(H(c[0], c[1]), H(c[2], z)))
+        self.assertEqual(om.data_root(data[:5]), data[:5] + bytes(27))
+        self.assertEqual(om.data_root(b""), z)
+        self.assertEqual(om.tree_root([c[0]] * 5), H(H(H(c[0], c[0]), H(c[0], c[0])), H(H(c[0], z), H(z, z))))
+        m = om.Model()
+        x = m.add_input("x", I8, (2, 3), 0.5, -3)
+        w = m.add_const("w", np.arange(6, dtype=np.float32).reshape(3, 2))
+        y = m.add_node("Relu", [x], I8, (2, 3), (), "y", 0.5, -3)
+        m.outputs = [y]
+        meta_x = struct.pack("<BBBB4IfiI", I8, 2, 1, 0, 2, 3, 1, 1, 0.5, -3, 6)
+        self.assertEqual(om.tensor_meta(m.tensors[x]), meta_x)
+        meta_w = struct.pack("<BBBB4IfiI", F32, 2, 0, 0, 3, 2, 1, 1, 0.0, 0, 24)
+        wdata = np.arange(6, dtype="<f4").tobytes() + bytes(8)
+        entry = struct.pack("<HBB4II8i", 3, 1, 0, x, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, y, *[0] * 8)
+        header = b"opmlroot" + struct.pack("<6I", 1, 3, 1, 1, 1, 0)
+        tensors = [H(meta_x, z), H(meta_w, wdata), H(om.tensor_meta(m.tensors[y]), z)]
+        tensors_root = H(H(tensors[0], tensors[1]), H(tensors[2], z))
+        io = H(struct.pack("<I", x) + bytes(28), struct.pack("<I", y) + bytes(28))
+        graph = H(hashlib.sha256(entry + bytes(8)).digest(), io)
+        self.assertEqual(om.model_root(m), H(header, H(graph, tensors_root)))
+
+    def test_proofs_fold_to_the_root(self):
+        m = make_reference.build_ops_model()
+        c = om.commit(m)
+
+        def fold(leaf, index, siblings):
+            for level, s in enumerate(siblings):
+                leaf = om.node_hash(leaf, s) if (index >> level) & 1 == 0 else om.node_hash(s, leaf)
+            return leaf
+        for i, t in enumerate(c.tensors):
+            proof = c.tensor_proof(i)
+            self.assertEqual(len(proof), om.depth(len(c.tensors)) + 2)
+            self.assertEqual(fold(t, i, proof[:-2]), c.tensors_root)
+            self.assertEqual(om.node_hash(proof[-1], om.node_hash(proof[-2], c.tensors_root)), c.root)
+        for i, n in enumerate(c.nodes):
+            proof = c.node_proof(i)
+            nodes_root = fold(n, i, proof[:-3])
+            self.assertEqual(om.node_hash(proof[-1], om.node_hash(om.node_hash(nodes_root, proof[-3]), proof[-2])), c.root)
+
+    def test_the_converter_reports_the_root(self):
+        path = os.path.join(REPO, "toolchain/model/models/mlp.opml")
+        out = subprocess.run([sys.executable, os.path.join(HERE, "convert.py"), "info", path],
+                             capture_output=True, text=True, check=True).stdout
+        root = om.model_root(om.read(path)).hex()
+        self.assertIn(f"model root {root}", out)
+
+
 # =================================================================================================
 
 class CommittedModelTests(unittest.TestCase):

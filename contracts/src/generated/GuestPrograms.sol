@@ -12,7 +12,7 @@ library GuestPrograms {
     bytes32 internal constant CODEC_BENCH_ID = 0xfcf36101d26efda546c6ae521e4a5e01d45526a7acb1bf4d752495868f8e6b1e;
 
     /// @notice Program ID of the `dnn-runner` guest.
-    bytes32 internal constant DNN_RUNNER_ID = 0x6d2735dee2b7660ea869961694c56d7fd3f08cb8de00b21e792a53b4d7db4b89;
+    bytes32 internal constant DNN_RUNNER_ID = 0x24b7574197fbbb62d63fb2767c97c3e694853d47ee73c55f0cc4465b54a20d4e;
 
     /// @notice Program ID of the `echo` guest.
     bytes32 internal constant ECHO_ID = 0x933c2356dcb744ccc7f1e43acde70e9ae8c77a6d4d34e09a82e86c64dbfdd984;
@@ -21,7 +21,7 @@ library GuestPrograms {
     bytes32 internal constant HASHBENCH_ID = 0x7d31ca04723b0016cbbfe4ab6d780cbbb4e99925bde5b4c13d65e7e8a01b3e52;
 
     /// @notice Program ID of the `mnist` guest.
-    bytes32 internal constant MNIST_ID = 0x7060d2c10bf91673e94e9bbbb3669c988827e966cf0a7cc8c370056cdda9c5b6;
+    bytes32 internal constant MNIST_ID = 0x6ab4e45d4ecf1ff53d6dfca964399627b996d07012e284f210a2ce21a3f8cbfc;
 
     /// @notice Program ID of the `syscalls` guest.
     bytes32 internal constant SYSCALLS_ID = 0x80cc440a324ae0c7c5a83306bca51aa56645417555976d170b6ab8b7ef809d77;

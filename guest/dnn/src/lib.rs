@@ -12,6 +12,7 @@
 //! | [`Op`] | the operator table: codes, arities, parameters as a node entry stores them |
 //! | [`Model`] | the `.opml` v1 reader: validates everything, constants borrowed from the file buffer |
 //! | [`ModelBuilder`] | the `.opml` v1 writer |
+//! | [`root`] | the model root: tensor and node commitments, inclusion proofs ([`Model::root`], [`Model::commit`]) |
 //! | [`graph`] | the executor ([`run`], [`run_observed`], [`run_node`]) and the commitment chain ([`commitments`]) |
 //!
 //! A model file is parsed from a 16-aligned buffer ([`AlignedBytes`]) so that constants are
@@ -33,6 +34,7 @@ pub mod graph;
 mod model;
 mod op;
 pub mod ops;
+pub mod root;
 pub mod tensor;
 
 pub use aligned::AlignedBytes;
@@ -46,7 +48,7 @@ pub use tensor::{
     DType, Data, DataRef, Element, Quant, Shape, Tensor, TensorInfo, TensorRef, canonical,
 };
 
-/// A SHA-256 digest: tensor hashes, the model checksum, graph commitments.
+/// A SHA-256 digest: tensor hashes, the model checksum, graph commitments, model roots.
 pub type Hash = [u8; 32];
 
 /// SHA-256 of the concatenation of `parts`.

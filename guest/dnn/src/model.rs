@@ -9,6 +9,7 @@ use crate::format::{
     CHECKSUM_LEN, DATA_ALIGN, HEADER_LEN, Header, MAGIC, NO_INPUT, NODE_ENTRY_LEN, NodeEntry,
     TENSOR_ENTRY_LEN, TensorEntry, VERSION,
 };
+use crate::root::{ModelCommitment, TensorMeta, data_root, tensor_commitment};
 use crate::tensor::{DType, DataRef, MAX_RANK, Quant, Shape, TensorInfo, TensorRef};
 use crate::{Hash, ModelError, Op, Region, sha256};
 
@@ -25,7 +26,8 @@ pub enum TensorKind {
 }
 
 impl TensorKind {
-    fn from_code(code: u8) -> Option<TensorKind> {
+    /// The kind with this file code.
+    pub fn from_code(code: u8) -> Option<TensorKind> {
         match code {
             0 => Some(TensorKind::Constant),
             1 => Some(TensorKind::Input),
@@ -58,6 +60,20 @@ impl Node {
     /// The tensor it writes.
     pub fn output(&self) -> u32 {
         self.output
+    }
+
+    /// The node's 56-byte table entry, exactly as the file stores it (the reader refuses
+    /// every other encoding of the same node).
+    pub fn entry(&self) -> [u8; NODE_ENTRY_LEN] {
+        NodeEntry {
+            op: self.op.code(),
+            input_count: self.input_count,
+            reserved0: 0,
+            inputs: self.inputs,
+            output: self.output,
+            params: self.op.params(),
+        }
+        .encode()
     }
 }
 
@@ -159,6 +175,30 @@ impl<'a> Model<'a> {
     pub fn constant(&self, index: u32) -> Option<TensorRef<'a>> {
         let entry = self.tensors.get(index as usize)?;
         TensorRef::new(entry.info.shape, entry.data?, entry.info.quant).ok()
+    }
+
+    /// The commitment of tensor `index` (`docs/dnn.md`, "Model root"): its metadata word and,
+    /// for a constant, the root of its data; the zero word for the data of other tensors.
+    pub fn tensor_commitment(&self, index: u32) -> Option<Hash> {
+        let entry = self.tensors.get(index as usize)?;
+        let data = entry.data.map_or([0; 32], |data| data_root(data.bytes()));
+        let meta = TensorMeta {
+            info: entry.info,
+            kind: entry.kind,
+        };
+        Some(tensor_commitment(&meta, &data))
+    }
+
+    /// The model root, every tensor and node commitment and their inclusion proofs, computed
+    /// in one pass over the constants.
+    pub fn commit(&self) -> ModelCommitment {
+        ModelCommitment::new(self)
+    }
+
+    /// The model root (`docs/dnn.md`, "Model root"): one hash committing to the graph and to
+    /// each tensor separately. Use [`Model::commit`] to get proofs too.
+    pub fn root(&self) -> Hash {
+        self.commit().root()
     }
 
     /// The nodes, in execution order.

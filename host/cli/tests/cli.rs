@@ -383,7 +383,7 @@ fn mnist_demo_reads_a_users_pgm_and_refuses_a_bad_image() {
 }
 
 #[test]
-fn model_info_validates_committed_models_and_refuses_corrupt_ones() {
+fn model_info_validates_committed_models_shows_their_roots_and_refuses_corrupt_ones() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../toolchain/model/models");
     let out = opml(&[
         p("model"),
@@ -399,6 +399,66 @@ fn model_info_validates_committed_models_and_refuses_corrupt_ones() {
     );
     assert_eq!(info["outputs"].as_array().unwrap().len(), 2);
     assert!(info["nodes"].as_array().unwrap().len() >= 5);
+    assert!(info.get("tensor_commitments").is_none());
+
+    // The model root and, with --commitments, every tensor's and node's commitment: the
+    // values the Python converter computed (toolchain/model/reference/roots.json).
+    let roots: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("../reference/roots.json")).unwrap())
+            .unwrap();
+    let expected = roots["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "toolchain/model/models/cnn-int8.opml")
+        .unwrap();
+    // The CLI writes hashes with 0x, the vectors without.
+    let prefixed = |v: &serde_json::Value| match v {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|h| format!("0x{}", h.as_str().unwrap()))
+            .collect(),
+        _ => serde_json::Value::from(format!("0x{}", v.as_str().unwrap())),
+    };
+    assert_eq!(info["root"], prefixed(&expected["root"]));
+    let out = opml(&[
+        p("model"),
+        p("info"),
+        &root.join("cnn-int8.opml"),
+        p("--json"),
+        p("--commitments"),
+    ]);
+    let info = json(&out.stdout);
+    assert_eq!(info["root"], prefixed(&expected["root"]));
+    assert_eq!(
+        info["tensor_commitments"],
+        prefixed(&expected["tensor_commitments"])
+    );
+    assert_eq!(
+        info["node_commitments"],
+        prefixed(&expected["node_commitments"])
+    );
+    let out = opml(&[
+        p("model"),
+        p("info"),
+        &root.join("cnn-int8.opml"),
+        p("--commitments"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let root_hex = expected["root"].as_str().unwrap();
+    assert!(text.contains(&format!("model root 0x{root_hex}")), "{text}");
+    let first = expected["tensor_commitments"][0].as_str().unwrap();
+    assert!(
+        text.contains(&format!("tensor   0 commitment 0x{first}")),
+        "{text}"
+    );
+    let last_node = expected["node_commitments"].as_array().unwrap().len() - 1;
+    let node_hex = expected["node_commitments"][last_node].as_str().unwrap();
+    assert!(
+        text.contains(&format!("node {last_node:>3} commitment 0x{node_hex}")),
+        "{text}"
+    );
 
     let mut corrupt = std::fs::read(root.join("mlp.opml")).unwrap();
     corrupt[100] ^= 1;

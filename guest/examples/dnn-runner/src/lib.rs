@@ -5,8 +5,9 @@
 //! the model's order, raw little-endian, exactly as many bytes as its declared shape and dtype
 //! take (`docs/dnn.md`).
 //!
-//! Output: `count` (u32 LE), the graph commitments `C(0), …, C(n)` (32 bytes each, `count =
-//! n + 1`), then the raw data of each graph output in the model's order.
+//! Output: the model root (32 bytes, `docs/dnn.md`, "Model root"), `count` (u32 LE), the
+//! graph commitments `C(0), …, C(n)` (32 bytes each, `count = n + 1`), then the raw data of
+//! each graph output in the model's order.
 //!
 //! A model that does not parse, or an input of the wrong length, exits with
 //! `exit_code::BAD_INPUT`.
@@ -32,6 +33,8 @@ pub fn input(model: &[u8], inputs: &[Tensor]) -> Vec<u8> {
 /// What a run committed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Output {
+    /// The model root, computed in the guest.
+    pub root: Hash,
     /// `C(0), …, C(n)`.
     pub commitments: Vec<Hash>,
     /// The raw data of each graph output.
@@ -41,6 +44,7 @@ pub struct Output {
 impl Output {
     /// Splits a run's output bytes by the graph outputs of `model`; `None` if they do not fit.
     pub fn parse(model: &Model<'_>, bytes: &[u8]) -> Option<Output> {
+        let (root, bytes) = bytes.split_first_chunk::<32>()?;
         let count = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
         let mut rest = bytes.get(4..)?;
         let mut commitments = Vec::with_capacity(count);
@@ -58,6 +62,7 @@ impl Output {
             rest = tail;
         }
         rest.is_empty().then_some(Output {
+            root: *root,
             commitments,
             outputs,
         })

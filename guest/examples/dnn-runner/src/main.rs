@@ -48,6 +48,7 @@ fn main() {
     })
     .unwrap_or_else(|error| refuse(format_args!("{error}")));
 
+    opml_guest::commit_slice(&model.root());
     opml_guest::commit_slice(&(commitments.len() as u32).to_le_bytes());
     opml_guest::commit_slice(commitments.as_flattened());
     for output in &outputs {

@@ -1,5 +1,5 @@
 //! `opml model`: check and describe `.opml` model files with the reader the guests use
-//! (`docs/dnn.md`). Converting from ONNX, npz or safetensors is `toolchain/model/convert.py`.
+//! (`docs/dnn.md`), and show their model root and tensor and node commitments. Converting from ONNX, npz or safetensors is `toolchain/model/convert.py`.
 
 use std::path::PathBuf;
 
@@ -26,12 +26,19 @@ enum ModelCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also print each tensor's and each node's commitment under the model root.
+        #[arg(long)]
+        commitments: bool,
     },
 }
 
 /// Runs `opml model`.
 pub(crate) fn model(args: ModelArgs) -> Result<u8> {
-    let ModelCommand::Info { file, json } = args.command;
+    let ModelCommand::Info {
+        file,
+        json,
+        commitments,
+    } = args.command;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let aligned = AlignedBytes::from_slice(&bytes);
     let model = Model::parse(&aligned)
@@ -63,6 +70,7 @@ pub(crate) fn model(args: ModelArgs) -> Result<u8> {
             })
         })
         .collect();
+    let commitment = model.commit();
     let constant_bytes: usize = (0..model.tensor_count() as u32)
         .filter_map(|t| model.constant(t))
         .map(|c| c.data().bytes().len())
@@ -70,6 +78,7 @@ pub(crate) fn model(args: ModelArgs) -> Result<u8> {
     let report = json!({
         "file": file.display().to_string(),
         "checksum": hex(model.checksum()),
+        "root": hex(&commitment.root()),
         "inputs": model.inputs().iter().map(|&t| tensor(t)).collect::<Vec<_>>(),
         "outputs": model.outputs().iter().map(|&t| tensor(t)).collect::<Vec<_>>(),
         "nodes": nodes,
@@ -77,6 +86,11 @@ pub(crate) fn model(args: ModelArgs) -> Result<u8> {
         "constant_bytes": constant_bytes,
     });
     if json {
+        let mut report = report;
+        if commitments {
+            report["tensor_commitments"] = commitment.tensors().iter().map(|h| hex(h)).collect();
+            report["node_commitments"] = commitment.nodes().iter().map(|h| hex(h)).collect();
+        }
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(0);
     }
@@ -85,6 +99,7 @@ pub(crate) fn model(args: ModelArgs) -> Result<u8> {
         file.display(),
         hex(model.checksum())
     );
+    println!("model root {}", hex(&commitment.root()));
     for input in report["inputs"].as_array().into_iter().flatten() {
         println!(
             "input   t{}: {} {}",
@@ -111,5 +126,13 @@ pub(crate) fn model(args: ModelArgs) -> Result<u8> {
             .join(", "),
         model.tensor_count()
     );
+    if commitments {
+        for (t, h) in commitment.tensors().iter().enumerate() {
+            println!("tensor {t:>3} commitment {}", hex(h));
+        }
+        for (n, h) in commitment.nodes().iter().enumerate() {
+            println!("node {n:>3} commitment {}", hex(h));
+        }
+    }
     Ok(0)
 }
