@@ -72,13 +72,18 @@ impl Harness {
     /// Checks every step of `machine`'s run (at most `max_steps`), then the halted fixed point.
     fn run(&mut self, label: &str, mut machine: Machine, max_steps: u64) -> u64 {
         let start = machine.step_count();
+        let prove = |machine: &mut Machine| {
+            machine
+                .prove_step()
+                .unwrap_or_else(|err| panic!("{label}: {err}"))
+        };
         while !machine.status().is_halted() && machine.step_count() - start < max_steps {
-            let witness = machine.prove_step();
+            let witness = prove(&mut machine);
             let expected = machine.state_hash();
             self.check(label, &witness, expected);
         }
         assert!(machine.status().is_halted(), "{label} did not halt");
-        let witness = machine.prove_step();
+        let witness = prove(&mut machine);
         let expected = machine.state_hash();
         self.check(label, &witness, expected);
         machine.step_count() - start
@@ -227,7 +232,7 @@ fn sampled_steps_of_a_long_run() {
     let mut machine = load(HASHBENCH_ELF, input);
     for &step in &samples {
         machine.run(step - machine.step_count());
-        let witness = machine.prove_step();
+        let witness = machine.prove_step().expect("hashbench reads no preimage");
         let expected = machine.state_hash();
         harness.check("hashbench (20,500 iterations)", &witness, expected);
     }

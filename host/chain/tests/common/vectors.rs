@@ -142,7 +142,9 @@ fn record(case: &Case<'_>) -> Vector {
 
 /// The step from `machine`'s current state, checked with the Rust verifier.
 fn vector(name: &str, mut machine: Machine) -> Vector {
-    let witness = machine.prove_step();
+    let witness = machine
+        .prove_step()
+        .unwrap_or_else(|err| panic!("{name}: {err}"));
     let post = machine.state_hash();
     assert_eq!(witness.verify(), Ok(post), "{name}: the verifier disagrees");
     Vector {
