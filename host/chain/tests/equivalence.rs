@@ -258,8 +258,20 @@ fn tampered_steps_revert_with_named_errors() {
     bad_leaf[proof.len() - 1] ^= 1;
     let mut long = proof.clone();
     long.push(0);
+    let read = vectors
+        .iter()
+        .find(|v| v.name == "preimage_half1")
+        .expect("preimage vector");
+    let mut bad_preimage = read.witness.encode_proof();
+    let last = bad_preimage.len() - 1;
+    bad_preimage[last] ^= 0x80;
     for (what, state, proof) in [
         ("a sibling flipped", state_data.to_vec(), bad_leaf),
+        (
+            "a preimage byte flipped",
+            read.witness.state_data().to_vec(),
+            bad_preimage,
+        ),
         ("a byte too many", state_data.to_vec(), long),
         (
             "a byte too few",
