@@ -11,6 +11,9 @@ library GuestPrograms {
     /// @notice Program ID of the `codec-bench` guest.
     bytes32 internal constant CODEC_BENCH_ID = 0xfcf36101d26efda546c6ae521e4a5e01d45526a7acb1bf4d752495868f8e6b1e;
 
+    /// @notice Program ID of the `data-walk` guest.
+    bytes32 internal constant DATA_WALK_ID = 0x16cb13187848f5222e54c314eac47f5d2eb7774898584fe408f74cdb39e85cb0;
+
     /// @notice Program ID of the `dnn-runner` guest.
     bytes32 internal constant DNN_RUNNER_ID = 0x6d2735dee2b7660ea869961694c56d7fd3f08cb8de00b21e792a53b4d7db4b89;
 

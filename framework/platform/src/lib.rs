@@ -197,6 +197,9 @@ pub mod exit_code {
     pub const OUT_OF_MEMORY: u32 = 102;
     /// The input stream ended before a value the guest asked for, or did not decode.
     pub const BAD_INPUT: u32 = 103;
+    /// The data oracle refused a `preimage` call the SDK made: the guest is not running in the
+    /// opml VM (natively and under `qemu-riscv32` the call returns `-ENOSYS`).
+    pub const ORACLE_UNAVAILABLE: u32 = 104;
 }
 
 #[cfg(test)]

@@ -54,6 +54,14 @@ impl Preimages {
         Ok(map)
     }
 
+    /// The preimage file of this map: every preimage as a 64-byte record, in key order (the
+    /// inverse of [`from_records`](Self::from_records)).
+    pub fn records(&self) -> Vec<u8> {
+        let mut keys: Vec<&Hash> = self.map.keys().collect();
+        keys.sort_unstable();
+        keys.iter().flat_map(|key| self.map[*key]).collect()
+    }
+
     /// Adds the binary SHA-256 tree over `leaves` and returns its root key. A leaf's key is the
     /// SHA-256 of its 64 data bytes; an inner node's preimage is `left key ‖ right key`. The
     /// number of leaves is padded up to a power of two with zero leaves (64 zero bytes); no
@@ -166,6 +174,17 @@ mod tests {
             Err(PreimageFileError { len: 100 })
         );
         assert!(Preimages::from_records(&[]).unwrap().is_empty());
+        assert_eq!(Preimages::from_records(&map.records()), Ok(map.clone()));
+        let sorted = [sha256(&a), sha256(&b)];
+        assert_eq!(
+            map.records().len(),
+            2 * PREIMAGE_LEN,
+            "one record per preimage"
+        );
+        assert_eq!(
+            sha256(&map.records()[..PREIMAGE_LEN]),
+            *sorted.iter().min().unwrap()
+        );
     }
 
     #[test]

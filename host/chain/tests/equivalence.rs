@@ -5,15 +5,18 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opml_chain::contracts::{StepVerifierEvm, decode_error, replay_report};
 use opml_chain::{EvmError, TxGas};
-use opml_methods::{CODEC_BENCH_ELF, ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF};
+use opml_methods::{
+    CODEC_BENCH_ELF, DATA_WALK_ELF, ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF,
+};
 use opml_proof::StepWitness;
 use opml_state::Hash;
 use opml_tests::RandomProgram;
-use opml_vm::Machine;
+use opml_vm::{Machine, Preimage, Preimages};
 
 /// Checks steps on the EVM and keeps statistics.
 struct Harness {
@@ -184,6 +187,32 @@ fn example_guests_every_step() {
         u64::MAX,
     );
     harness.report("example guests", start.elapsed());
+}
+
+/// A guest that reads through the data oracle: every step of `data-walk` over a tree of 8
+/// leaves (15 preimages, each read as two `preimage` steps), through the contract.
+#[test]
+fn data_oracle_guest_every_step() {
+    guests();
+    let start = Instant::now();
+    let mut harness = Harness::new();
+    let leaves: Vec<Preimage> = (0..8u8)
+        .map(|leaf| std::array::from_fn(|i| leaf.wrapping_mul(41) ^ i as u8))
+        .collect();
+    let mut preimages = Preimages::new();
+    let root = preimages.insert_tree(&leaves);
+    let input = opml_codec::encode(&data_walk::Request { root, depth: 3 }).unwrap();
+    let mut machine = load(DATA_WALK_ELF, input);
+    machine.set_preimages(Arc::new(preimages));
+    let steps = harness.run("data-walk", machine, u64::MAX);
+    assert!(steps > 1000, "only {steps} steps");
+    // The preimage steps cost what the gas table says: at most 85,000 per transaction.
+    assert!(
+        harness.max_gas.cancun <= 85_000,
+        "{:?}",
+        harness.max_gas.cancun
+    );
+    harness.report("data-walk", start.elapsed());
 }
 
 #[test]
