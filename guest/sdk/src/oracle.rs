@@ -32,3 +32,20 @@ pub fn preimage(key: &[u8; 32]) -> [u8; PREIMAGE_LEN] {
     }
     out
 }
+
+#[cfg(all(test, not(target_os = "none")))]
+mod tests {
+    use opml_platform::errno;
+
+    use crate::sys;
+
+    #[test]
+    fn natively_there_is_no_oracle_and_the_buffer_is_untouched() {
+        let mut leaf = sys::Leaf([9; 32]);
+        assert_eq!(core::mem::align_of::<sys::Leaf>(), 32);
+        for half in [0, 1, 2] {
+            assert_eq!(sys::preimage(&mut leaf, half), -(errno::ENOSYS as isize));
+            assert_eq!(leaf.0, [9; 32]);
+        }
+    }
+}
