@@ -6,6 +6,7 @@ import {VmConstants as C} from "./lib/VmConstants.sol";
 import {
     InputLink,
     MemoryRoot,
+    PreimageKey,
     ProofTooLong,
     ProofTooShort,
     StateLength,
@@ -35,7 +36,8 @@ import {
 /// Gas (Cancun, full transaction; test/StepGas.t.sol): 49.5-51.5k for ALU, M, branch, jump
 /// and syscall steps that touch only the fetch leaf, 73-74k for loads and `write(1, ..)` from
 /// a second leaf, 79-82k for a store or `read` into a second leaf (two memory proofs of
-/// calldata and 81 SHA-256 calls: fetch path, old and new data path).
+/// calldata and 81 SHA-256 calls: fetch path, old and new data path), 82.0-82.4k for a
+/// `preimage` read (the same, plus 64 bytes of preimage and one more SHA-256).
 ///
 /// Invariants:
 /// - A halted pre-state is a fixed point and takes an empty proof.
@@ -45,6 +47,9 @@ import {
 /// - The only memory writes (store, `read`) are the step's last memory access, so the siblings
 ///   of the written leaf are still valid and the new root is recomputed along them.
 /// - The input chunk (if any) is proved before the data leaf of a `read`.
+/// - A `preimage` call's 64-byte preimage comes right after the data leaf holding its key
+///   (after the fetch proof if that leaf is the fetch leaf) and must hash to that key; the
+///   call writes one half over the key, its only memory write.
 /// - Every byte of the proof is consumed, or the call reverts.
 /// - Counters wrap: step mod 2^64, input_cursor and output_len mod 2^32.
 /// - Register values are kept as uint32; all address arithmetic wraps mod 2^32.
@@ -634,6 +639,26 @@ contract RiscvStep is IStepVerifier {
         }
     }
 
+    /// @dev `Context::preimage` (`Verifier::preimage`): reads the key from the data leaf at
+    /// `buf` (proving it on first touch), takes the next PREIMAGE_LEN proof bytes, checks that
+    /// their SHA-256 is the key, and writes half `half` (0 or 1) over the key.
+    function preimage(Verifier memory v, uint32 buf, uint32 half) internal view {
+        bytes32 key = leaf(v, buf).leaf;
+        uint256 at = take(v, C.PREIMAGE_LEN);
+        bytes32 hash;
+        bytes32 chosen;
+        assembly ("memory-safe") {
+            // The preimage to scratch 0x00..0x40 and its sha256 (precompile 0x02) to word 0;
+            // see `root` for why the success flag needs no check.
+            calldatacopy(0x00, at, 0x40)
+            pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+            hash := mload(0x00)
+            chosen := calldataload(add(at, shl(5, half))) // half * 32 bytes in
+        }
+        if (hash != key) revert PreimageKey(buf);
+        write(v, buf, chosen, 0, 32);
+    }
+
     /*----------------------------- decode -----------------------------*/
 
     /// @dev `opml_isa::decode`: legal are exactly the RV32IM base encodings with every fixed
@@ -959,6 +984,7 @@ contract RiscvStep is IStepVerifier {
         if (number == C.SYS_EXIT || number == C.SYS_EXIT_GROUP) return (C.STATUS_EXITED, a0);
         if (number == C.SYS_READ) result = sysRead(v, a0, a1, a2);
         else if (number == C.SYS_WRITE) result = sysWrite(v, a0, a1, a2);
+        else if (number == C.SYS_PREIMAGE) result = sysPreimage(v, a0, a1);
         else result = neg(C.ENOSYS);
         setReg(v, C.REG_A0, result);
         unchecked {
@@ -1013,5 +1039,18 @@ contract RiscvStep is IStepVerifier {
         }
         if (fd == C.FD_STDERR) return min(len, leafRoom(buf));
         return neg(C.EBADF);
+    }
+
+    /// @dev `sys_preimage` in execute.rs: a `buf` that is not 32-byte aligned or a `half`
+    /// above 1 is refused before memory is touched. (Rust's `Flow::Blocked` has no
+    /// counterpart: the proof carries the preimage, or the step reverts.)
+    function sysPreimage(Verifier memory v, uint32 buf, uint32 half)
+        internal
+        view
+        returns (uint32)
+    {
+        if (buf % uint32(C.LEAF_SIZE) != 0 || half > 1) return neg(C.EINVAL);
+        preimage(v, buf, half);
+        return 0;
     }
 }

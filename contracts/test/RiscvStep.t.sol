@@ -7,6 +7,7 @@ import {VmConstants as C} from "../src/lib/VmConstants.sol";
 import {
     InputLink,
     MemoryRoot,
+    PreimageKey,
     ProofTooLong,
     ProofTooShort,
     StateLength,
@@ -41,7 +42,8 @@ contract RiscvStepHarness is RiscvStep {
 }
 
 /// @notice The step verifier against the Rust vectors (`test/vectors/steps.json`): equal
-/// post-states, equal constants, tampering always detected, decode refusals, gas.
+/// post-states, equal constants, tampering always detected (data-oracle preimages included),
+/// decode refusals, gas.
 /// @dev Note: the vectors are loaded once in setUp into storage, so fuzz runs stay fast.
 contract RiscvStepTest is TestBase {
     string internal constant VECTORS = "test/vectors/steps.json";
@@ -55,6 +57,8 @@ contract RiscvStepTest is TestBase {
     uint256[] internal withProof;
     /// @dev Vectors whose proof carries an input chunk right after the fetch proof.
     uint256[] internal withChunk;
+    /// @dev Vectors of a `preimage` read: fetch proof, data-leaf proof, then the preimage.
+    uint256[] internal withPreimage;
 
     function setUp() public {
         verifier = new RiscvStepHarness();
@@ -70,6 +74,7 @@ contract RiscvStepTest is TestBase {
             posts.push(h[i]);
             if (p[i].length != 0) withProof.push(i);
             if (p[i].length % C.PROOF_LEN == C.CHUNK_PROOF_LEN) withChunk.push(i);
+            if (p[i].length == 2 * C.PROOF_LEN + C.PREIMAGE_LEN) withPreimage.push(i);
         }
     }
 
@@ -123,6 +128,9 @@ contract RiscvStepTest is TestBase {
         if (k == keccak256("SYS_WRITE")) return C.SYS_WRITE;
         if (k == keccak256("SYS_EXIT")) return C.SYS_EXIT;
         if (k == keccak256("SYS_EXIT_GROUP")) return C.SYS_EXIT_GROUP;
+        if (k == keccak256("SYS_PREIMAGE")) return C.SYS_PREIMAGE;
+        if (k == keccak256("PREIMAGE_LEN")) return C.PREIMAGE_LEN;
+        if (k == keccak256("EINVAL")) return C.EINVAL;
         if (k == keccak256("FD_STDIN")) return C.FD_STDIN;
         if (k == keccak256("FD_STDOUT")) return C.FD_STDOUT;
         if (k == keccak256("FD_STDERR")) return C.FD_STDERR;
@@ -238,6 +246,98 @@ contract RiscvStepTest is TestBase {
             vm.expectRevert();
         } else {
             vm.assume(extra.length > 0);
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    ProofTooLong.selector, proof.length, proof.length + extra.length
+                )
+            );
+            proof = bytes.concat(proof, extra);
+        }
+        verifier.step(states[i], proof);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                       DATA ORACLE TAMPERING (FUZZ)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev A preimage vector, chosen by `which`, with its `buf` (a0) and `half` (a1).
+    function preimageVector(uint256 which)
+        internal
+        view
+        returns (uint256 i, uint32 buf, uint32 half)
+    {
+        vm.assertTrue(withPreimage.length >= 2, "too few preimage vectors");
+        i = withPreimage[which % withPreimage.length];
+        buf = uint32(bytes4(slice(states[i], C.REGS + 4 * C.REG_A0, 4)));
+        half = uint32(bytes4(slice(states[i], C.REGS + 4 * C.REG_A1, 4)));
+    }
+
+    /// @dev Any changed byte of the preimage: its SHA-256 is no longer the key.
+    function testFuzz_preimageByteChangeReverts(uint256 which, uint256 pos, uint8 flip) public {
+        vm.assume(flip != 0);
+        (uint256 i, uint32 buf,) = preimageVector(which);
+        bytes memory proof = proofs[i];
+        proof[2 * C.PROOF_LEN + pos % C.PREIMAGE_LEN] ^= bytes1(flip);
+        vm.expectRevert(abi.encodeWithSelector(PreimageKey.selector, buf));
+        verifier.step(states[i], proof);
+    }
+
+    /// @dev The preimage's halves swapped (both halves true data, in the wrong order).
+    function test_preimageHalvesSwappedRevert() public {
+        for (uint256 k = 0; k < withPreimage.length; ++k) {
+            (uint256 i, uint32 buf,) = preimageVector(k);
+            bytes memory proof = proofs[i];
+            uint256 at = 2 * C.PROOF_LEN;
+            bytes memory swapped =
+                bytes.concat(slice(proof, 0, at), slice(proof, at + 32, 32), slice(proof, at, 32));
+            vm.expectRevert(abi.encodeWithSelector(PreimageKey.selector, buf));
+            verifier.step(states[i], swapped);
+        }
+    }
+
+    /// @dev Another `half` in the pre-state: the other half (a different post-state), or a
+    /// refusal (`-EINVAL`, which takes no data proof, so the proof has bytes left over).
+    function testFuzz_preimageHalfChangeIsDetected(uint256 which, uint32 other) public view {
+        (uint256 i,, uint32 half) = preimageVector(which);
+        vm.assume(other != half);
+        bytes memory state = states[i];
+        uint256 at = C.REGS + 4 * C.REG_A1;
+        for (uint256 b = 0; b < 4; ++b) {
+            state[at + b] = bytes1(uint8(other >> (8 * (3 - b))));
+        }
+        assertNotHonest(state, proofs[i], posts[i], names[i]);
+        if (other > 1) {
+            try verifier.step(state, proofs[i]) returns (bytes32) {
+                revert("an invalid half must leave proof bytes over");
+            } catch {}
+        }
+    }
+
+    /// @dev Any changed byte of the data leaf holding the key (or of its siblings): the leaf no
+    /// longer proves against the memory root, whatever the preimage.
+    function testFuzz_preimageKeyLeafChangeReverts(uint256 which, uint256 pos, uint8 flip) public {
+        vm.assume(flip != 0);
+        (uint256 i, uint32 buf,) = preimageVector(which);
+        bytes memory proof = proofs[i];
+        proof[C.PROOF_LEN + pos % C.PROOF_LEN] ^= bytes1(flip);
+        vm.expectRevert(abi.encodeWithSelector(MemoryRoot.selector, buf >> 5));
+        verifier.step(states[i], proof);
+    }
+
+    /// @dev A preimage cut short (or missing), or followed by extra bytes.
+    function testFuzz_preimageLengthChangeReverts(uint256 which, uint256 cut, bytes memory extra)
+        public
+    {
+        (uint256 i,,) = preimageVector(which);
+        bytes memory proof = proofs[i];
+        uint256 at = 2 * C.PROOF_LEN;
+        if (extra.length == 0) {
+            uint256 keep = at + cut % C.PREIMAGE_LEN;
+            assembly {
+                mstore(proof, keep) // truncate in place
+            }
+            vm.expectRevert(abi.encodeWithSelector(ProofTooShort.selector, at, C.PREIMAGE_LEN));
+        } else {
             vm.expectRevert(
                 abi.encodeWithSelector(
                     ProofTooLong.selector, proof.length, proof.length + extra.length

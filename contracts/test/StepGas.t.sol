@@ -8,8 +8,8 @@ import {VmConstants as C} from "../src/lib/VmConstants.sol";
 /// @notice Gas of one `step` transaction per vector: 21,000 + calldata (Cancun: 16 gas per
 /// non-zero byte, 4 per zero byte) + execution, checked against the budgets: 60,000 for ALU,
 /// branch, jump and trap steps; 75,000 for loads, syscalls and stores or reads into the fetch
-/// leaf; 85,000 for a store or `read` into another leaf. `forge test -vv --match-contract
-/// StepGas` prints the table.
+/// leaf; 85,000 for a store, `read` or `preimage` into another leaf. `forge test -vv
+/// --match-contract StepGas` prints the table.
 /// @dev Note: why a write to a second leaf cannot meet 75,000: it carries two memory proofs
 /// (1,792 bytes, ~30,000 calldata gas) and needs 81 SHA-256 calls (fetch path, old and new
 /// data path; the code and stack paths meet only at the root), at least 184 gas each with
@@ -89,10 +89,12 @@ contract StepGasTest is TestBase {
         returns (string memory, uint256)
     {
         (string memory class, bool memoryClass) = classOf(state, proof);
-        // Two memory proofs and a write: store, or a read with an input chunk.
+        // Two memory proofs and a write: store, a read with an input chunk, or a preimage.
+        bytes32 k = keccak256(bytes(class));
         bool writesSecondLeaf = proof.length >= 2 * C.PROOF_LEN
-            && (keccak256(bytes(class)) == keccak256("store")
-                || keccak256(bytes(class)) == keccak256("syscall 63 fd 0"));
+            && (k == keccak256("store")
+                || k == keccak256("syscall 63 fd 0")
+                || k == keccak256("preimage"));
         if (writesSecondLeaf) return (class, WRITE_BUDGET);
         return (class, memoryClass ? MEMORY_BUDGET : ALU_BUDGET);
     }
@@ -110,8 +112,9 @@ contract StepGasTest is TestBase {
             | uint32(uint8(proof[pc + 2])) << 16 | uint32(uint8(proof[pc + 3])) << 24;
         uint32 opcode = word & 0x7f;
         if (word == 0x73) {
-            uint256 a7 = uint8(state[C.REGS + 4 * 17 + 3]);
-            uint256 a0 = uint8(state[C.REGS + 4 * 10 + 3]);
+            uint256 a7 = regOf(state, C.REG_A7);
+            if (a7 == C.SYS_PREIMAGE) return ("preimage", true);
+            uint256 a0 = uint8(state[C.REGS + 4 * C.REG_A0 + 3]);
             return (string.concat("syscall ", toString(a7), " fd ", toString(a0)), true);
         }
         if (opcode == 0x03) return ("load", true);
@@ -123,6 +126,13 @@ contract StepGasTest is TestBase {
         if (opcode == 0x63) return ("branch", false);
         if (opcode == 0x6f || opcode == 0x67) return ("jump", false);
         return ("other", false);
+    }
+
+    /// @dev Register `r` of a packed state (big-endian).
+    function regOf(bytes memory state, uint256 r) internal pure returns (uint256 value) {
+        for (uint256 b = 0; b < 4; ++b) {
+            value = value << 8 | uint8(state[C.REGS + 4 * r + b]);
+        }
     }
 
     function toString(uint256 value) internal pure returns (string memory) {

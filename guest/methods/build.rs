@@ -5,6 +5,7 @@ fn main() {
     opml_build::Guests::new()
         .guest("../examples/chain-step")
         .guest("../examples/codec-bench")
+        .guest("../examples/data-walk")
         .guest("../examples/dnn-runner")
         .guest("../examples/echo")
         .guest("../examples/hashbench")

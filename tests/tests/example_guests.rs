@@ -3,7 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use opml_methods::{CODEC_BENCH_ELF, ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF};
+use opml_methods::{
+    CODEC_BENCH_ELF, DATA_WALK_ELF, ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF,
+};
 use opml_tests::qemu::{QemuExit, run_qemu};
 use opml_vm::{ExitStatus, Machine};
 
@@ -102,4 +104,27 @@ fn codec_bench_every_mode() {
             &codec_bench::input(mode, &bincode).unwrap(),
         );
     }
+}
+
+/// A guest that reads through the data oracle cannot run under qemu: `preimage` is not a Linux
+/// syscall (`-ENOSYS`), so the SDK says so and exits with `ORACLE_UNAVAILABLE`. (In the VM
+/// without preimages the machine stops before that step instead; see `opml-vm`'s tests.)
+#[test]
+fn data_walk_under_qemu_has_no_oracle() {
+    if !GUESTS_BUILT {
+        panic!("the example guests were not built (OPML_SKIP_GUEST_BUILD is set)");
+    }
+    let request = data_walk::Request {
+        root: [7; 32],
+        depth: 1,
+    };
+    let input = opml_codec::encode(&request).unwrap();
+    let qemu = run_qemu(DATA_WALK_ELF, &input).expect("qemu runs");
+    assert_eq!(
+        qemu.exit,
+        QemuExit::Exited(opml_platform::exit_code::ORACLE_UNAVAILABLE as u8)
+    );
+    assert!(qemu.stdout.is_empty());
+    let log = String::from_utf8_lossy(&qemu.stderr);
+    assert!(log.contains("preimage returned -38"), "{log}");
 }

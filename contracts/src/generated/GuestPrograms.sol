@@ -11,6 +11,9 @@ library GuestPrograms {
     /// @notice Program ID of the `codec-bench` guest.
     bytes32 internal constant CODEC_BENCH_ID = 0xfcf36101d26efda546c6ae521e4a5e01d45526a7acb1bf4d752495868f8e6b1e;
 
+    /// @notice Program ID of the `data-walk` guest.
+    bytes32 internal constant DATA_WALK_ID = 0x16cb13187848f5222e54c314eac47f5d2eb7774898584fe408f74cdb39e85cb0;
+
     /// @notice Program ID of the `dnn-runner` guest.
     bytes32 internal constant DNN_RUNNER_ID = 0x24b7574197fbbb62d63fb2767c97c3e694853d47ee73c55f0cc4465b54a20d4e;
 

@@ -36,3 +36,8 @@ error MemoryRoot(uint32 leafIndex);
 
 /// @notice The input chunk does not hash to the state's input link.
 error InputLink();
+
+/// @notice The preimage of a `preimage` syscall does not hash (SHA-256) to the key held in the
+/// data leaf at `buf`.
+/// @param buf The syscall's `buf` argument (a 32-byte aligned address).
+error PreimageKey(uint32 buf);

@@ -55,6 +55,8 @@ library VmConstants {
     uint256 internal constant PROOF_LEN = 896;
     /// @dev Bytes of one input chunk proof: be32(remaining) ‖ chunk ‖ next.
     uint256 internal constant CHUNK_PROOF_LEN = 68;
+    /// @dev Bytes of one data-oracle preimage (two leaves; its SHA-256 is the key).
+    uint256 internal constant PREIMAGE_LEN = 64;
     /// @dev Bytes of input data per chunk.
     uint256 internal constant CHUNK_LEN = 32;
 
@@ -70,6 +72,8 @@ library VmConstants {
     uint32 internal constant SYS_EXIT = 93;
     /// @dev `exit_group(code)`.
     uint32 internal constant SYS_EXIT_GROUP = 94;
+    /// @dev `preimage(buf, half)`: the data oracle (outside Linux's syscall numbers).
+    uint32 internal constant SYS_PREIMAGE = 0x10000;
     /// @dev The input stream.
     uint32 internal constant FD_STDIN = 0;
     /// @dev The public output.
@@ -78,6 +82,8 @@ library VmConstants {
     uint32 internal constant FD_STDERR = 2;
     /// @dev Bad file descriptor (returned negated).
     uint32 internal constant EBADF = 9;
+    /// @dev Invalid argument: `preimage` with a misaligned `buf` or `half > 1` (negated).
+    uint32 internal constant EINVAL = 22;
     /// @dev Unknown syscall (returned negated).
     uint32 internal constant ENOSYS = 38;
     /// @dev First argument and result register.

@@ -170,6 +170,8 @@ pub enum TraceError {
     NoStepProof,
     /// The program-defined phase failed.
     Program(Box<dyn Error + Send + Sync>),
+    /// The VM cannot take a step: its guest reads a preimage the host does not have.
+    Host(opml_vm::HostError),
 }
 
 impl fmt::Display for TraceError {
@@ -196,6 +198,7 @@ impl fmt::Display for TraceError {
                 f.write_str("a program-defined phase has no one-step proofs")
             }
             TraceError::Program(err) => write!(f, "program-defined phase failed: {err}"),
+            TraceError::Host(err) => write!(f, "the VM cannot go on: {err}"),
         }
     }
 }

@@ -322,7 +322,7 @@ impl Trace for VmTrace {
         self.check_step(step.saturating_add(1))?;
         let mut machine = self.seek(step);
         let proven = u64::from(!machine.status().is_halted());
-        let witness = machine.prove_step();
+        let witness = machine.prove_step().map_err(TraceError::Host)?;
         self.work.add(proven, 1);
         Ok((witness.state_data().to_vec(), witness.encode_proof()))
     }

@@ -20,6 +20,10 @@ pub enum Flow {
     Next(u32),
     /// The machine halts (exit or trap); pc stays at the instruction that halted it.
     Halt(ExitStatus),
+    /// The machine cannot take this step: it lacks the preimage a `preimage` syscall asks for
+    /// (see [`Context::preimage`]). Nothing changed; the step does not count. A verifier never
+    /// returns it (the proof carries the preimage).
+    Blocked,
 }
 
 /// Everything an instruction may touch. `execute` calls these only with valid arguments:
@@ -30,7 +34,8 @@ pub enum Flow {
 /// - `fetch` is called with a 4-aligned pc;
 /// - `read_input(buf, len)` has `1 <= len <= input_available()` and `buf .. buf + len` inside one
 ///   32-byte leaf; `write_output(buf, len)` has `1 <= len <= output_room()` and the same leaf
-///   bound; `write_log` has the same leaf bound.
+///   bound; `write_log` has the same leaf bound;
+/// - `preimage(buf, half)` has `buf` 32-aligned and `half <= 1`.
 ///
 /// A machine that proves steps records or checks the leaves and input chunks these calls touch,
 /// in the order they are first touched: that order is the order of the step proof.
@@ -55,4 +60,9 @@ pub trait Context {
     fn write_output(&mut self, buf: u32, len: u32);
     /// Shows the `len` bytes at `buf` on the debug log. Not part of the state.
     fn write_log(&mut self, buf: u32, len: u32);
+    /// The data oracle: replaces the 32-byte leaf at `buf`, which holds a key `k`, with half
+    /// `half` of the 64-byte preimage `p` with `sha256(p) == k`. Returns `false`, having
+    /// changed nothing, if the machine does not know the preimage (the step is then
+    /// [`Flow::Blocked`]).
+    fn preimage(&mut self, buf: u32, half: u32) -> bool;
 }

@@ -158,6 +158,17 @@ fn sys_write<C: Context>(ctx: &mut C, file: u32, buf: u32, len: u32) -> u32 {
     }
 }
 
+/// The `preimage` syscall; returns `a0`, or `None` if the machine lacks the preimage. A `buf`
+/// that is not 32-byte aligned or a `half` above 1 is refused with `-EINVAL` before memory is
+/// touched.
+#[inline(always)]
+fn sys_preimage<C: Context>(ctx: &mut C, buf: u32, half: u32) -> Option<u32> {
+    if !buf.is_multiple_of(LEAF_SIZE) || half > 1 {
+        return Some(neg(errno::EINVAL));
+    }
+    ctx.preimage(buf, half).then_some(0)
+}
+
 /// `ecall`: the syscall numbered by `a7`, with arguments `a0, a1, a2` and its result in `a0`
 /// (see the syscall table of `docs/vm-spec.md`).
 #[inline(always)]
@@ -169,6 +180,10 @@ fn ecall<C: Context>(ctx: &mut C, pc: u32) -> Flow {
         syscall::EXIT | syscall::EXIT_GROUP => return Flow::Halt(ExitStatus::Exited(a0)),
         syscall::READ => sys_read(ctx, a0, a1, a2),
         syscall::WRITE => sys_write(ctx, a0, a1, a2),
+        syscall::PREIMAGE => match sys_preimage(ctx, a0, a1) {
+            Some(result) => result,
+            None => return Flow::Blocked,
+        },
         _ => neg(errno::ENOSYS),
     };
     ctx.set_reg(reg::A0, result);
@@ -184,7 +199,8 @@ fn high(product: u64) -> u32 {
 /// Executes `insn`, the instruction at `pc`, against `ctx`.
 ///
 /// Returns where execution continues, or how the machine halts (an `exit` syscall or a trap;
-/// `pc` then stays at this instruction). A trapping instruction has no other effect: no
+/// `pc` then stays at this instruction), or [`Flow::Blocked`] when the context lacks the
+/// preimage a `preimage` syscall asks for. A trapping instruction has no other effect: no
 /// register is written and no memory or stream is touched past the access that trapped, which
 /// never happens (alignment is checked before memory is touched). Context calls are made in
 /// the order their leaves and chunks appear in a step proof.

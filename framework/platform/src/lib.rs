@@ -42,6 +42,9 @@ pub mod memory {
     pub const LEAF_SIZE_LOG2: u32 = 5;
     /// Depth of the memory Merkle tree: one level per address bit above the leaf.
     pub const MERKLE_DEPTH: usize = 32 - LEAF_SIZE_LOG2 as usize;
+    /// Bytes in one preimage of the data oracle: two memory leaves, the children of an inner
+    /// node of a binary SHA-256 tree.
+    pub const PREIMAGE_LEN: usize = 2 * LEAF_SIZE as usize;
 
     // The map is consistent, checked at compile time.
     const _: () = {
@@ -56,7 +59,8 @@ pub mod memory {
     };
 }
 
-/// Syscall numbers (Linux RISC-V), passed in `a7`.
+/// Syscall numbers, passed in `a7`: the Linux RISC-V numbers, plus opml's own data oracle
+/// ([`PREIMAGE`](syscall::PREIMAGE)) at a number Linux does not use.
 pub mod syscall {
     /// `read(fd, buf, len)`: read from the input stream (fd 0).
     pub const READ: u32 = 63;
@@ -66,6 +70,12 @@ pub mod syscall {
     pub const EXIT: u32 = 93;
     /// `exit_group(code)`: same as [`EXIT`].
     pub const EXIT_GROUP: u32 = 94;
+    /// `preimage(buf, half)`: the data oracle. `buf` is 32-byte aligned and holds a 32-byte key
+    /// `k`; the call replaces those 32 bytes with half `half` (0: bytes `0..32`, 1: bytes
+    /// `32..64`) of the [`PREIMAGE_LEN`](crate::memory::PREIMAGE_LEN)-byte `p` with
+    /// `sha256(p) == k` (`docs/vm-spec.md`, "Data oracle"). Outside Linux's range, so
+    /// `qemu-riscv32` answers `-ENOSYS`.
+    pub const PREIMAGE: u32 = 0x0001_0000;
 }
 
 /// File descriptors understood by `read` and `write`.
@@ -82,6 +92,8 @@ pub mod fd {
 pub mod errno {
     /// Bad file descriptor: `read` on fd != 0, `write` on fd not in {1, 2}.
     pub const EBADF: u32 = 9;
+    /// Invalid argument: `preimage` with a `buf` that is not 32-byte aligned or `half > 1`.
+    pub const EINVAL: u32 = 22;
     /// Unknown syscall number.
     pub const ENOSYS: u32 = 38;
 }
@@ -185,6 +197,9 @@ pub mod exit_code {
     pub const OUT_OF_MEMORY: u32 = 102;
     /// The input stream ended before a value the guest asked for, or did not decode.
     pub const BAD_INPUT: u32 = 103;
+    /// The data oracle refused a `preimage` call the SDK made: the guest is not running in the
+    /// opml VM (natively and under `qemu-riscv32` the call returns `-ENOSYS`).
+    pub const ORACLE_UNAVAILABLE: u32 = 104;
 }
 
 #[cfg(test)]

@@ -30,6 +30,11 @@ pub enum VerifyError {
     },
     /// The input chunk does not hash to the state's input link.
     InputLink,
+    /// The preimage's SHA-256 is not the key held in the data leaf at `buf`.
+    PreimageKey {
+        /// The `buf` argument of the `preimage` syscall.
+        buf: u32,
+    },
 }
 
 impl fmt::Display for VerifyError {
@@ -49,6 +54,9 @@ impl fmt::Display for VerifyError {
                 leaf_index.wrapping_shl(opml_platform::memory::LEAF_SIZE_LOG2)
             ),
             VerifyError::InputLink => f.write_str("input chunk does not match the input link"),
+            VerifyError::PreimageKey { buf } => {
+                write!(f, "preimage does not hash to the key held at {buf:#010x}")
+            }
         }
     }
 }

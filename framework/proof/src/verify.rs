@@ -1,10 +1,10 @@
 //! The step verifier.
 
 use opml_isa::{Context, Flow, Width};
-use opml_platform::memory::LEAF_SIZE;
+use opml_platform::memory::{LEAF_SIZE, PREIMAGE_LEN};
 use opml_state::input::{self, CHUNK_PROOF_LEN, END_LINK, InputChunk};
 use opml_state::merkle::{self, MerkleProof, PROOF_LEN};
-use opml_state::{Hash, VmState, output};
+use opml_state::{Hash, VmState, output, sha256};
 
 use crate::VerifyError;
 
@@ -17,7 +17,8 @@ use crate::VerifyError;
 ///   its first touch by the next [`PROOF_LEN`] proof bytes, checked against the memory root at
 ///   that moment; a store rewrites the leaf and recomputes the root along the same path. The
 ///   input chunk at the cursor is proved on first use by the next [`CHUNK_PROOF_LEN`] bytes,
-///   checked against the input link.
+///   checked against the input link. A `preimage` syscall's 64-byte preimage comes after the
+///   data leaf holding its key, and must hash to that key.
 /// - Then `step += 1` (wrapping, also for the instruction that halts) and either `pc` moves on
 ///   or `status` records the halt.
 ///
@@ -55,6 +56,14 @@ pub fn verify_step(state_data: &[u8], proof: &[u8]) -> Result<Hash, VerifyError>
     match flow {
         Flow::Next(pc) => post.pc = pc,
         Flow::Halt(status) => post.status = status,
+        // `Verifier::preimage` never blocks: a missing or wrong preimage is a proof error,
+        // already returned above.
+        Flow::Blocked => {
+            return Err(VerifyError::ProofTooShort {
+                offset: verifier.used,
+                needed: PREIMAGE_LEN,
+            });
+        }
     }
     Ok(post.hash())
 }
@@ -247,4 +256,21 @@ impl Context for Verifier<'_> {
 
     /// The debug log is not part of the state: nothing to prove.
     fn write_log(&mut self, _buf: u32, _len: u32) {}
+
+    /// Reads the key from the data leaf at `buf` (proving the leaf on first touch), takes the
+    /// next [`PREIMAGE_LEN`] proof bytes as its preimage, checks `sha256(preimage) == key` and
+    /// writes half `half` over the key. Never blocks: a missing or wrong preimage is an error.
+    fn preimage(&mut self, buf: u32, half: u32) -> bool {
+        let key = self.read::<32>(buf);
+        let Some(preimage) = self.take::<PREIMAGE_LEN>().copied() else {
+            return true;
+        };
+        if sha256(&preimage) != key {
+            self.fail(VerifyError::PreimageKey { buf });
+            return true;
+        }
+        let from = half as usize * LEAF_SIZE as usize;
+        self.write(buf, &preimage[from..from + LEAF_SIZE as usize]);
+        true
+    }
 }

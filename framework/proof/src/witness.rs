@@ -1,5 +1,6 @@
 //! Step witnesses: what a machine records while it executes a step, and its proof bytes.
 
+use opml_platform::memory::PREIMAGE_LEN;
 use opml_state::input::InputChunk;
 use opml_state::merkle::{MerkleProof, PROOF_LEN};
 use opml_state::{Hash, VmState, layout::STATE_LEN};
@@ -23,11 +24,14 @@ pub enum ProofItem {
     },
     /// The input chunk holding the read cursor.
     Input(InputChunk),
+    /// The 64-byte preimage a `preimage` syscall returns half of; the verifier checks it
+    /// against the key in the data leaf.
+    Preimage([u8; PREIMAGE_LEN]),
 }
 
 impl ProofItem {
     /// Appends the item's proof bytes: [`PROOF_LEN`] bytes for memory, `CHUNK_PROOF_LEN`
-    /// for input.
+    /// for input, [`PREIMAGE_LEN`] for a preimage.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
             ProofItem::Memory { proof, .. } => {
@@ -36,6 +40,7 @@ impl ProofItem {
                 out.extend_from_slice(&bytes);
             }
             ProofItem::Input(chunk) => out.extend_from_slice(&chunk.encode()),
+            ProofItem::Preimage(preimage) => out.extend_from_slice(preimage),
         }
     }
 }
@@ -52,6 +57,7 @@ impl ProofItem {
 /// | `fetch(pc)`, `load(addr, _)`, `store(addr, _, _)` | [`touch_leaf`](Self::touch_leaf) for `addr` |
 /// | `read_input(buf, _)`, `write_output(buf, _)` | [`touch_leaf`](Self::touch_leaf) for `buf` |
 /// | `input_available()` while the input link is not zero | [`touch_input`](Self::touch_input) with the chunk at the cursor |
+/// | `preimage(buf, _)` | [`touch_leaf`](Self::touch_leaf) for `buf`, then [`touch_preimage`](Self::touch_preimage) with the preimage of the key there |
 /// | `write_log`, registers, `output_room` | nothing |
 ///
 /// `touch_leaf` ignores a leaf already recorded, so a load from the instruction's own leaf adds
@@ -92,6 +98,11 @@ impl StepWitness {
     /// Records that the step opens the input chunk holding the cursor.
     pub fn touch_input(&mut self, chunk: InputChunk) {
         self.items.push(ProofItem::Input(chunk));
+    }
+
+    /// Records the preimage a `preimage` syscall reads (after the leaf holding its key).
+    pub fn touch_preimage(&mut self, preimage: [u8; PREIMAGE_LEN]) {
+        self.items.push(ProofItem::Preimage(preimage));
     }
 
     /// The packed pre-state.

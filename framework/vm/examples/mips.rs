@@ -94,6 +94,7 @@ fn main() {
     for step in [steps / 3, steps - 2, Timeline::DEFAULT_INTERVAL - 1] {
         let step = step.min(steps - 1);
         let (witness, cpu, wall) = timed(|| timeline.witness(step));
+        let witness = witness.expect("the guest reads no preimage");
         let ok = witness.verify().is_ok();
         println!(
             "witness of step {step}: {} items, verifies: {ok}, {cpu:.3} s CPU ({wall:.3} s wall)",

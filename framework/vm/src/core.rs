@@ -9,6 +9,7 @@ use opml_platform::reg;
 
 use crate::io::{Input, Log, Output};
 use crate::memory::Memory;
+use crate::preimage::{Preimage, PreimageSource};
 
 /// Registers, memory and streams.
 #[derive(Clone)]
@@ -19,6 +20,24 @@ pub(crate) struct Core {
     pub(crate) cursor: u32,
     pub(crate) output: Output,
     pub(crate) log: Log,
+    pub(crate) preimages: Arc<dyn PreimageSource>,
+}
+
+impl Core {
+    /// The key held in the 32-byte leaf at `buf` (32-aligned) and its preimage, if the source
+    /// has it.
+    pub(crate) fn lookup(&self, buf: u32) -> Option<Preimage> {
+        let key: [u8; 32] = self.mem.in_page(buf, LEAF_SIZE).try_into().ok()?;
+        self.preimages.preimage(&key)
+    }
+
+    /// Writes half `half` of `preimage` over the leaf at `buf` (32-aligned).
+    pub(crate) fn write_half(&mut self, buf: u32, half: u32, preimage: &Preimage) {
+        let from = (half * LEAF_SIZE) as usize;
+        self.mem
+            .in_page_mut(buf, LEAF_SIZE)
+            .copy_from_slice(&preimage[from..from + LEAF_SIZE as usize]);
+    }
 }
 
 impl Context for Core {
@@ -65,5 +84,13 @@ impl Context for Core {
 
     fn write_log(&mut self, buf: u32, len: u32) {
         self.log.write(self.mem.in_page(buf, len));
+    }
+
+    fn preimage(&mut self, buf: u32, half: u32) -> bool {
+        let Some(preimage) = self.lookup(buf) else {
+            return false;
+        };
+        self.write_half(buf, half, &preimage);
+        true
     }
 }

@@ -3,6 +3,7 @@
 //! stores into code.
 
 use opml_isa::{Context, Instruction, Width, decode};
+use opml_platform::memory::LEAF_SIZE;
 use opml_platform::reg;
 
 use crate::core::Core;
@@ -280,5 +281,14 @@ impl Context for Fast<'_> {
 
     fn write_log(&mut self, buf: u32, len: u32) {
         self.core.write_log(buf, len);
+    }
+
+    fn preimage(&mut self, buf: u32, half: u32) -> bool {
+        if !self.core.preimage(buf, half) {
+            return false;
+        }
+        self.tlb.flush_page(buf >> PAGE_SHIFT);
+        self.code.reborrow().refresh(&self.core.mem, buf, LEAF_SIZE);
+        true
     }
 }

@@ -5,7 +5,12 @@
 //! - **fast** ([`Machine::run`]): decoded instructions are cached, registers live in a local
 //!   array and memory is reached through small TLBs; nothing is hashed.
 //! - **proving** ([`Machine::prove_step`]): one step through a context that records the memory
-//!   proofs and the input chunk the step touches, as the step verifier (`opml-proof`) needs them.
+//!   proofs, the input chunk and the preimage the step touches, as the step verifier
+//!   (`opml-proof`) needs them.
+//!
+//! A guest's `preimage` syscalls (the data oracle) are served from a [`PreimageSource`]
+//! ([`Machine::set_preimages`]); a key the source lacks stops the machine before that step with
+//! a [`HostError`].
 //!
 //! The state hash ([`Machine::state_hash`]) is incremental: memory is a sparse copy-on-write
 //! page table whose Merkle tree is rehashed only along the pages written since the previous
@@ -19,6 +24,7 @@ mod fast;
 mod io;
 mod machine;
 mod memory;
+mod preimage;
 mod timeline;
 mod witness;
 
@@ -36,6 +42,7 @@ pub use io::LogSink;
 pub use machine::Machine;
 pub use opml_proof::StepWitness;
 pub use opml_state::{ExitStatus, VmState};
+pub use preimage::{HostError, Preimage, PreimageFileError, PreimageSource, Preimages};
 pub use timeline::{Interrupted, Timeline};
 
 /// Why a program could not be loaded.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use opml_elf::Program;
 use opml_isa::{Flow, decode, execute};
+use opml_platform::{memory::LEAF_SIZE, reg};
 use opml_state::{ExitStatus, Hash, VmState};
 
 use crate::LoadError;
@@ -11,6 +12,7 @@ use crate::core::Core;
 use crate::fast::{Code, Fast};
 use crate::io::{Input, LogSink, Output};
 use crate::memory::Memory;
+use crate::preimage::{HostError, PreimageSource, Preimages};
 
 /// The decoded-instruction cache covers addresses from zero to the end of the executable
 /// segments that start below this bound, but at most this many bytes (16 MiB of code, 32 MiB of
@@ -27,8 +29,12 @@ const UNROLL: u64 = 6;
 
 /// A RISC-V machine running one guest program on one input.
 ///
-/// Cloning is a cheap snapshot: memory pages are shared copy-on-write. A clone has no debug
-/// log sink (see [`set_log`](Machine::set_log)).
+/// Cloning is a cheap snapshot: memory pages are shared copy-on-write, and so is the preimage
+/// source. A clone has no debug log sink (see [`set_log`](Machine::set_log)).
+///
+/// A machine whose guest reads a preimage its source does not hold stops *before* that step,
+/// still running, and keeps the reason ([`host_error`](Machine::host_error)) until it is given
+/// a new source.
 #[derive(Clone)]
 pub struct Machine {
     pub(crate) core: Core,
@@ -36,6 +42,7 @@ pub struct Machine {
     pc: u32,
     step: u64,
     status: ExitStatus,
+    blocked: Option<HostError>,
 }
 
 impl Machine {
@@ -80,12 +87,43 @@ impl Machine {
                 cursor: 0,
                 output: Output::default(),
                 log: Default::default(),
+                preimages: Arc::new(Preimages::new()),
             },
             code: Arc::new(code),
             pc: program.entry,
             step: 0,
             status: ExitStatus::Running,
+            blocked: None,
         })
+    }
+
+    /// Serves the guest's `preimage` syscalls from `source` (the default is an empty map), and
+    /// clears a previous [`host_error`](Self::host_error) so that a blocked machine can go on.
+    /// Snapshots taken from now on share `source`.
+    pub fn set_preimages(&mut self, source: Arc<dyn PreimageSource>) {
+        self.core.preimages = source;
+        self.blocked = None;
+    }
+
+    /// Why the machine stopped without halting, if it did: the next step reads a preimage the
+    /// machine's source does not hold. [`run`](Self::run) and
+    /// [`prove_step`](Self::prove_step) take no step while this is set.
+    pub fn host_error(&self) -> Option<HostError> {
+        self.blocked
+    }
+
+    /// Records that the next step is blocked, a `preimage` call whose key (at `a0`) the source
+    /// lacks; returns the error.
+    pub(crate) fn block(&mut self) -> HostError {
+        let buf = self.core.regs[reg::A0];
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&self.core.mem.read_bytes(buf, LEAF_SIZE as usize));
+        let error = HostError::MissingPreimage {
+            key,
+            step: self.step,
+        };
+        self.blocked = Some(error);
+        error
     }
 
     /// Sends the bytes the guest writes to the debug log (fd 2) to `sink`; `None` drops them
@@ -94,18 +132,26 @@ impl Machine {
         self.core.log.set(sink);
     }
 
-    /// Runs until the machine halts or `max_steps` more steps have executed, without hashing.
+    /// Runs until the machine halts, `max_steps` more steps have executed, or the next step
+    /// needs a preimage the machine does not have (then it returns `Running` and
+    /// [`host_error`](Self::host_error) says why), without hashing.
     pub fn run(&mut self, max_steps: u64) -> ExitStatus {
         let mut left = max_steps;
-        while left > 0 && self.status == ExitStatus::Running {
+        while left > 0 && self.status == ExitStatus::Running && self.blocked.is_none() {
             left -= self.run_fast(left);
         }
         self.status
     }
 
+    /// Like [`run`](Self::run), but a run stopped by a missing preimage is an error.
+    pub fn try_run(&mut self, max_steps: u64) -> Result<ExitStatus, HostError> {
+        let status = self.run(max_steps);
+        self.blocked.map_or(Ok(status), Err)
+    }
+
     /// Like [`run`](Self::run), and calls `f(step, state_hash)` whenever the step counter
     /// reaches a multiple of `every` (`0`: never), and once more for the state where the run
-    /// stops if that was not reported already.
+    /// stops (halted, out of steps or blocked) if that was not reported already.
     pub fn run_with_checkpoints(
         &mut self,
         max_steps: u64,
@@ -114,7 +160,7 @@ impl Machine {
     ) -> ExitStatus {
         let target = self.step.saturating_add(max_steps);
         let mut reported = None;
-        while self.step < target && self.status == ExitStatus::Running {
+        while self.step < target && self.status == ExitStatus::Running && self.blocked.is_none() {
             let next = match every {
                 0 => target,
                 _ => (self.step / every + 1).saturating_mul(every).min(target),
@@ -131,8 +177,8 @@ impl Machine {
         self.status
     }
 
-    /// Executes at most `budget` (at least 1) steps of a running machine in the fast loop;
-    /// returns how many it executed (at least 1).
+    /// Executes at most `budget` (at least 1) steps of a running, unblocked machine in the
+    /// fast loop; returns how many it executed (0 only if the first one is blocked).
     fn run_fast(&mut self, budget: u64) -> u64 {
         if !self.pc.is_multiple_of(4) {
             // Only a program image can start here; `step` traps it.
@@ -145,16 +191,23 @@ impl Machine {
         let mut pc = self.pc;
         let mut left = budget;
         let mut status = ExitStatus::Running;
-        // One dispatch: fetch the cached instruction and execute it. On a halt, `$left` steps
-        // of the budget are still unused (this one counts) and the loop stops.
+        let mut blocked = false;
+        // One dispatch: fetch the cached instruction and execute it. This is copy `$k` of a
+        // round: on a halt, `$k` steps of the round are done (this one counts); on a blocked
+        // step, `$k - 1` (this one does not). Either stops the loop.
         macro_rules! dispatch {
-            ($left:expr) => {
+            ($k:expr) => {
                 let insn = ctx.instruction(pc);
                 match execute(&mut ctx, pc, insn) {
                     Flow::Next(next) => pc = next,
                     Flow::Halt(halt) => {
                         status = halt;
-                        left -= $left;
+                        left -= $k;
+                        break;
+                    }
+                    Flow::Blocked => {
+                        blocked = true;
+                        left -= $k - 1;
                         break;
                     }
                 }
@@ -171,7 +224,7 @@ impl Machine {
             dispatch!(6);
             left -= UNROLL;
         }
-        if status == ExitStatus::Running {
+        if status == ExitStatus::Running && !blocked {
             while left > 0 {
                 dispatch!(1);
                 left -= 1;
@@ -182,16 +235,20 @@ impl Machine {
         self.pc = pc;
         self.step += done;
         self.status = status;
+        if blocked {
+            self.block();
+        }
         done
     }
 
-    /// Applies the outcome of one step.
+    /// Applies the outcome of one step that was taken (not [`Flow::Blocked`]).
     pub(crate) fn apply(&mut self, flow: Flow) {
-        self.step += 1;
         match flow {
             Flow::Next(pc) => self.pc = pc,
             Flow::Halt(status) => self.status = status,
+            Flow::Blocked => return,
         }
+        self.step += 1;
     }
 
     /// Re-decodes cached instructions overlapping the `len` bytes at `addr`, just written by a

@@ -3,7 +3,7 @@
 use opml_proof::StepWitness;
 use opml_state::Hash;
 
-use crate::Machine;
+use crate::{HostError, Machine};
 
 /// A recording given up before its end ([`Timeline::record_until`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,10 @@ impl Timeline {
         let target = machine.step_count().saturating_add(max_steps);
         let mut snapshots = vec![(machine.clone(), machine.state_hash())];
         let mut stopped = false;
-        while !machine.status().is_halted() && machine.step_count() < target {
+        while !machine.status().is_halted()
+            && machine.step_count() < target
+            && machine.host_error().is_none()
+        {
             let step = machine.step_count();
             let next = (step / interval + 1)
                 .saturating_mul(interval)
@@ -107,7 +110,8 @@ impl Timeline {
         self.snapshots[0].0.step_count()
     }
 
-    /// The machine where the recording stopped (halted, or out of steps).
+    /// The machine where the recording stopped (halted, out of steps, or blocked on a missing
+    /// preimage: see [`Machine::host_error`]).
     pub fn end(&self) -> &Machine {
         &self.end
     }
@@ -131,8 +135,9 @@ impl Timeline {
     }
 
     /// The witness of the step from the state after `step` steps (clamped to the recorded
-    /// range), which [`end`](Self::end)'s halted state gives with no items.
-    pub fn witness(&self, step: u64) -> StepWitness {
+    /// range), which [`end`](Self::end)'s halted state gives with no items. Fails only at the
+    /// end of a recording stopped by a missing preimage.
+    pub fn witness(&self, step: u64) -> Result<StepWitness, HostError> {
         self.seek(step).prove_step()
     }
 }

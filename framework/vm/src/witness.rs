@@ -1,11 +1,13 @@
 //! Proving one step: the recording context and [`Machine::prove_step`].
 
-use opml_isa::{Context, Width};
+use opml_isa::{Context, Flow, Width};
+use opml_platform::memory::LEAF_SIZE;
 use opml_proof::StepWitness;
 use opml_state::merkle::leaf_index;
 
 use crate::Machine;
 use crate::core::Core;
+use crate::preimage::HostError;
 
 /// A [`Context`] over the machine's core that records, before each access, the memory proof of
 /// every leaf and the input chunk the step touches (see [`StepWitness`]).
@@ -75,18 +77,37 @@ impl Context for Recorder<'_> {
     fn write_log(&mut self, buf: u32, len: u32) {
         self.core.write_log(buf, len);
     }
+
+    /// Records the leaf holding the key, then the preimage; a missing preimage records only
+    /// the leaf (the machine reports the step as blocked and does not take it).
+    fn preimage(&mut self, buf: u32, half: u32) -> bool {
+        self.touch(buf);
+        let Some(preimage) = self.core.lookup(buf) else {
+            return false;
+        };
+        self.witness.touch_preimage(preimage);
+        self.written = Some((buf, LEAF_SIZE));
+        self.core.write_half(buf, half, &preimage);
+        true
+    }
 }
 
 impl Machine {
     /// Executes the next step and returns its witness: the state before it and the memory
-    /// proofs and input chunk it touched, in first-touch order. A halted machine does not move
-    /// and gives a witness with no items.
+    /// proofs, input chunk and preimage it touched, in first-touch order. A halted machine does
+    /// not move and gives a witness with no items.
     ///
     /// `opml_proof::verify_step` on the witness gives the state hash after the step.
-    pub fn prove_step(&mut self) -> StepWitness {
+    ///
+    /// Fails, without taking the step, if the step reads a preimage the machine does not have
+    /// (the error is also kept: [`host_error`](Self::host_error)).
+    pub fn prove_step(&mut self) -> Result<StepWitness, HostError> {
+        if let Some(error) = self.host_error() {
+            return Err(error);
+        }
         let mut witness = StepWitness::new(self.state());
         if self.status().is_halted() {
-            return witness;
+            return Ok(witness);
         }
         let pc = self.pc();
         let mut recorder = Recorder {
@@ -96,10 +117,13 @@ impl Machine {
         };
         let flow = opml_isa::step(&mut recorder, pc);
         let written = recorder.written;
+        if flow == Flow::Blocked {
+            return Err(self.block());
+        }
         self.apply(flow);
         if let Some((addr, len)) = written {
             self.refresh_code(addr, len);
         }
-        witness
+        Ok(witness)
     }
 }

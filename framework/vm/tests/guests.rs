@@ -3,10 +3,12 @@
 
 mod common;
 
-use common::check;
+use std::sync::Arc;
+
+use common::{check, check_with};
 use opml_elf::Program;
 use opml_platform::{TrapCause, exit_code};
-use opml_vm::{ExitStatus, Machine};
+use opml_vm::{ExitStatus, HostError, Machine, Preimage, Preimages};
 
 /// Fails the test when the guests were not built (`OPML_SKIP_GUEST_BUILD=1`): these tests
 /// need them, and a skipped test must not pass.
@@ -28,6 +30,7 @@ fn program_ids_match_the_embedded_ones() {
         (opml_methods::ECHO_ELF, opml_methods::ECHO_ID),
         (opml_methods::HASHBENCH_ELF, opml_methods::HASHBENCH_ID),
         (opml_methods::SYSCALLS_ELF, opml_methods::SYSCALLS_ID),
+        (opml_methods::DATA_WALK_ELF, opml_methods::DATA_WALK_ID),
     ] {
         assert_eq!(opml_vm::program_id(elf).unwrap(), id);
     }
@@ -101,4 +104,51 @@ fn syscalls_every_mode() {
         let m = run(opml_methods::SYSCALLS_ELF, &[mode, 0, 1, 2, 3]);
         assert_eq!(m.status(), status, "mode {mode}");
     }
+}
+
+/// `count` leaves of 64 data bytes, distinct.
+fn data_leaves(count: usize) -> Vec<Preimage> {
+    (0..count)
+        .map(|leaf| std::array::from_fn(|i| (leaf * 64 + i) as u8 ^ (leaf >> 2) as u8))
+        .collect()
+}
+
+/// The `data-walk` guest's input for the tree with `root` and `depth`.
+fn walk_input(root: [u8; 32], depth: u8) -> Vec<u8> {
+    opml_codec::encode(&data_walk::Request { root, depth }).unwrap()
+}
+
+#[test]
+fn data_walk_reads_a_tree_through_the_oracle() {
+    require_guests();
+    for depth in [0u8, 3] {
+        let leaves = data_leaves(1 << depth);
+        let mut preimages = Preimages::new();
+        let root = preimages.insert_tree(&leaves);
+        let program = Program::from_elf(opml_methods::DATA_WALK_ELF).unwrap();
+        let m = check_with(&program, &walk_input(root, depth), preimages, u64::MAX);
+        assert_eq!(m.status(), ExitStatus::Exited(exit_code::SUCCESS));
+        let reply: data_walk::Reply = opml_codec::decode(m.output()).unwrap();
+        assert_eq!(reply.leaves, 1 << depth);
+        assert_eq!(reply.digest, opml_state::sha256(&leaves.concat()));
+    }
+}
+
+#[test]
+fn data_walk_without_its_data_stops_with_the_missing_key() {
+    require_guests();
+    let leaves = data_leaves(4);
+    let mut preimages = Preimages::new();
+    let root = preimages.insert_tree(&leaves);
+    let mut m = Machine::load(opml_methods::DATA_WALK_ELF, walk_input(root, 2)).unwrap();
+    let Err(HostError::MissingPreimage { key, step }) = m.try_run(u64::MAX) else {
+        panic!("the walk ran without its data");
+    };
+    assert_eq!((key, step), (root, m.step_count()));
+    // With the data, the same machine finishes.
+    m.set_preimages(Arc::new(preimages));
+    assert_eq!(
+        m.try_run(u64::MAX),
+        Ok(ExitStatus::Exited(exit_code::SUCCESS))
+    );
 }

@@ -34,7 +34,8 @@
 //! | public output | [`commit`] (typed frame), [`commit_frame`], [`commit_slice`] (raw), [`output_position`] |
 //! | debug log | [`log()`], [`log!`], [`log_fmt`] |
 //! | control | [`entry!`], [`exit`] |
-//! | system calls | [`sys::read`], [`sys::write`], [`sys::exit`], [`sys::syscall`] |
+//! | data oracle | [`preimage`] (the 64-byte preimage of a SHA-256 key) |
+//! | system calls | [`sys::read`], [`sys::write`], [`sys::preimage`], [`sys::exit`], [`sys::syscall`] |
 //! | heap | [`heap::Heap`] (the allocator's algorithm, usable over any arena) |
 //!
 //! Failures that a guest cannot handle are exits with the codes of `opml_platform::exit_code`:
@@ -60,6 +61,7 @@ extern crate alloc;
 
 pub mod heap;
 mod io;
+mod oracle;
 #[cfg(target_os = "none")]
 mod rt;
 pub mod sys;
@@ -71,6 +73,7 @@ pub use io::{
 };
 pub use opml_codec as codec;
 pub use opml_platform as platform;
+pub use oracle::preimage;
 
 /// Declares the guest's entry point: `entry!(main)` with `fn main()` in the binary crate.
 ///

@@ -18,7 +18,8 @@ use opml_platform::syscall as nr;
 /// # Safety
 ///
 /// The arguments must be what the call expects: for `read`, `a1` points to `a2` writable bytes;
-/// for `write`, `a1` points to `a2` readable bytes. Calls that do not exist take no pointers.
+/// for `write`, `a1` points to `a2` readable bytes; for `preimage`, `a0` points to 32 writable
+/// bytes. Calls that do not exist take no pointers.
 #[cfg(target_os = "none")]
 #[inline(always)]
 pub unsafe fn syscall(number: u32, a0: usize, a1: usize, a2: usize) -> isize {
@@ -44,7 +45,9 @@ pub unsafe fn syscall(number: u32, a0: usize, a1: usize, a2: usize) -> isize {
 /// # Safety
 ///
 /// The arguments must be what the call expects: for `read`, `a1` points to `a2` writable bytes;
-/// for `write`, `a1` points to `a2` readable bytes. Calls that do not exist take no pointers.
+/// for `write`, `a1` points to `a2` readable bytes; for `preimage`, `a0` points to 32 writable
+/// bytes. Calls that do not exist take no pointers. (`preimage` is not emulated natively: it
+/// gives `-ENOSYS`, as under `qemu-riscv32`.)
 #[cfg(not(target_os = "none"))]
 pub unsafe fn syscall(number: u32, a0: usize, a1: usize, a2: usize) -> isize {
     match number {
@@ -77,6 +80,20 @@ pub fn read(fd: u32, buf: &mut [u8]) -> isize {
 pub fn write(fd: u32, buf: &[u8]) -> isize {
     // SAFETY: `buf` is `buf.len()` readable bytes.
     unsafe { syscall(nr::WRITE, fd as usize, buf.as_ptr() as usize, buf.len()) }
+}
+
+/// One 32-byte aligned memory leaf: the buffer of a [`preimage`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(32))]
+pub struct Leaf(pub [u8; 32]);
+
+/// `preimage(buf, half)`, the data oracle: `buf` holds a key; the VM replaces it with half
+/// `half` (0: bytes `0..32`, 1: bytes `32..64`) of the 64-byte preimage whose SHA-256 is the
+/// key, and returns 0; `half > 1` gives `-EINVAL`. Natively and under `qemu-riscv32` the call
+/// does not exist (`-ENOSYS`, `buf` untouched). See [`crate::preimage`] for both halves at once.
+pub fn preimage(buf: &mut Leaf, half: u32) -> isize {
+    // SAFETY: `buf` is 32 writable bytes (and 32-aligned, as the VM requires).
+    unsafe { syscall(nr::PREIMAGE, buf as *mut Leaf as usize, half as usize, 0) }
 }
 
 /// `exit_group(code)`: ends the program with `code`. Natively, standard output is flushed first

@@ -39,6 +39,9 @@ const CLASSES: &[(&str, &str)] = &[
     ),
     ("syscall write fd 2", "write_stderr"),
     ("syscall exit", "exit"),
+    ("preimage read (data oracle)", "preimage_half1"),
+    ("preimage read into a fresh page", "preimage_fresh_page"),
+    ("preimage refused (misaligned)", "preimage_misaligned"),
     ("trap (illegal instruction)", "illegal_zero_word"),
     ("halted state", "halted_exited"),
 ];

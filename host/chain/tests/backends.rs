@@ -32,7 +32,7 @@ fn a_step() -> (Vec<u8>, Vec<u8>, B256) {
     let program = RandomProgram::new(7, 120).program();
     let mut machine = Machine::from_program(&program, Vec::new()).expect("load");
     machine.run(50);
-    let witness = machine.prove_step();
+    let witness = machine.prove_step().expect("the program reads no preimage");
     let post = B256::from(machine.state_hash());
     let (state_data, proof) = (witness.state_data().to_vec(), witness.encode_proof());
     assert_eq!(

@@ -5,15 +5,18 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opml_chain::contracts::{StepVerifierEvm, decode_error, replay_report};
 use opml_chain::{EvmError, TxGas};
-use opml_methods::{CODEC_BENCH_ELF, ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF};
+use opml_methods::{
+    CODEC_BENCH_ELF, DATA_WALK_ELF, ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF,
+};
 use opml_proof::StepWitness;
 use opml_state::Hash;
 use opml_tests::RandomProgram;
-use opml_vm::Machine;
+use opml_vm::{Machine, Preimage, Preimages};
 
 /// Checks steps on the EVM and keeps statistics.
 struct Harness {
@@ -72,13 +75,18 @@ impl Harness {
     /// Checks every step of `machine`'s run (at most `max_steps`), then the halted fixed point.
     fn run(&mut self, label: &str, mut machine: Machine, max_steps: u64) -> u64 {
         let start = machine.step_count();
+        let prove = |machine: &mut Machine| {
+            machine
+                .prove_step()
+                .unwrap_or_else(|err| panic!("{label}: {err}"))
+        };
         while !machine.status().is_halted() && machine.step_count() - start < max_steps {
-            let witness = machine.prove_step();
+            let witness = prove(&mut machine);
             let expected = machine.state_hash();
             self.check(label, &witness, expected);
         }
         assert!(machine.status().is_halted(), "{label} did not halt");
-        let witness = machine.prove_step();
+        let witness = prove(&mut machine);
         let expected = machine.state_hash();
         self.check(label, &witness, expected);
         machine.step_count() - start
@@ -181,6 +189,32 @@ fn example_guests_every_step() {
     harness.report("example guests", start.elapsed());
 }
 
+/// A guest that reads through the data oracle: every step of `data-walk` over a tree of 8
+/// leaves (15 preimages, each read as two `preimage` steps), through the contract.
+#[test]
+fn data_oracle_guest_every_step() {
+    guests();
+    let start = Instant::now();
+    let mut harness = Harness::new();
+    let leaves: Vec<Preimage> = (0..8u8)
+        .map(|leaf| std::array::from_fn(|i| leaf.wrapping_mul(41) ^ i as u8))
+        .collect();
+    let mut preimages = Preimages::new();
+    let root = preimages.insert_tree(&leaves);
+    let input = opml_codec::encode(&data_walk::Request { root, depth: 3 }).unwrap();
+    let mut machine = load(DATA_WALK_ELF, input);
+    machine.set_preimages(Arc::new(preimages));
+    let steps = harness.run("data-walk", machine, u64::MAX);
+    assert!(steps > 1000, "only {steps} steps");
+    // The preimage steps cost what the gas table says: at most 85,000 per transaction.
+    assert!(
+        harness.max_gas.cancun <= 85_000,
+        "{:?}",
+        harness.max_gas.cancun
+    );
+    harness.report("data-walk", start.elapsed());
+}
+
 #[test]
 fn random_programs_every_step() {
     let start = Instant::now();
@@ -227,7 +261,7 @@ fn sampled_steps_of_a_long_run() {
     let mut machine = load(HASHBENCH_ELF, input);
     for &step in &samples {
         machine.run(step - machine.step_count());
-        let witness = machine.prove_step();
+        let witness = machine.prove_step().expect("hashbench reads no preimage");
         let expected = machine.state_hash();
         harness.check("hashbench (20,500 iterations)", &witness, expected);
     }
@@ -253,8 +287,20 @@ fn tampered_steps_revert_with_named_errors() {
     bad_leaf[proof.len() - 1] ^= 1;
     let mut long = proof.clone();
     long.push(0);
+    let read = vectors
+        .iter()
+        .find(|v| v.name == "preimage_half1")
+        .expect("preimage vector");
+    let mut bad_preimage = read.witness.encode_proof();
+    let last = bad_preimage.len() - 1;
+    bad_preimage[last] ^= 0x80;
     for (what, state, proof) in [
         ("a sibling flipped", state_data.to_vec(), bad_leaf),
+        (
+            "a preimage byte flipped",
+            read.witness.state_data().to_vec(),
+            bad_preimage,
+        ),
         ("a byte too many", state_data.to_vec(), long),
         (
             "a byte too few",

@@ -50,7 +50,8 @@ fn input_vector_is_current() {
 }
 
 /// The vectors cover every proof shape the spec names: empty (halted, misaligned pc), the fetch
-/// leaf alone, fetch and data leaves, fetch leaf and input chunk, and all three.
+/// leaf alone, fetch and data leaves, fetch leaf and input chunk, all three, and fetch and data
+/// leaves with a preimage.
 #[test]
 fn vectors_cover_every_proof_shape() {
     let shapes: std::collections::BTreeSet<usize> = vectors::vectors()
@@ -59,7 +60,15 @@ fn vectors_cover_every_proof_shape() {
         .collect();
     let memory = opml_state::merkle::PROOF_LEN;
     let chunk = opml_state::input::CHUNK_PROOF_LEN;
-    for len in [0, memory, 2 * memory, memory + chunk, 2 * memory + chunk] {
+    let preimage = opml_platform::memory::PREIMAGE_LEN;
+    for len in [
+        0,
+        memory,
+        2 * memory,
+        memory + chunk,
+        2 * memory + chunk,
+        2 * memory + preimage,
+    ] {
         assert!(
             shapes.contains(&len),
             "no vector with a {len}-byte proof: {shapes:?}"

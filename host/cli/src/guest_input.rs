@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use opml_vm::Machine;
+use std::sync::Arc;
+
+use opml_vm::{Machine, Preimages};
 
 use crate::symbols::Symbols;
 
@@ -17,6 +19,10 @@ pub(crate) struct GuestArgs {
     /// The guest's input stream (raw bytes); `-` reads standard input. Default: empty.
     #[arg(short, long, value_name = "FILE")]
     pub(crate) input: Option<PathBuf>,
+    /// Preimages for the guest's data oracle: a file of 64-byte records, each one preimage
+    /// (keys are their SHA-256, derived here). Default: none.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) preimages: Option<PathBuf>,
 }
 
 /// A guest loaded into a machine, with what the CLI needs to describe it.
@@ -30,12 +36,17 @@ pub(crate) struct LoadedGuest {
 }
 
 impl GuestArgs {
-    /// Reads the ELF and the input and loads them into a machine.
+    /// Reads the ELF, the input and the preimages and loads them into a machine.
     pub(crate) fn load(&self) -> Result<LoadedGuest> {
         let elf = read_file(&self.elf)?;
         let input = read_input(self.input.as_deref())?;
-        let machine = Machine::load(&elf, input)
+        let mut machine = Machine::load(&elf, input)
             .with_context(|| format!("cannot load {}", self.elf.display()))?;
+        if let Some(path) = &self.preimages {
+            let preimages = Preimages::from_records(&read_file(path)?)
+                .with_context(|| format!("cannot read preimages from {}", path.display()))?;
+            machine.set_preimages(Arc::new(preimages));
+        }
         let symbols = Symbols::parse(&elf);
         Ok(LoadedGuest {
             machine,

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use opml_methods::{ECHO_ELF, ECHO_ID, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF};
+use opml_methods::{DATA_WALK_ELF, ECHO_ELF, ECHO_ID, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF};
 use serde_json::Value;
 
 mod common;
@@ -231,6 +231,52 @@ fn check_evm_verifies_every_step_on_the_embedded_evm_too() {
         p("50"),
     ]);
     assert!(json(&out.stdout).get("evm").is_none());
+}
+
+/// `opml check --evm` on a guest that reads through the data oracle: given its preimages, every
+/// step (the `preimage` ones included) verifies in Rust and on the EVM within the gas target;
+/// without them, or with a malformed file, the command fails and says why.
+#[test]
+fn check_evm_handles_the_data_oracle_given_preimages() {
+    let dir = Scratch::new("check-oracle");
+    let elf = dir.file("data-walk.elf", DATA_WALK_ELF);
+    let leaves: Vec<[u8; 64]> = (0..4u8).map(|i| [i ^ 0x5a; 64]).collect();
+    let mut preimages = opml_vm::Preimages::new();
+    let root = preimages.insert_tree(&leaves);
+    let request = data_walk::Request { root, depth: 2 };
+    let input = dir.file("input.bin", &opml_codec::encode(&request).unwrap());
+    let records = dir.file("preimages.bin", &preimages.records());
+    let out = opml(&[
+        p("check"),
+        &elf,
+        p("--input"),
+        &input,
+        p("--preimages"),
+        &records,
+        p("--evm"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out.stdout);
+    assert_eq!(summary["mismatches"], 0);
+    assert_eq!(summary["status"]["kind"], "exited", "{summary}");
+    assert_eq!(summary["status"]["code"], 0, "{summary}");
+    let steps = summary["checked_steps"].as_u64().unwrap();
+    assert_eq!(summary["evm"]["verified_steps"].as_u64(), Some(steps));
+    let max = summary["evm"]["gas"]["tx_cancun"]["max"].as_u64().unwrap();
+    assert!(max <= 85_000, "{max}");
+
+    let out = opml(&[p("check"), &elf, p("--input"), &input]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--preimages") && err.contains(&hex::encode(root)),
+        "{err}"
+    );
+
+    let bad = dir.file("bad.bin", &[0; 65]);
+    let out = opml(&[p("check"), &elf, p("--preimages"), &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("65 bytes"), "{}", stderr(&out));
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub(crate) enum Event {
     ReadInput(u32, u32),
     WriteOutput(u32, u32),
     WriteLog(u32, u32),
+    Preimage(u32, u32),
 }
 
 /// A simple machine: sparse byte memory, input and output vectors. It asserts the
@@ -38,6 +39,9 @@ pub(crate) struct TestCtx {
     pub(crate) cursor: usize,
     pub(crate) output: Vec<u8>,
     pub(crate) log: Vec<u8>,
+    /// The data oracle: 64-byte preimages by key. The test machine does not hash: a test
+    /// chooses keys freely (the verifier's check is tested in `opml-proof`).
+    pub(crate) preimages: HashMap<[u8; 32], [u8; 64]>,
     pub(crate) events: Vec<Event>,
 }
 
@@ -142,6 +146,22 @@ impl Context for TestCtx {
         self.events.push(Event::WriteLog(buf, len));
         let data = self.bytes(buf, len);
         self.log.extend_from_slice(&data);
+    }
+
+    fn preimage(&mut self, buf: u32, half: u32) -> bool {
+        assert_eq!(
+            buf % 32,
+            0,
+            "misaligned preimage buffer reached the context"
+        );
+        assert!(half <= 1, "preimage half {half} reached the context");
+        self.events.push(Event::Preimage(buf, half));
+        let key: [u8; 32] = self.bytes(buf, 32).try_into().unwrap();
+        let Some(preimage) = self.preimages.get(&key).copied() else {
+            return false;
+        };
+        self.put(buf, &preimage[half as usize * 32..][..32]);
+        true
     }
 }
 

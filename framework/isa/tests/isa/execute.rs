@@ -443,6 +443,7 @@ fn step_runs_a_small_program() {
         match opml_isa::step(&mut ctx, pc) {
             Flow::Next(next) => pc = next,
             Flow::Halt(status) => break status,
+            Flow::Blocked => panic!("the program makes no preimage call"),
         }
     };
     assert_eq!(status, ExitStatus::Exited(55));

@@ -8,6 +8,8 @@ use crate::common::*;
 const NEXT: Flow = Flow::Next(PC + 4);
 const EBADF: u32 = (-9i32) as u32;
 const ENOSYS: u32 = (-38i32) as u32;
+const EINVAL: u32 = (-22i32) as u32;
+const PREIMAGE: u32 = opml_platform::syscall::PREIMAGE;
 
 /// `ecall` with `a7 = number` and arguments `a0, a1, a2`.
 fn syscall(number: u32, args: [u32; 3], setup: impl FnOnce(&mut TestCtx)) -> (TestCtx, Flow) {
@@ -44,7 +46,7 @@ fn exit_and_exit_group_halt_with_a0() {
 
 #[test]
 fn unknown_syscalls_return_enosys() {
-    for number in [0, 1, 56, 62, 65, 92, 95, 214, 0xffff_ffff] {
+    for number in [0, 1, 56, 62, 65, 92, 95, 214, 0xffff, 0x1_0001, 0xffff_ffff] {
         let (ctx, flow) = syscall(number, [5, 6, 7], |_| {});
         assert_eq!(flow, NEXT, "syscall {number}");
         assert_eq!(ctx.regs[10], ENOSYS);
@@ -171,4 +173,72 @@ fn write_to_other_fds_is_ebadf() {
         assert!(ctx.events.is_empty());
         assert!(ctx.output.is_empty());
     }
+}
+
+/// A test machine holding `key` at `buf` and the preimage `p` (bytes `0..64`) under it.
+fn with_preimage(buf: u32, key: [u8; 32], p: [u8; 64]) -> impl FnOnce(&mut TestCtx) {
+    move |ctx: &mut TestCtx| {
+        ctx.put(buf, &key);
+        ctx.put(buf + 32, &[0xaa; 32]);
+        ctx.preimages.insert(key, p);
+    }
+}
+
+fn sample_preimage() -> [u8; 64] {
+    core::array::from_fn(|i| i as u8 + 1)
+}
+
+#[test]
+fn preimage_replaces_the_key_with_the_chosen_half() {
+    let key = [7u8; 32];
+    for half in [0u32, 1] {
+        let (ctx, flow) = syscall(
+            PREIMAGE,
+            [0x2000, half, 99],
+            with_preimage(0x2000, key, sample_preimage()),
+        );
+        assert_eq!(flow, NEXT);
+        assert_eq!(ctx.regs[10], 0);
+        assert_eq!(
+            ctx.bytes(0x2000, 32),
+            &sample_preimage()[half as usize * 32..][..32]
+        );
+        assert_eq!(
+            ctx.bytes(0x2020, 32),
+            [0xaa; 32],
+            "the next leaf is untouched"
+        );
+        assert_eq!(ctx.events, [Event::Preimage(0x2000, half)]);
+    }
+}
+
+#[test]
+fn preimage_with_a_bad_buffer_or_half_is_einval_and_touches_nothing() {
+    let key = [7u8; 32];
+    for (buf, half) in [
+        (0x2001, 0),
+        (0x2010, 1),
+        (0x201c, 0),
+        (0x2000, 2),
+        (0x2000, 0xffff_ffff),
+    ] {
+        let (ctx, flow) = syscall(
+            PREIMAGE,
+            [buf, half, 0],
+            with_preimage(0x2000, key, sample_preimage()),
+        );
+        assert_eq!(flow, NEXT, "buf {buf:#x} half {half}");
+        assert_eq!(ctx.regs[10], EINVAL);
+        assert_eq!(ctx.bytes(0x2000, 32), key);
+        assert!(ctx.events.is_empty());
+    }
+}
+
+#[test]
+fn preimage_of_an_unknown_key_blocks_without_a_change() {
+    let (ctx, flow) = syscall(PREIMAGE, [0x2000, 0, 0], |c| c.put(0x2000, &[3; 32]));
+    assert_eq!(flow, Flow::Blocked);
+    assert_eq!(ctx.regs[10], 0x2000, "a0 is not written");
+    assert_eq!(ctx.bytes(0x2000, 32), [3; 32]);
+    assert_eq!(ctx.events, [Event::Preimage(0x2000, 0)]);
 }

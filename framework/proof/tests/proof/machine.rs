@@ -1,11 +1,13 @@
 //! A reference machine that records step witnesses: state, sparse memory, input and output
 //! bytes, with the commitments recomputed from scratch after each step.
 
+use std::collections::HashMap;
+
 use opml_isa::{Context, Flow, Width};
 use opml_proof::StepWitness;
 use opml_state::input::{END_LINK, chunk_at};
 use opml_state::merkle::leaf_index;
-use opml_state::{Hash, VmState, output};
+use opml_state::{Hash, VmState, output, sha256};
 
 use crate::sparse::SparseMemory;
 
@@ -17,6 +19,10 @@ pub(crate) struct Machine {
     links: Vec<Hash>,
     pub(crate) output: Vec<u8>,
     pub(crate) log: Vec<u8>,
+    /// The data oracle's preimages by key.
+    pub(crate) preimages: HashMap<Hash, [u8; 64]>,
+    /// Whether the last step was blocked on a missing preimage (and not taken).
+    pub(crate) blocked: bool,
     witness: StepWitness,
 }
 
@@ -48,6 +54,8 @@ impl Machine {
             links,
             output: output.to_vec(),
             log: Vec::new(),
+            preimages: HashMap::new(),
+            blocked: false,
         };
         machine.commit();
         machine
@@ -82,17 +90,29 @@ impl Machine {
             .touch_leaf(leaf_index(addr), || mem.proof(addr));
     }
 
-    /// Takes one step; returns its witness.
+    /// Adds a preimage to the oracle; returns its key.
+    pub(crate) fn add_preimage(&mut self, preimage: [u8; 64]) -> Hash {
+        let key = sha256(&preimage);
+        self.preimages.insert(key, preimage);
+        key
+    }
+
+    /// Takes one step; returns its witness. A step blocked on a missing preimage is not taken
+    /// (`blocked` is set, the state is unchanged).
     pub(crate) fn step(&mut self) -> StepWitness {
         self.witness = StepWitness::new(self.state.clone());
+        self.blocked = false;
         if !self.state.status.is_halted() {
             let pc = self.state.pc;
-            let flow = opml_isa::step(self, pc);
-            self.state.step += 1;
-            match flow {
+            match opml_isa::step(self, pc) {
                 Flow::Next(pc) => self.state.pc = pc,
                 Flow::Halt(status) => self.state.status = status,
+                Flow::Blocked => {
+                    self.blocked = true;
+                    return self.witness.clone();
+                }
             }
+            self.state.step += 1;
             self.commit();
         }
         self.witness.clone()
@@ -163,5 +183,16 @@ impl Context for Machine {
     fn write_log(&mut self, buf: u32, len: u32) {
         let data = self.mem.bytes(buf, len);
         self.log.extend_from_slice(&data);
+    }
+
+    fn preimage(&mut self, buf: u32, half: u32) -> bool {
+        self.touch(buf);
+        let key: Hash = self.mem.bytes(buf, 32).try_into().unwrap();
+        let Some(preimage) = self.preimages.get(&key).copied() else {
+            return false;
+        };
+        self.witness.touch_preimage(preimage);
+        self.mem.put(buf, &preimage[32 * half as usize..][..32]);
+        true
     }
 }

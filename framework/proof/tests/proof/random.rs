@@ -1,7 +1,8 @@
 //! The verifier against the reference machine on random steps, and on random bytes.
 
+use opml_platform::syscall::PREIMAGE;
 use opml_proof::verify_step;
-use opml_state::{VmState, layout};
+use opml_state::{VmState, layout, sha256};
 use proptest::prelude::*;
 
 use crate::machine::Machine;
@@ -55,7 +56,15 @@ fn setup() -> impl Strategy<Value = Setup> {
         }),
     ];
     let regs = proptest::array::uniform32((0u8..4, any::<u32>()));
-    let a7 = prop_oneof![Just(63u32), Just(64), Just(93), Just(94), any::<u32>()];
+    let a7 = prop_oneof![
+        Just(63u32),
+        Just(64),
+        Just(93),
+        Just(94),
+        Just(PREIMAGE),
+        Just(PREIMAGE),
+        any::<u32>()
+    ];
     let fd = prop_oneof![Just(0u32), Just(1), Just(2), 0u32..5];
     let input = proptest::collection::vec(any::<u8>(), 0..80);
     (
@@ -73,6 +82,16 @@ fn setup() -> impl Strategy<Value = Setup> {
                 regs[17] = a7;
                 regs[10] = fd;
                 regs[12] = len;
+                if a7 == PREIMAGE {
+                    // buf: one of the leaves at 0x2000 (known key), 0x2020 (known key), 0x2040
+                    // (unknown key), the fetch leaf, or misaligned; half: 0, 1 or invalid.
+                    regs[10] = match len % 5 {
+                        0..3 => 0x2000 + 32 * (len % 3),
+                        3 => pc & !31,
+                        _ => 0x2000 + len,
+                    };
+                    regs[11] = fd % 3;
+                }
                 let cursor = cursor % (input.len() as u32 + 1);
                 Setup {
                     word,
@@ -96,15 +115,26 @@ fn machine(setup: &Setup) -> Machine {
         &(0..28).map(|i| 0xa0 + i).collect::<Vec<u8>>(),
     );
     mem.put(0x2000, &(0..72).map(|i| i * 3).collect::<Vec<u8>>());
+    // Two leaves holding keys the oracle knows; the leaf after them holds one it does not.
+    let preimages: [[u8; 64]; 2] = [
+        core::array::from_fn(|i| i as u8),
+        core::array::from_fn(|i| 0xff - i as u8),
+    ];
+    mem.put(0x2000, &sha256(&preimages[0]));
+    mem.put(0x2020, &sha256(&preimages[1]));
     let output: Vec<u8> = (0..setup.output_len).map(|i| i as u8).collect();
-    Machine::new(
+    let mut machine = Machine::new(
         mem,
         setup.pc,
         setup.regs,
         &setup.input,
         setup.cursor,
         &output,
-    )
+    );
+    for preimage in preimages {
+        machine.add_preimage(preimage);
+    }
+    machine
 }
 
 proptest! {
@@ -115,6 +145,12 @@ proptest! {
         let mut machine = machine(&setup);
         let witness = machine.step();
         let expected = machine.state.hash();
+        if machine.blocked {
+            // Unknown key: no step, and no proof the verifier accepts.
+            prop_assert_eq!(witness.state.hash(), expected);
+            prop_assert!(witness.verify().is_err());
+            return Ok(());
+        }
         prop_assert_eq!(witness.verify(), Ok(expected));
         // A halted machine stays put, with an empty proof.
         if machine.state.status.is_halted() {
@@ -129,7 +165,7 @@ proptest! {
         let mut machine = machine(&setup);
         let witness = machine.step();
         let mut proof = witness.encode_proof();
-        prop_assume!(!proof.is_empty());
+        prop_assume!(!proof.is_empty() && !machine.blocked);
         let at = at % proof.len();
         proof[at] ^= 1 << bit;
         prop_assert!(verify_step(&witness.state_data(), &proof).is_err());

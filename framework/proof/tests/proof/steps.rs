@@ -1,10 +1,12 @@
 //! Hand-built witnesses for single steps, with post-states written out from the spec.
 
-use opml_platform::{TrapCause, reg};
+use opml_platform::memory::PREIMAGE_LEN;
+use opml_platform::syscall::PREIMAGE;
+use opml_platform::{TrapCause, errno, reg};
 use opml_proof::{ProofItem, StepWitness, VerifyError, verify_step};
 use opml_state::input::{END_LINK, InputChunk, chunk_at, commitment};
 use opml_state::merkle::{PROOF_LEN, leaf_index};
-use opml_state::{ExitStatus, Hash, StateDecodeError, VmState, layout, output};
+use opml_state::{ExitStatus, Hash, StateDecodeError, VmState, layout, output, sha256};
 
 use crate::sparse::SparseMemory;
 
@@ -468,5 +470,139 @@ fn proof_errors() {
     assert_eq!(
         VerifyError::MemoryRoot { leaf_index: 0x100 }.to_string(),
         "memory proof of leaf 0x100 (address 0x00002000) does not match the memory root"
+    );
+}
+
+/// A 64-byte preimage with distinct bytes.
+fn sample_preimage() -> [u8; 64] {
+    core::array::from_fn(|i| 0x40 + i as u8)
+}
+
+/// An `ecall` of `preimage(buf, half)` with the key of [`sample_preimage`] stored at `key_at`.
+fn preimage_setup(key_at: u32, buf: u32, half: u32) -> (SparseMemory, VmState) {
+    let (mut mem, _) = setup(ECALL, &[]);
+    mem.put(key_at, &sha256(&sample_preimage()));
+    let mut state = VmState::initial(mem.root(), PC, END_LINK);
+    state.regs[reg::A7] = PREIMAGE;
+    state.regs[reg::A0] = buf;
+    state.regs[reg::A1] = half;
+    (mem, state)
+}
+
+#[test]
+fn preimage_writes_the_chosen_half_over_the_key() {
+    for half in [0u32, 1] {
+        let (mem, state) = preimage_setup(0x2020, 0x2020, half);
+        let witness = StepWitness {
+            state: state.clone(),
+            items: vec![
+                leaf(&mem, PC),
+                leaf(&mem, 0x2020),
+                ProofItem::Preimage(sample_preimage()),
+            ],
+        };
+        let mut after = mem.clone();
+        after.put(0x2020, &sample_preimage()[32 * half as usize..][..32]);
+        let mut post = advanced(&state, PC + 4);
+        post.regs[reg::A0] = 0;
+        post.memory_root = after.root();
+        check(&witness, &post, &reg_bytes(reg::A0));
+    }
+}
+
+#[test]
+fn preimage_of_the_fetch_leaf_reuses_its_proof() {
+    // `buf` is the leaf of the ecall itself: the fetch proof opens it and the preimage comes
+    // next. (Its "key" is the code around the ecall, so no honest run has its preimage: this
+    // proves the order, and that the check still applies.)
+    let buf = PC & !31;
+    let (mem, state) = preimage_setup(0x2020, buf, 0);
+    let data = state.encode();
+    let fetch_only = StepWitness {
+        state: state.clone(),
+        items: vec![leaf(&mem, PC)],
+    }
+    .encode_proof();
+    assert_eq!(
+        verify_step(&data, &fetch_only),
+        Err(VerifyError::ProofTooShort {
+            offset: PROOF_LEN,
+            needed: PREIMAGE_LEN
+        })
+    );
+    let mut with_preimage = fetch_only.clone();
+    with_preimage.extend_from_slice(&sample_preimage());
+    assert_eq!(
+        verify_step(&data, &with_preimage),
+        Err(VerifyError::PreimageKey { buf })
+    );
+}
+
+#[test]
+fn preimage_with_a_bad_buffer_or_half_touches_only_the_fetch_leaf() {
+    for (buf, half) in [(0x2021, 0), (0x2030, 0), (0x2020, 2), (0x2020, u32::MAX)] {
+        let (mem, state) = preimage_setup(0x2020, buf, half);
+        let witness = StepWitness {
+            state: state.clone(),
+            items: vec![leaf(&mem, PC)],
+        };
+        let mut post = advanced(&state, PC + 4);
+        post.regs[reg::A0] = 0u32.wrapping_sub(errno::EINVAL);
+        check(&witness, &post, &reg_bytes(reg::A0));
+    }
+}
+
+#[test]
+fn preimage_errors() {
+    let (mem, state) = preimage_setup(0x2020, 0x2020, 0);
+    let data = state.encode();
+    let base = StepWitness {
+        state: state.clone(),
+        items: vec![leaf(&mem, PC), leaf(&mem, 0x2020)],
+    }
+    .encode_proof();
+    // The preimage is missing, or short.
+    assert_eq!(
+        verify_step(&data, &base),
+        Err(VerifyError::ProofTooShort {
+            offset: 2 * PROOF_LEN,
+            needed: PREIMAGE_LEN
+        })
+    );
+    let mut short = base.clone();
+    short.extend_from_slice(&sample_preimage()[..63]);
+    assert!(matches!(
+        verify_step(&data, &short),
+        Err(VerifyError::ProofTooShort { .. })
+    ));
+    // Sixty-four bytes that are not the key's preimage: the other half's order swapped, or
+    // any single bit flipped.
+    let mut swapped = sample_preimage();
+    swapped.rotate_left(32);
+    let mut wrong = base.clone();
+    wrong.extend_from_slice(&swapped);
+    assert_eq!(
+        verify_step(&data, &wrong),
+        Err(VerifyError::PreimageKey { buf: 0x2020 })
+    );
+    // A correct preimage for a key the leaf does not hold (the leaf's proof is for a leaf
+    // holding another key): the memory root rejects it first.
+    let mut other = mem.clone();
+    other.put(0x2020, &sha256(&swapped));
+    let mut forged = StepWitness {
+        state: state.clone(),
+        items: vec![leaf(&mem, PC), leaf(&other, 0x2020)],
+    }
+    .encode_proof();
+    forged.extend_from_slice(&swapped);
+    assert_eq!(
+        verify_step(&data, &forged),
+        Err(VerifyError::MemoryRoot {
+            leaf_index: leaf_index(0x2020)
+        })
+    );
+    assert_eq!(
+        VerifyError::PreimageKey { buf: 0x2020 }.to_string(),
+        "preimage does not hash to the key held at 0x00002020"
     );
 }

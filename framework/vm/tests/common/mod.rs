@@ -5,7 +5,9 @@ pub(crate) mod asm;
 
 use opml_elf::Program;
 use opml_state::Hash;
-use opml_vm::{Machine, Timeline};
+use std::sync::Arc;
+
+use opml_vm::{Machine, Preimages, Timeline};
 
 /// Runs `program` on `input` every way there is and checks that they all agree; returns the
 /// machine after a fast run.
@@ -18,12 +20,27 @@ use opml_vm::{Machine, Timeline};
 ///   its witnesses verify.
 /// - A snapshot taken midway and run to the end ends in the same state.
 pub(crate) fn check(program: &Program, input: &[u8], max_steps: u64) -> Machine {
-    let load = || Machine::from_program(program, input.to_vec()).expect("load");
+    check_with(program, input, Preimages::new(), max_steps)
+}
+
+/// [`check`] for a guest that reads `preimages` through the data oracle.
+pub(crate) fn check_with(
+    program: &Program,
+    input: &[u8],
+    preimages: Preimages,
+    max_steps: u64,
+) -> Machine {
+    let preimages = Arc::new(preimages);
+    let load = || {
+        let mut machine = Machine::from_program(program, input.to_vec()).expect("load");
+        machine.set_preimages(preimages.clone());
+        machine
+    };
 
     let mut slow = load();
     let mut hashes: Vec<Hash> = vec![slow.state_hash()];
     while !slow.status().is_halted() && slow.step_count() < max_steps {
-        let witness = slow.prove_step();
+        let witness = slow.prove_step().expect("every preimage is known");
         let after = slow.state_hash();
         assert_eq!(
             witness.verify(),
@@ -35,7 +52,9 @@ pub(crate) fn check(program: &Program, input: &[u8], max_steps: u64) -> Machine 
         hashes.push(after);
     }
     if slow.status().is_halted() {
-        let witness = slow.prove_step();
+        let witness = slow
+            .prove_step()
+            .expect("a halted machine needs no preimage");
         assert!(witness.items.is_empty());
         assert_eq!(witness.verify(), Ok(slow.state_hash()));
         assert_eq!(slow.step_count() as usize + 1, hashes.len());
@@ -75,7 +94,10 @@ pub(crate) fn check(program: &Program, input: &[u8], max_steps: u64) -> Machine 
             "seek {step}"
         );
         let next = hashes.get(step + 1).unwrap_or(hash);
-        assert_eq!(timeline.witness(step as u64).verify(), Ok(*next));
+        let witness = timeline
+            .witness(step as u64)
+            .expect("every preimage is known");
+        assert_eq!(witness.verify(), Ok(*next));
     }
 
     let half = hashes.len() as u64 / 2;

@@ -3,12 +3,14 @@
 //! to `contracts/test/vectors/steps.json` for the Solidity tests; `tests/equivalence.rs` runs
 //! them through the EVM.
 
+use std::sync::Arc;
+
 use opml_elf::{Program, Segment};
 use opml_platform::{TrapCause, errno, fd, memory, reg, status, syscall};
 use opml_proof::StepWitness;
 use opml_state::{Hash, input, layout, merkle};
 use opml_tests::encode::{AluImmOp, AluOp, BranchOp, Insn, Width, li};
-use opml_vm::Machine;
+use opml_vm::{Machine, Preimage, Preimages};
 use serde_json::Value;
 
 /// Where the vector programs' code starts (and their entry point).
@@ -57,6 +59,8 @@ struct Case<'a> {
     after: Vec<u32>,
     input: Vec<u8>,
     entry_offset: u32,
+    /// A data-oracle preimage whose key is stored at this data address before the run.
+    preimage: Option<(u32, Preimage)>,
 }
 
 impl<'a> Case<'a> {
@@ -69,7 +73,15 @@ impl<'a> Case<'a> {
             after: Vec::new(),
             input: Vec::new(),
             entry_offset: 0,
+            preimage: None,
         }
+    }
+
+    /// Stores the key of `preimage` at `addr` (in the data segment) and gives the machine the
+    /// preimage.
+    fn preimage(mut self, addr: u32, preimage: Preimage) -> Case<'a> {
+        self.preimage = Some((addr, preimage));
+        self
     }
 
     fn regs(mut self, regs: &[(u32, u32)]) -> Case<'a> {
@@ -104,6 +116,14 @@ impl<'a> Case<'a> {
         // Padding, so that a step past the tested instruction fetches `ebreak`, not zero.
         words.push(Insn::Ebreak.encode());
         let code: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut data = data();
+        let mut preimages = Preimages::new();
+        if let Some((addr, preimage)) = self.preimage {
+            let key = preimages.insert(preimage);
+            let at = (addr - DATA) as usize;
+            data.resize(data.len().max(at + 32), 0);
+            data[at..at + 32].copy_from_slice(&key);
+        }
         let program = Program {
             entry: CODE + self.entry_offset,
             segments: vec![
@@ -115,13 +135,14 @@ impl<'a> Case<'a> {
                 },
                 Segment {
                     vaddr: DATA,
-                    data: data(),
+                    data,
                     mem_size: DATA_SIZE,
                     executable: false,
                 },
             ],
         };
         let mut machine = Machine::from_program(&program, self.input.clone()).expect("load");
+        machine.set_preimages(Arc::new(preimages));
         machine.run(setup as u64);
         if self.entry_offset == 0 {
             assert_eq!(
@@ -142,7 +163,9 @@ fn record(case: &Case<'_>) -> Vector {
 
 /// The step from `machine`'s current state, checked with the Rust verifier.
 fn vector(name: &str, mut machine: Machine) -> Vector {
-    let witness = machine.prove_step();
+    let witness = machine
+        .prove_step()
+        .unwrap_or_else(|err| panic!("{name}: {err}"));
     let post = machine.state_hash();
     assert_eq!(witness.verify(), Ok(post), "{name}: the verifier disagrees");
     Vector {
@@ -582,6 +605,23 @@ pub fn vectors() -> Vec<Vector> {
         DATA,
         10,
     ));
+    // The data oracle: a key in a data leaf, replaced by either half of its preimage; the
+    // refusals (misaligned buf, half > 1) touch only the fetch leaf.
+    let preimage: Preimage = std::array::from_fn(|i| (i as u8).wrapping_mul(0x35) ^ 0xc3);
+    let key_at = DATA + 0x40;
+    for (name, buf, half) in [
+        ("preimage_half0", key_at, 0),
+        ("preimage_half1", key_at, 1),
+        ("preimage_misaligned", key_at + 4, 0),
+        ("preimage_half2", key_at, 2),
+        ("preimage_half_max", key_at, u32::MAX),
+    ] {
+        add(syscall_case(name, syscall::PREIMAGE, buf, half, 0).preimage(key_at, preimage));
+    }
+    add(
+        syscall_case("preimage_fresh_page", syscall::PREIMAGE, DATA + 0x800, 1, 0)
+            .preimage(DATA + 0x800, preimage),
+    );
     add(syscall_case("unknown_syscall", 222, 1, 2, 3));
     add(syscall_case("unknown_syscall_zero", 0, 1, 2, 3));
 
@@ -636,6 +676,9 @@ pub fn constants() -> Vec<(String, u64)> {
     put("SYS_WRITE", u64::from(syscall::WRITE));
     put("SYS_EXIT", u64::from(syscall::EXIT));
     put("SYS_EXIT_GROUP", u64::from(syscall::EXIT_GROUP));
+    put("SYS_PREIMAGE", u64::from(syscall::PREIMAGE));
+    put("PREIMAGE_LEN", memory::PREIMAGE_LEN as u64);
+    put("EINVAL", u64::from(errno::EINVAL));
     put("FD_STDIN", u64::from(fd::STDIN));
     put("FD_STDOUT", u64::from(fd::STDOUT));
     put("FD_STDERR", u64::from(fd::STDERR));

@@ -5,6 +5,9 @@
 //! verifier from the packed pre-state and the proof alone. Any disagreement is a bug in the VM
 //! and is reported with the step, the instruction and the witness.
 //!
+//! A guest that reads through the data oracle needs its preimages (`--preimages`); the check
+//! derives every key itself, and each `preimage` step's proof carries the preimage it read.
+//!
 //! With `--evm`, every step is also verified by the Solidity step verifier on an embedded EVM
 //! (`opml-chain`); a disagreement is reported the same way, with replayable calldata and a forge
 //! test, and the summary adds throughput and gas statistics.
@@ -92,7 +95,9 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8> {
     while !machine.status().is_halted() && machine.step_count() < limit {
         let step = machine.step_count();
         let pc = machine.pc();
-        let witness = machine.prove_step();
+        let witness = machine
+            .prove_step()
+            .context("the guest reads through the data oracle: pass its data with --preimages")?;
         let expected = machine.state_hash();
         let state_data = witness.state_data();
         let proof = witness.encode_proof();

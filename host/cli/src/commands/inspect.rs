@@ -54,21 +54,23 @@ pub(crate) struct DisasmArgs {
     elf: PathBuf,
 }
 
-/// Runs `machine` fast to step `target` (or to its halt), with a progress bar.
-fn advance(machine: &mut Machine, target: u64) {
+/// Runs `machine` fast to step `target` (or to its halt), with a progress bar; fails if the
+/// guest reads a preimage the machine was not given.
+fn advance(machine: &mut Machine, target: u64) -> Result<()> {
     let bar = progress::steps_bar(Some(target), "seeking");
     while machine.step_count() < target && !machine.status().is_halted() {
         let left = target - machine.step_count();
-        machine.run(left.min(progress::SLICE_STEPS));
+        machine.try_run(left.min(progress::SLICE_STEPS))?;
         bar.set_position(machine.step_count());
     }
     bar.finish_and_clear();
+    Ok(())
 }
 
 /// Prints the state after `--step` steps.
 pub(crate) fn state(args: StateArgs) -> Result<u8> {
     let mut machine = args.guest.load()?.machine;
-    advance(&mut machine, args.step);
+    advance(&mut machine, args.step)?;
     let state = machine.state();
     if args.hash_only {
         println!("{}", json::hex(&state.hash()));
@@ -82,7 +84,7 @@ pub(crate) fn state(args: StateArgs) -> Result<u8> {
 pub(crate) fn witness(args: WitnessArgs) -> Result<u8> {
     let loaded = args.guest.load()?;
     let mut machine = loaded.machine;
-    advance(&mut machine, args.step);
+    advance(&mut machine, args.step)?;
     if machine.step_count() < args.step {
         anyhow::bail!(
             "the guest halted after {} steps ({}); there is no step {}",
@@ -92,7 +94,7 @@ pub(crate) fn witness(args: WitnessArgs) -> Result<u8> {
         );
     }
     let pc = machine.pc();
-    let witness = machine.prove_step();
+    let witness = machine.prove_step()?;
     let post_hash = machine.state_hash();
     let instruction = machine_instruction(&witness);
     let report = json!({
@@ -138,6 +140,11 @@ fn item_json(item: &ProofItem) -> Value {
             "remaining": chunk.remaining,
             "data": json::hex(&chunk.data),
             "next": json::hex(&chunk.next),
+        }),
+        ProofItem::Preimage(preimage) => json!({
+            "kind": "preimage",
+            "key": json::hex(&opml_state::sha256(preimage)),
+            "preimage": json::hex(preimage),
         }),
     }
 }

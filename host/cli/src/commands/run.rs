@@ -49,7 +49,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
     let started = Instant::now();
     let status = loop {
         let left = limit - machine.step_count();
-        let status = machine.run(left.min(SLICE_STEPS));
+        let status = machine.try_run(left.min(SLICE_STEPS))?;
         flushed = flush_output(&machine, flushed, &mut stdout)?;
         bar.set_position(machine.step_count());
         if status.is_halted() || machine.step_count() >= limit {

@@ -57,7 +57,7 @@ pub(crate) fn tour(args: TourArgs) -> Result<u8> {
     let bar = progress::steps_bar(None, "verifying");
     let mut proof_bytes = 0;
     while !machine.status().is_halted() {
-        let witness = machine.prove_step();
+        let witness = machine.prove_step()?;
         let proof = witness.encode_proof();
         proof_bytes = proof_bytes.max(proof.len());
         let verified = opml_proof::verify_step(&witness.state_data(), &proof)
@@ -100,7 +100,7 @@ pub(crate) fn tour(args: TourArgs) -> Result<u8> {
     heading("4. The witness of an arbitrary step, rebuilt from the nearest snapshot");
     let step = steps * 5 / 7;
     let started = Instant::now();
-    let witness = timeline.witness(step);
+    let witness = timeline.witness(step)?;
     let seconds = started.elapsed().as_secs_f64();
     let post = opml_proof::verify_step(&witness.state_data(), &witness.encode_proof())?;
     ensure!(
