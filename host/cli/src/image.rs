@@ -2,8 +2,9 @@
 //! prepared ([`prepare`]).
 //!
 //! Reading takes a binary PGM (`P5`) or an 8-bit PNG (grayscale, gray+alpha, RGB or RGBA) of any
-//! size up to [`MAX_SIDE`]×[`MAX_SIDE`] and returns its gray pixels, row by row. The size a
-//! header claims is checked before anything is allocated for it. Anything else is a clear error.
+//! size up to [`MAX_SIDE`]×[`MAX_SIDE`] and returns its gray pixels, row by row (transparent
+//! pixels composited over white). The size a header claims is checked before anything is
+//! allocated for it. Anything else is a clear error.
 
 use anyhow::{Context, Result, bail, ensure};
 
@@ -101,7 +102,9 @@ fn pgm(bytes: &[u8]) -> Result<Gray> {
     })
 }
 
-/// An 8-bit PNG, converted to gray by the mean of its color channels (alpha ignored).
+/// An 8-bit PNG, converted to gray by the mean of its color channels; a pixel with an alpha
+/// channel is composited over white, as an image viewer shows it (so black ink on a transparent
+/// background reads as a dark digit on a light background).
 fn png(bytes: &[u8]) -> Result<Gray> {
     let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     let mut reader = decoder.read_info().context("unreadable PNG")?;
@@ -135,7 +138,14 @@ fn png(bytes: &[u8]) -> Result<Gray> {
         .flat_map(|row| row.chunks_exact(channels).take(width))
         .map(|pixel| {
             let sum: usize = pixel[..colors].iter().map(|&c| usize::from(c)).sum();
-            (sum / colors) as u8
+            let gray = sum / colors;
+            match pixel.get(colors) {
+                Some(&alpha) => {
+                    let alpha = usize::from(alpha);
+                    ((gray * alpha + 255 * (255 - alpha)) / 255) as u8
+                }
+                None => gray as u8,
+            }
         })
         .collect();
     ensure!(pixels.len() == width * height, "unreadable PNG");
@@ -162,8 +172,16 @@ mod tests {
         encoder.set_color(color);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().unwrap();
+        // Gray level = pixel index (mod 256), opaque.
+        let alpha = matches!(color, png::ColorType::GrayscaleAlpha | png::ColorType::Rgba);
         let data: Vec<u8> = (0..width as usize * height as usize * channels)
-            .map(|i| (i / channels) as u8)
+            .map(|i| {
+                if alpha && i % channels == channels - 1 {
+                    255
+                } else {
+                    (i / channels) as u8
+                }
+            })
             .collect();
         writer.write_image_data(&data).unwrap();
         writer.finish().unwrap();
@@ -202,6 +220,27 @@ mod tests {
             let image = read(&png_file(50, 3, color, channels)).unwrap();
             assert_eq!((image.width, image.height), (50, 3), "{color:?}");
             assert_eq!(image.pixels[60], 60, "{color:?}");
+        }
+    }
+
+    #[test]
+    fn composites_transparent_png_pixels_over_white() {
+        for (color, channels) in [
+            (png::ColorType::GrayscaleAlpha, 2),
+            (png::ColorType::Rgba, 4),
+        ] {
+            // Black everywhere; opaque, half transparent and fully transparent pixels.
+            let mut data = vec![0u8; 3 * channels];
+            data[channels - 1] = 255;
+            data[2 * channels - 1] = 128;
+            let mut out = Vec::new();
+            let mut encoder = png::Encoder::new(&mut out, 3, 1);
+            encoder.set_color(color);
+            encoder.set_depth(png::BitDepth::Eight);
+            let mut writer = encoder.write_header().unwrap();
+            writer.write_image_data(&data).unwrap();
+            writer.finish().unwrap();
+            assert_eq!(read(&out).unwrap().pixels, [0, 127, 255], "{color:?}");
         }
     }
 
