@@ -38,7 +38,7 @@ Examples:
   opml check guest.elf --evm                       ... and with the Solidity verifier on an embedded EVM
   opml program-id guest.elf                        the program ID a task names
   opml disasm guest.elf                            disassemble the executable segments
-  opml demo --workload mnist --image digit.png     classify your 28x28 digit, dispute a wrong answer
+  opml demo --workload mnist --image digit.png     classify your own digit, dispute a wrong answer
   opml model info model.opml                       validate and describe a model file
   opml deploy --rpc-url $NODE --key $KEY           deploy the contracts on a node (addresses as JSON)
   opml request --rpc-url $NODE --registry $REG --elf guest.elf --input input.bin

@@ -422,10 +422,55 @@ fn mnist_demo_reads_a_users_pgm_and_refuses_a_bad_image() {
         ],
     );
 
-    let bad = dir.file("wide.pgm", b"P5\n29 28\n255\n");
+    // An oversized header is refused before its pixels are looked for.
+    let bad = dir.file("wide.pgm", b"P5\n5000 28\n255\n");
     let out = opml(&[p("demo"), p("--workload"), p("mnist"), p("--image"), &bad]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("29×28"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("5000×28"), "{}", stderr(&out));
+    // A blank page is refused.
+    let mut blank = b"P5\n40 30\n255\n".to_vec();
+    blank.extend([230u8; 40 * 30]);
+    let blank = dir.file("blank.pgm", &blank);
+    let out = opml(&[p("demo"), p("--workload"), p("mnist"), p("--image"), &blank]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("blank"), "{}", stderr(&out));
+}
+
+#[test]
+fn mnist_demo_prepares_a_dark_digit_drawn_high_in_a_large_light_frame() {
+    let dir = Scratch::new("mnist-prepare");
+    // Held-out digit #2, drawn twice as large, dark on light paper, at the top left of a
+    // 90×120 page: as is, it looks nothing like an MNIST digit.
+    let (label, digit) = mnist::digit(2).unwrap();
+    let (width, height) = (90, 120);
+    let mut page = vec![235u8; width * height];
+    for y in 0..56 {
+        for x in 0..56 {
+            page[y * width + x] = 235 - (u16::from(digit[(y / 2) * 28 + x / 2]) * 225 / 255) as u8;
+        }
+    }
+    let mut pgm = format!("P5\n{width} {height}\n255\n").into_bytes();
+    pgm.extend_from_slice(&page);
+    let image = dir.file("page.pgm", &pgm);
+    let out = opml(&[
+        p("demo"),
+        p("--workload"),
+        p("mnist"),
+        p("--model"),
+        p("cnn-int8"),
+        p("--image"),
+        &image,
+    ]);
+    says(
+        &out,
+        &[
+            "the image is a dark digit on a light background; inverted it",
+            "prepared as MNIST digits were",
+            "moved to (14, 14)",
+            &format!("the model says {label}"),
+            "game over: challenger wins",
+        ],
+    );
 }
 
 #[test]

@@ -94,7 +94,8 @@ pub(crate) struct DemoArgs {
     /// Which of the 64 built-in held-out MNIST digits to classify (--workload mnist).
     #[arg(long, default_value_t = 0, conflicts_with = "image")]
     digit: usize,
-    /// Your own 28×28 digit, a binary PGM or an 8-bit PNG, light on dark (--workload mnist).
+    /// Your own digit, a binary PGM or an 8-bit PNG of any size up to 4096×4096, either way
+    /// round; it is prepared as the MNIST digits were (--workload mnist).
     #[arg(long, value_name = "FILE")]
     image: Option<PathBuf>,
     /// Phase heights, top first (e.g. `11,8,8`: 2^11 coarse steps of 2^16 instructions, then
@@ -149,9 +150,15 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
                 Some(path) => {
                     let bytes = std::fs::read(path)
                         .with_context(|| format!("reading {}", path.display()))?;
-                    let pixels = image::gray_28x28(&bytes)
+                    let gray = image::read(&bytes)
                         .with_context(|| format!("reading {}", path.display()))?;
-                    (pixels, format!("your image {}", path.display()))
+                    let prepared = image::prepare::mnist(&gray)
+                        .with_context(|| format!("preparing {}", path.display()))?;
+                    if prepared.inverted {
+                        println!("the image is a dark digit on a light background; inverted it");
+                    }
+                    println!("{}", prepared.describe());
+                    (prepared.pixels, format!("your image {}", path.display()))
                 }
                 None => {
                     let (label, pixels) = mnist::digit(args.digit).with_context(|| {
