@@ -8,7 +8,8 @@ pub const VERSION: u32 = 1;
 
 pub(crate) const HEADER_LEN: usize = 64;
 pub(crate) const TENSOR_ENTRY_LEN: usize = 48;
-pub(crate) const NODE_ENTRY_LEN: usize = 56;
+/// The length of a node table entry.
+pub const NODE_ENTRY_LEN: usize = 56;
 pub(crate) const CHECKSUM_LEN: usize = 32;
 /// Alignment of the data region and of every constant in it.
 pub(crate) const DATA_ALIGN: usize = 16;

@@ -59,7 +59,7 @@ pub fn run_observed(
             .map(|&t| value(model, &inputs, &values, t))
             .collect::<Option<Vec<_>>>()
             .ok_or(DnnError::Malformed)?;
-        let output = exec(model, node, &args)?;
+        let output = compute(node, &args, &declared_output(model, node)?)?;
         observe(index, &output);
         values[node.output() as usize] = Some(output);
         for &t in node.inputs().iter().chain([&node.output()]) {
@@ -124,7 +124,7 @@ pub fn run_node(
         })
         .collect::<Option<Vec<_>>>()
         .ok_or(DnnError::Malformed)?;
-    exec(model, node, &args)
+    compute(node, &args, &declared_output(model, node)?)
 }
 
 /// `C(0)`: `sha256("opml-dnn" ‖ checksum ‖ input_hashes…)`.
@@ -146,6 +146,11 @@ pub fn commitments(model: &Model<'_>, inputs: &[Tensor]) -> Result<Vec<Hash>, Dn
         chain.push(chain_next(&previous, &output.hash()));
     })?;
     Ok(chain)
+}
+
+/// The declared info of `node`'s output.
+fn declared_output(model: &Model<'_>, node: &Node) -> Result<TensorInfo, DnnError> {
+    model.tensor(node.output()).ok_or(DnnError::Malformed)
 }
 
 /// `given` as the tensors `indices` of `model`: each must have its declared dtype and shape,
@@ -174,9 +179,12 @@ fn declared<'t>(
         .collect()
 }
 
-/// Runs `node` on `args` (its inputs, with their declared shapes and quantization).
-fn exec(model: &Model<'_>, node: &Node, args: &[TensorRef<'_>]) -> Result<Tensor, DnnError> {
-    let out = model.tensor(node.output()).ok_or(DnnError::Malformed)?;
+/// Runs `node` on `args` (all its inputs, constants included, with their declared shapes and
+/// quantization), producing a tensor of the declared `out`. The node must have passed the
+/// reader's checks against these tensor infos ([`Node::decode`]); this is the one kernel
+/// dispatch of the executor, the graph phase's native executor and its step program.
+pub fn compute(node: &Node, args: &[TensorRef<'_>], out: &TensorInfo) -> Result<Tensor, DnnError> {
+    let out = *out;
     let [x, rest @ ..] = args else {
         return Err(DnnError::Malformed);
     };

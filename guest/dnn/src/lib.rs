@@ -13,7 +13,8 @@
 //! | [`Model`] | the `.opml` v1 reader: validates everything, constants borrowed from the file buffer |
 //! | [`ModelBuilder`] | the `.opml` v1 writer |
 //! | [`root`] | the model root: tensor and node commitments, inclusion proofs ([`Model::root`], [`Model::commit`]) |
-//! | [`graph`] | the executor ([`run`], [`run_observed`], [`run_node`]) and the commitment chain ([`commitments`]) |
+//! | [`graph`] | the executor ([`run`], [`run_observed`], [`run_node`], [`compute`]) and the commitment chain ([`commitments`]) |
+//! | [`phase`] | the graph phase of two-phase disputes: graph state, native executor, node step |
 //!
 //! A model file is parsed from a 16-aligned buffer ([`AlignedBytes`]) so that constants are
 //! zero-copy slices of it. Both targets are little-endian, which the file format and the tensor
@@ -34,14 +35,15 @@ pub mod graph;
 mod model;
 mod op;
 pub mod ops;
+pub mod phase;
 pub mod root;
 pub mod tensor;
 
 pub use aligned::AlignedBytes;
 pub use builder::ModelBuilder;
 pub use error::{DnnError, ModelError, Region};
-pub use format::{MAGIC, VERSION};
-pub use graph::{chain_next, chain_start, commitments, run, run_node, run_observed};
+pub use format::{MAGIC, NODE_ENTRY_LEN, VERSION};
+pub use graph::{chain_next, chain_start, commitments, compute, run, run_node, run_observed};
 pub use model::{Model, Node, TensorKind};
 pub use op::{Conv, Epilogue, Op, Pool};
 pub use tensor::{

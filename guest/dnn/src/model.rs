@@ -75,6 +75,57 @@ impl Node {
         }
         .encode()
     }
+
+    /// Decodes node `index`'s table entry and checks it against the tensors it names, as the
+    /// reader checks every node: the entry's encoding, the operator and its parameters, the
+    /// arity, an output of kind [`TensorKind::NodeOutput`], and the shape rules. `tensor(t)`
+    /// gives tensor `t`'s info and kind (an error for an index past the table). `order(t,
+    /// is_output)` is called on each tensor as it is checked, for the caller's checks that
+    /// inputs are written before and the output only once. [`ModelError::Reserved`] offsets
+    /// are within the entry.
+    pub fn decode(
+        index: u32,
+        entry: &[u8; NODE_ENTRY_LEN],
+        tensor: impl Fn(u32) -> Result<(TensorInfo, TensorKind), ModelError>,
+        mut order: impl FnMut(u32, bool) -> Result<(), ModelError>,
+    ) -> Result<Node, ModelError> {
+        let (e, node) = (NodeEntry::decode(entry), index);
+        if e.reserved0 != 0 {
+            return Err(ModelError::Reserved { offset: 3 });
+        }
+        let (used, unused) = e
+            .inputs
+            .split_at_checked(usize::from(e.input_count))
+            .filter(|(used, _)| !used.is_empty())
+            .ok_or(ModelError::Inputs { node })?;
+        if unused.iter().any(|&t| t != NO_INPUT) {
+            return Err(ModelError::Inputs { node });
+        }
+        let mut infos = Vec::with_capacity(used.len());
+        for &t in used {
+            infos.push(tensor(t)?.0);
+            order(t, false)?;
+        }
+        let (out, kind) = tensor(e.output)?;
+        if kind != TensorKind::NodeOutput {
+            return Err(ModelError::OutputKind {
+                node,
+                tensor: e.output,
+            });
+        }
+        order(e.output, true)?;
+        let op = Op::decode(node, e.op, e.params, infos[0].dtype)?;
+        if !op.arity().contains(&used.len()) {
+            return Err(ModelError::Inputs { node });
+        }
+        check(&op, &infos, &out).map_err(|reason| ModelError::Mismatch { node, reason })?;
+        Ok(Node {
+            op,
+            inputs: e.inputs,
+            input_count: e.input_count,
+            output: e.output,
+        })
+    }
 }
 
 /// One tensor of the table.
@@ -303,10 +354,12 @@ fn read_tensors<'a>(
             scale: f32::from_bits(e.scale),
             zero_point: e.zero_point,
         };
-        let valid_quant = quant.scale.is_finite()
-            && quant.scale > 0.0
-            && (-128..=127).contains(&quant.zero_point);
-        if dtype == DType::I8 && !valid_quant {
+        let info = TensorInfo {
+            dtype,
+            shape,
+            quant,
+        };
+        if !info.valid_quant() {
             return Err(ModelError::Quant { tensor });
         }
         let elements = if kind == TensorKind::Constant {
@@ -327,11 +380,7 @@ fn read_tensors<'a>(
             None
         };
         tensors.push(Entry {
-            info: TensorInfo {
-                dtype,
-                shape,
-                quant,
-            },
+            info,
             kind,
             data: elements,
         });
@@ -383,47 +432,30 @@ fn read_nodes(table: &[u8], offset: usize, tensors: &[Entry<'_>]) -> Result<Vec<
     let mut written = vec![false; tensors.len()];
     let mut nodes = Vec::new();
     for (i, bytes) in table.as_chunks::<NODE_ENTRY_LEN>().0.iter().enumerate() {
-        let (e, node) = (NodeEntry::decode(bytes), i as u32);
-        if e.reserved0 != 0 {
-            return Err(ModelError::Reserved {
-                offset: offset + i * NODE_ENTRY_LEN + 3,
-            });
-        }
-        let (used, unused) = e
-            .inputs
-            .split_at_checked(usize::from(e.input_count))
-            .filter(|(used, _)| !used.is_empty())
-            .ok_or(ModelError::Inputs { node })?;
-        if unused.iter().any(|&t| t != NO_INPUT) {
-            return Err(ModelError::Inputs { node });
-        }
-        let mut infos = Vec::with_capacity(used.len());
-        for &tensor in used {
-            let kind = kind_of(tensors, tensor)?;
-            if kind == TensorKind::NodeOutput && !written[tensor as usize] {
+        let node = i as u32;
+        let entry = |t: u32| {
+            let e = tensors
+                .get(t as usize)
+                .ok_or(ModelError::TensorIndex { index: t })?;
+            Ok((e.info, e.kind))
+        };
+        let order = |tensor: u32, is_output: bool| {
+            let slot = &mut written[tensor as usize];
+            if is_output && core::mem::replace(slot, true) {
+                return Err(ModelError::WrittenTwice { node, tensor });
+            }
+            if !is_output && tensors[tensor as usize].kind == TensorKind::NodeOutput && !*slot {
                 return Err(ModelError::Undefined { node, tensor });
             }
-            infos.push(tensors[tensor as usize].info);
-        }
-        let tensor = e.output;
-        if kind_of(tensors, tensor)? != TensorKind::NodeOutput {
-            return Err(ModelError::OutputKind { node, tensor });
-        }
-        if core::mem::replace(&mut written[tensor as usize], true) {
-            return Err(ModelError::WrittenTwice { node, tensor });
-        }
-        let op = Op::decode(node, e.op, e.params, infos[0].dtype)?;
-        if !op.arity().contains(&used.len()) {
-            return Err(ModelError::Inputs { node });
-        }
-        check(&op, &infos, &tensors[tensor as usize].info)
-            .map_err(|reason| ModelError::Mismatch { node, reason })?;
-        nodes.push(Node {
-            op,
-            inputs: e.inputs,
-            input_count: e.input_count,
-            output: tensor,
-        });
+            Ok(())
+        };
+        let decoded = Node::decode(node, bytes, entry, order).map_err(|error| match error {
+            ModelError::Reserved { offset: at } => ModelError::Reserved {
+                offset: offset + i * NODE_ENTRY_LEN + at,
+            },
+            other => other,
+        })?;
+        nodes.push(decoded);
     }
     match tensors
         .iter()

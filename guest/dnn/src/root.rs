@@ -20,6 +20,7 @@
 //! next power of two (depth 0 for one leaf: the root is the leaf; an empty tree is the zero
 //! word). [`data_root`] is the tree over a byte string's 32-byte chunks.
 
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -126,24 +127,91 @@ pub fn tree_root(leaves: &[Hash]) -> Hash {
 /// The siblings, bottom-up, of leaf `index` in the tree over `leaves`; `None` if `index` is out
 /// of range.
 pub fn tree_proof(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
-    if index >= leaves.len() {
-        return None;
+    MerkleTree::new(leaves).proof(index)
+}
+
+/// A tree kept whole in memory: every level of the tree of [`tree_root`]'s shape over its
+/// leaves (padded with zero leaves to the next power of two), so that a leaf is replaced in
+/// O(depth) hashes and every inner node's children can be listed (for a data oracle's
+/// preimages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MerkleTree {
+    /// `levels[0]`: the padded leaves; `levels[depth]`: the root alone.
+    levels: Vec<Vec<Hash>>,
+    /// Leaves before padding.
+    len: usize,
+}
+
+impl MerkleTree {
+    /// The tree over `leaves`.
+    pub fn new(leaves: &[Hash]) -> MerkleTree {
+        let width = 1usize << depth(leaves.len() as u64);
+        let mut level = leaves.to_vec();
+        level.resize(width, [0; 32]);
+        let mut levels = vec![level];
+        while levels[levels.len() - 1].len() > 1 {
+            let below = &levels[levels.len() - 1];
+            let above = below.chunks_exact(2).map(|p| node(&p[0], &p[1])).collect();
+            levels.push(above);
+        }
+        MerkleTree {
+            levels,
+            len: leaves.len(),
+        }
     }
-    let depth = depth(leaves.len() as u64);
-    let mut level: Vec<Hash> = leaves.to_vec();
-    let mut zero_level = [0; 32];
-    let mut proof = Vec::with_capacity(depth);
-    let mut at = index;
-    for _ in 0..depth {
-        proof.push(level.get(at ^ 1).copied().unwrap_or(zero_level));
-        level = level
-            .chunks(2)
-            .map(|pair| node(&pair[0], pair.get(1).unwrap_or(&zero_level)))
-            .collect();
-        zero_level = node(&zero_level, &zero_level);
-        at /= 2;
+
+    /// The root (the zero word for no leaves).
+    pub fn root(&self) -> Hash {
+        self.levels[self.levels.len() - 1][0]
     }
-    Some(proof)
+
+    /// Leaves before padding.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the tree has no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Leaf `index`, if below [`len`](Self::len).
+    pub fn leaf(&self, index: usize) -> Option<&Hash> {
+        self.levels[0][..self.len].get(index)
+    }
+
+    /// Replaces leaf `index` (below [`len`](Self::len)) and the nodes above it.
+    pub fn set(&mut self, index: usize, leaf: Hash) {
+        assert!(index < self.len, "leaf {index} of a tree of {}", self.len);
+        self.levels[0][index] = leaf;
+        let mut at = index;
+        for level in 1..self.levels.len() {
+            at /= 2;
+            let below = &self.levels[level - 1];
+            let parent = node(&below[2 * at], &below[2 * at + 1]);
+            self.levels[level][at] = parent;
+        }
+    }
+
+    /// The siblings of leaf `index`, bottom-up; `None` past [`len`](Self::len).
+    pub fn proof(&self, index: usize) -> Option<Vec<Hash>> {
+        (index < self.len).then(|| {
+            let levels = &self.levels[..self.levels.len() - 1];
+            levels
+                .iter()
+                .enumerate()
+                .map(|(level, nodes)| nodes[(index >> level) ^ 1])
+                .collect()
+        })
+    }
+
+    /// Every inner node as its two children `(left, right)`, level by level from the bottom.
+    pub fn inner_nodes(&self) -> impl Iterator<Item = (&Hash, &Hash)> {
+        let levels = &self.levels[..self.levels.len() - 1];
+        levels
+            .iter()
+            .flat_map(|nodes| nodes.chunks_exact(2).map(|p| (&p[0], &p[1])))
+    }
 }
 
 /// The root that leaf `leaf` at `index` and its bottom-up `siblings` lead to.
@@ -222,7 +290,7 @@ pub fn data_root(bytes: &[u8]) -> Hash {
 }
 
 /// The 32-byte chunks of `bytes`, the last zero-padded: the leaves of its [`data_root`].
-fn chunks(bytes: &[u8]) -> Vec<Hash> {
+pub fn chunks(bytes: &[u8]) -> Vec<Hash> {
     let (whole, tail) = bytes.as_chunks::<CHUNK>();
     let mut leaves = whole.to_vec();
     if !tail.is_empty() {
@@ -443,6 +511,11 @@ impl TensorMeta {
             },
             kind,
         })
+    }
+
+    /// Whether its quantization is one the reader accepts ([`TensorInfo::valid_quant`]).
+    pub fn valid_quant(&self) -> bool {
+        self.info.valid_quant()
     }
 
     /// The byte length of the tensor's data.

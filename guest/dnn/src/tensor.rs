@@ -143,6 +143,16 @@ pub struct TensorInfo {
     pub quant: Quant,
 }
 
+impl TensorInfo {
+    /// Whether the quantization is one the reader accepts: for i8, a finite positive scale and
+    /// a zero point in -128..=127; anything for other dtypes.
+    pub fn valid_quant(&self) -> bool {
+        let Quant { scale, zero_point } = self.quant;
+        self.dtype != DType::I8
+            || (scale.is_finite() && scale > 0.0 && (-128..=127).contains(&zero_point))
+    }
+}
+
 /// The element types of tensors: `f32`, `i8`, `i32`.
 pub trait Element: Copy + PartialOrd {
     /// The dtype of this element type.
