@@ -8,6 +8,7 @@ fn main() {
         .guest("../examples/data-walk")
         .guest("../examples/dnn-runner")
         .guest("../examples/echo")
+        .guest("../examples/graph-step")
         .guest("../examples/hashbench")
         .guest("../examples/mnist")
         .guest("../examples/syscalls")

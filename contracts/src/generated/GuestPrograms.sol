@@ -15,16 +15,19 @@ library GuestPrograms {
     bytes32 internal constant DATA_WALK_ID = 0x16cb13187848f5222e54c314eac47f5d2eb7774898584fe408f74cdb39e85cb0;
 
     /// @notice Program ID of the `dnn-runner` guest.
-    bytes32 internal constant DNN_RUNNER_ID = 0x24b7574197fbbb62d63fb2767c97c3e694853d47ee73c55f0cc4465b54a20d4e;
+    bytes32 internal constant DNN_RUNNER_ID = 0xcd4fcc8083cceb101b20d7fb93288668139810c61b986dbcba3885e4e69cf9ba;
 
     /// @notice Program ID of the `echo` guest.
     bytes32 internal constant ECHO_ID = 0x933c2356dcb744ccc7f1e43acde70e9ae8c77a6d4d34e09a82e86c64dbfdd984;
+
+    /// @notice Program ID of the `graph-step` guest.
+    bytes32 internal constant GRAPH_STEP_ID = 0x413ff8858c123d0e21eb5db40b3d443a91efc208b39cbc688679c44d32b26258;
 
     /// @notice Program ID of the `hashbench` guest.
     bytes32 internal constant HASHBENCH_ID = 0x7d31ca04723b0016cbbfe4ab6d780cbbb4e99925bde5b4c13d65e7e8a01b3e52;
 
     /// @notice Program ID of the `mnist` guest.
-    bytes32 internal constant MNIST_ID = 0x6ab4e45d4ecf1ff53d6dfca964399627b996d07012e284f210a2ce21a3f8cbfc;
+    bytes32 internal constant MNIST_ID = 0xcca0ba868ddeebb0ebbfef5ebfc495278b8c5f091ee77e0cc19384dd2494ea32;
 
     /// @notice Program ID of the `syscalls` guest.
     bytes32 internal constant SYSCALLS_ID = 0x80cc440a324ae0c7c5a83306bca51aa56645417555976d170b6ab8b7ef809d77;

@@ -1,8 +1,10 @@
 //! Program-defined phases: coarse steps of the program's own model, computed natively.
 
 use std::error::Error;
+use std::sync::Arc;
 
 use opml_state::Hash;
+use opml_vm::PreimageSource;
 
 use crate::{Trace, TraceError};
 
@@ -44,6 +46,13 @@ pub trait ProgramPhase {
     /// The step program's input for coarse step `i` (from 1): it carries `C(i - 1)`, `i` and
     /// the data the step needs, and the step program's halted output must equal `C(i)`.
     fn step_input(&mut self, i: u64) -> Result<Vec<u8>, Self::Error>;
+
+    /// The preimages the step program reads through the data oracle when it re-does coarse
+    /// step `i` (none by default: a step program that reads only its input).
+    fn step_preimages(&mut self, i: u64) -> Result<Option<Arc<dyn PreimageSource>>, Self::Error> {
+        let _ = i;
+        Ok(None)
+    }
 }
 
 /// A [`ProgramPhase`] seen as a [`Trace`] over its commitments: step `i` is coarse step `i`,
@@ -94,6 +103,12 @@ where
 
     fn step_witness(&mut self, _step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError> {
         Err(TraceError::NoStepProof)
+    }
+
+    fn step_preimages(&mut self, step: u64) -> Result<Option<Arc<dyn PreimageSource>>, TraceError> {
+        self.phase
+            .step_preimages(step)
+            .map_err(|err| TraceError::Program(Box::new(err)))
     }
 }
 

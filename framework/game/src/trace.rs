@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use opml_state::{ExitStatus, Hash, VmState};
-use opml_vm::{Machine, Timeline};
+use opml_vm::{Machine, PreimageSource, Timeline};
 
 use crate::TraceError;
 use crate::config::MAX_HEIGHT;
@@ -56,6 +56,14 @@ pub trait Trace {
     /// (whose SHA-256 is `S(step)`) and the encoded proof, the two arguments of
     /// `opml_proof::verify_step` and of the on-chain `RiscvStep.step`.
     fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError>;
+
+    /// For a program-defined trace: the data oracle's preimages that the step program reads to
+    /// re-do coarse step `step` (`S(step − 1)` to `S(step)`). None for a trace whose step
+    /// program reads no data, and for VM traces.
+    fn step_preimages(&mut self, step: u64) -> Result<Option<Arc<dyn PreimageSource>>, TraceError> {
+        let _ = step;
+        Ok(None)
+    }
 }
 
 /// Checks the arguments of [`Trace::for_each_leaf`]; returns the range's last step.

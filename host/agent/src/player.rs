@@ -522,7 +522,10 @@ impl Player {
             .step
             .as_mut()
             .ok_or(AgentError::Internal("not a program game"))?;
-        let truth = step.program.trace(&input, &lower)?;
+        let truth = match self.trace.step_preimages(g.position + 1)? {
+            Some(preimages) => step.program.trace_with(&input, &lower, preimages)?,
+            None => step.program.trace(&input, &lower)?,
+        };
         let exited_with_own =
             truth.status() == opml_vm::ExitStatus::Exited(0) && truth.output() == own.as_slice();
         let (run, final_state): (Box<dyn Trace + Send>, Vec<u8>) = if exited_with_own {

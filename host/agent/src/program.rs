@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use opml_game::{PhaseConfig, VmTrace};
 use opml_state::Hash;
-use opml_vm::{Interrupted, Machine};
+use opml_vm::{Interrupted, Machine, PreimageSource};
 
 use crate::AgentError;
 
@@ -46,6 +46,18 @@ impl Program {
     /// The honest trace of the run on `input`, as long as the games of `config` look.
     pub fn trace(&self, input: &[u8], config: &PhaseConfig) -> Result<VmTrace, AgentError> {
         Ok(VmTrace::new(self.machine(input)?, config.total_steps()))
+    }
+
+    /// [`trace`](Self::trace) with the guest's data oracle served from `preimages`.
+    pub fn trace_with(
+        &self,
+        input: &[u8],
+        config: &PhaseConfig,
+        preimages: Arc<dyn PreimageSource>,
+    ) -> Result<VmTrace, AgentError> {
+        let mut machine = self.machine(input)?;
+        machine.set_preimages(preimages);
+        Ok(VmTrace::new(machine, config.total_steps()))
     }
 
     /// Like [`trace`](Self::trace), but asks `stop` with the step reached every

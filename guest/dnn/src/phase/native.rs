@@ -37,6 +37,17 @@ impl GraphRun {
     /// Runs `model` on `input` (the graph inputs' data, concatenated in the model's input
     /// order), keeping every state and every tensor written.
     pub fn new(model: &Model<'_>, input: &[u8]) -> GraphRun {
+        GraphRun::run(model, input, None)
+    }
+
+    /// An adversary's run: node `k`'s output has its first byte's lowest bit flipped, and
+    /// every later state follows from it, so the run looks consistent everywhere but at node
+    /// `k` (for dispute tests and demos).
+    pub fn with_fault(model: &Model<'_>, input: &[u8], k: u32) -> GraphRun {
+        GraphRun::run(model, input, Some(k))
+    }
+
+    fn run(model: &Model<'_>, input: &[u8], fault: Option<u32>) -> GraphRun {
         let commitment = model.commit();
         let model_root = commitment.root();
         let task = task(&model_root, &byte_commitment(input));
@@ -58,7 +69,7 @@ impl GraphRun {
             output: None,
             refusal: None,
         };
-        if let Err(refusal) = run.execute(model) {
+        if let Err(refusal) = run.execute(model, fault) {
             let values = if run.states.len() == 1 {
                 ZERO
             } else {
@@ -70,7 +81,7 @@ impl GraphRun {
         run
     }
 
-    fn execute(&mut self, model: &Model<'_>) -> Result<(), Refusal> {
+    fn execute(&mut self, model: &Model<'_>, fault: Option<u32>) -> Result<(), Refusal> {
         let sizes: Vec<usize> = model.inputs().iter().map(|&t| self.len(t)).collect();
         if sizes.iter().sum::<usize>() != self.input.len() {
             return Err(Refusal::InputLength);
@@ -92,7 +103,10 @@ impl GraphRun {
                 .ok_or(Refusal::Compute)?;
             let out = self.metas[node.output() as usize].info;
             let output = compute(node, &args, &out).map_err(|_| Refusal::Compute)?;
-            let bytes = AlignedBytes::from_slice(output.as_ref().data().bytes());
+            let mut bytes = AlignedBytes::from_slice(output.as_ref().data().bytes());
+            if fault == Some(k as u32) {
+                bytes[0] ^= 1;
+            }
             self.write(&mut values, node.output(), bytes, k as u64 + 2);
             self.states.push(state(&self.task, &values.root(), &ZERO));
         }

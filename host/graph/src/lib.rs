@@ -1,0 +1,169 @@
+//! The graph phase of two-phase opML disputes, on the host (`docs/dnn.md`, "Graph phase").
+//!
+//! A DNN task is a model (an `.opml` file, named on chain by its model root) and an input. Its
+//! run is a sequence of coarse steps over the graph state `S(i)`: load the input, one step per
+//! node, finish. [`GraphPhase`] computes every state natively ([`opml_dnn::phase::GraphRun`],
+//! the fast path) and is the program-defined top phase of the dispute game
+//! ([`opml_game::ProgramPhase`]); a disputed coarse step is re-done in the VM by the
+//! `graph-step` guest ([`GraphPhase::vm_step`], the proving path), which reads the model and
+//! the tensors through the data oracle from the preimages [`GraphPhase::preimages`] serves.
+
+use std::fmt;
+use std::sync::Arc;
+
+use opml_dnn::phase::{GraphRun, Preimage};
+use opml_dnn::{AlignedBytes, Hash, Model, ModelError};
+use opml_game::ProgramPhase;
+use opml_vm::{ExitStatus, Machine, PreimageSource, Preimages};
+
+/// The program ID of the node step program (`graph-step`), the step program of every graph
+/// task whatever its model.
+pub const STEP_PROGRAM_ID: Hash = opml_methods::GRAPH_STEP_ID;
+/// The node step program's ELF.
+pub const STEP_PROGRAM_ELF: &[u8] = opml_methods::GRAPH_STEP_ELF;
+
+/// Why a graph phase could not be set up or a step re-done.
+#[derive(Debug)]
+pub enum GraphError {
+    /// The model file does not parse.
+    Model(ModelError),
+    /// The step program did not load (a build problem, never an input's).
+    Load(String),
+    /// The step program's run stopped without halting.
+    Vm(String),
+}
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GraphError::Model(error) => write!(f, "the model does not parse: {error}"),
+            GraphError::Load(why) => write!(f, "the node step program does not load: {why}"),
+            GraphError::Vm(why) => write!(f, "the node step program's run failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for GraphError {}
+
+impl From<ModelError> for GraphError {
+    fn from(error: ModelError) -> GraphError {
+        GraphError::Model(error)
+    }
+}
+
+/// A graph task's run as a program-defined phase: its states, computed once natively, and the
+/// data to re-do any of its steps in the VM. Clones share the run.
+#[derive(Clone, Debug)]
+pub struct GraphPhase {
+    file: Arc<AlignedBytes>,
+    run: Arc<GraphRun>,
+}
+
+/// What the VM's run of one coarse step gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmStep {
+    /// How the step program halted.
+    pub status: ExitStatus,
+    /// Its output (`S(j)` after a clean exit).
+    pub output: Vec<u8>,
+    /// Instructions executed.
+    pub steps: u64,
+    /// Preimages served to it.
+    pub preimages: usize,
+}
+
+impl GraphPhase {
+    /// The honest run of the model in `file` (a whole `.opml` file) on `input` (the graph
+    /// inputs' data, concatenated in the model's order). A wrong input length is not an
+    /// error: the run is refused at its first step, as the step program refuses it.
+    pub fn new(file: &[u8], input: &[u8]) -> Result<GraphPhase, GraphError> {
+        GraphPhase::build(file, |model| GraphRun::new(model, input))
+    }
+
+    /// An adversary's run with node `k`'s output altered ([`GraphRun::with_fault`]).
+    pub fn with_fault(file: &[u8], input: &[u8], k: u32) -> Result<GraphPhase, GraphError> {
+        GraphPhase::build(file, |model| GraphRun::with_fault(model, input, k))
+    }
+
+    fn build(
+        file: &[u8],
+        run: impl FnOnce(&Model<'_>) -> GraphRun,
+    ) -> Result<GraphPhase, GraphError> {
+        let file = Arc::new(AlignedBytes::from_slice(file));
+        let run = Arc::new(run(&Model::parse(&file)?));
+        Ok(GraphPhase { file, run })
+    }
+
+    /// The model (parsed again from the file held: the reader validated it before).
+    pub fn model(&self) -> Model<'_> {
+        Model::parse(&self.file).expect("the file parsed when the phase was built")
+    }
+
+    /// The run.
+    pub fn run(&self) -> &GraphRun {
+        &self.run
+    }
+
+    /// `S(i)`.
+    pub fn state(&self, i: u64) -> Hash {
+        self.run.state(i)
+    }
+
+    /// The preimages the node step program reads to re-do coarse step `j`.
+    pub fn preimages(&self, j: u64) -> Preimages {
+        let mut map = Preimages::new();
+        self.run.preimages(&self.model(), j, &mut |p: Preimage| {
+            map.insert(p);
+        });
+        map
+    }
+
+    /// The node step program's input for coarse step `j`: `S(j − 1) ‖ be64(j)`.
+    pub fn step_input(&self, j: u64) -> [u8; 40] {
+        graph_step::input(&self.state(j.saturating_sub(1)), j)
+    }
+
+    /// Re-does coarse step `j` in the VM: the node step program from `S(j − 1)`, its oracle
+    /// served from [`preimages`](Self::preimages), for at most `max_steps` instructions.
+    pub fn vm_step(&self, j: u64, max_steps: u64) -> Result<VmStep, GraphError> {
+        let mut machine = Machine::load(STEP_PROGRAM_ELF, self.step_input(j).to_vec())
+            .map_err(|error| GraphError::Load(error.to_string()))?;
+        let preimages = self.preimages(j);
+        let served = preimages.len();
+        machine.set_preimages(Arc::new(preimages));
+        machine.run(max_steps);
+        if let Some(error) = machine.host_error() {
+            return Err(GraphError::Vm(error.to_string()));
+        }
+        Ok(VmStep {
+            status: machine.status(),
+            output: machine.output().to_vec(),
+            steps: machine.step_count(),
+            preimages: served,
+        })
+    }
+}
+
+impl ProgramPhase for GraphPhase {
+    type Error = GraphError;
+
+    fn step_count(&self) -> u64 {
+        self.run.step_count()
+    }
+
+    fn commitment(&mut self, i: u64) -> Result<Hash, GraphError> {
+        Ok(self.run.state(i))
+    }
+
+    fn step_program_id(&self) -> Hash {
+        STEP_PROGRAM_ID
+    }
+
+    fn step_input(&mut self, i: u64) -> Result<Vec<u8>, GraphError> {
+        Ok(GraphPhase::step_input(self, i).to_vec())
+    }
+
+    fn step_preimages(&mut self, i: u64) -> Result<Option<Arc<dyn PreimageSource>>, GraphError> {
+        Ok(Some(Arc::new(self.preimages(i))))
+    }
+}
