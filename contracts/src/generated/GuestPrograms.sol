@@ -27,7 +27,7 @@ library GuestPrograms {
     bytes32 internal constant HASHBENCH_ID = 0x7d31ca04723b0016cbbfe4ab6d780cbbb4e99925bde5b4c13d65e7e8a01b3e52;
 
     /// @notice Program ID of the `mnist` guest.
-    bytes32 internal constant MNIST_ID = 0xcca0ba868ddeebb0ebbfef5ebfc495278b8c5f091ee77e0cc19384dd2494ea32;
+    bytes32 internal constant MNIST_ID = 0xf0b0bfe40d89e0ab3691a2028eb577ab10384130c251fca691d9e22f674ea022;
 
     /// @notice Program ID of the `syscalls` guest.
     bytes32 internal constant SYSCALLS_ID = 0x80cc440a324ae0c7c5a83306bca51aa56645417555976d170b6ab8b7ef809d77;

@@ -1,9 +1,12 @@
 //! What adversaries claim: traces that leave the true run at a chosen step, and wrong final
 //! states that still look like halted runs.
 
+use std::sync::Arc;
+
 use alloy_primitives::keccak256;
 use opml_game::{Trace, TraceError, VmTrace};
 use opml_state::{Hash, VmState, output, sha256};
+use opml_vm::PreimageSource;
 
 /// A trace that follows `truth` before step `from` and lies from there on: made-up state
 /// hashes up to the step `end_step`, then the fixed point `end` (like a halted run).
@@ -81,6 +84,11 @@ impl<T: Trace> Trace for LyingTrace<T> {
     fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError> {
         // Only true steps have proofs.
         self.truth.step_witness(step)
+    }
+
+    fn step_preimages(&mut self, step: u64) -> Result<Option<Arc<dyn PreimageSource>>, TraceError> {
+        // A lie about states, not about data: the step program reads the true data.
+        self.truth.step_preimages(step)
     }
 }
 

@@ -8,14 +8,14 @@
 use std::time::Instant;
 
 use alloy_primitives::{Address, B256, U256};
-use alloy_sol_types::SolEventInterface;
+use alloy_sol_types::{SolCall, SolEventInterface};
 use opml_chain::contracts::DisputeGame;
 use opml_chain::{Chain, ChainError, LogQuery, TxReceipt};
 use serde::Serialize;
 
 use crate::AgentError;
 use crate::deploy::{Contracts, send, view};
-use crate::player::{Conduct, Move, Player};
+use crate::player::{Move, Player};
 use crate::record::{GameRecord, Party};
 
 /// Most rounds a game may take before the arena calls it stuck (a game of the deepest
@@ -221,14 +221,40 @@ pub fn send_move(
             player.accepted();
             Ok(Sent::Accepted(receipt))
         }
-        Err(AgentError::Chain(error @ ChainError::Revert { .. }))
-            if player.conduct() != Conduct::Honest =>
-        {
+        Err(AgentError::Chain(error @ ChainError::Revert { .. })) if player.is_adversary() => {
             player.refused();
             Ok(Sent::Refused(error))
         }
         Err(error) => Err(error),
     }
+}
+
+/// Opens a game directly on the `DisputeGame` contract (no registry), as `params.challenger`:
+/// the challenger's top-phase root goes with it. For tools and tests of games alone; tasks
+/// open their games through the registry. Returns the game's id.
+pub fn open_game(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    params: DisputeGame::Params,
+    challenger: &mut Player,
+) -> Result<u64, AgentError> {
+    let (root, end, end_proof) = challenger.top_commitment()?;
+    let from = params.challenger;
+    let create = DisputeGame::createCall {
+        params,
+        root: B256::from(root),
+        end: B256::from(end),
+        endProof: end_proof.into_iter().map(B256::from).collect(),
+    };
+    let receipt = send(
+        chain,
+        from,
+        contracts.game,
+        U256::ZERO,
+        create.abi_encode().into(),
+    )?;
+    let created: DisputeGame::GameCreated = crate::roles::event(&receipt, contracts.game)?;
+    crate::roles::id_of(created.id)
 }
 
 /// Plays game `id` between `claimant` and `challenger` to its end, telling `observer` what

@@ -187,6 +187,9 @@ pub struct Player {
     /// The true trace, for [`Conduct::Inconsistent`] child commitments.
     truth: Option<Box<dyn Trace + Send>>,
     conduct: Conduct,
+    /// Made by [`Player::adversary`]: a move it cannot make or the chain refuses ends its
+    /// play instead of being an error.
+    adversary: bool,
     /// Trees of the current phase and the one below, by (phase, range start).
     trees: HashMap<(usize, u64), HistoryTree>,
     moves: usize,
@@ -224,6 +227,7 @@ impl Player {
             trace,
             truth: None,
             conduct: Conduct::Honest,
+            adversary: false,
             trees: HashMap::new(),
             moves: 0,
             gave_up: false,
@@ -244,6 +248,7 @@ impl Player {
         Player {
             truth,
             conduct,
+            adversary: true,
             ..Player::honest(side, config, trace)
         }
     }
@@ -293,6 +298,12 @@ impl Player {
     /// Its conduct.
     pub fn conduct(&self) -> Conduct {
         self.conduct
+    }
+
+    /// Whether it was made by [`Player::adversary`] (whatever its conduct: a lying trace
+    /// played by the rules is an adversary too).
+    pub fn is_adversary(&self) -> bool {
+        self.adversary
     }
 
     /// Moves it has made (accepted by the chain).
@@ -357,7 +368,15 @@ impl Player {
         let started = Instant::now();
         let mv = self.choose(g, clock_left);
         self.busy += started.elapsed();
-        mv
+        match mv {
+            // A liar's trace may have no move to give (say, no step proof of a lie): it goes
+            // silent, as a real one would.
+            Err(_) if self.adversary => {
+                self.gave_up = true;
+                Ok(None)
+            }
+            mv => mv,
+        }
     }
 
     fn choose(&mut self, g: &GameRecord, clock_left: u64) -> Result<Option<Move>, AgentError> {

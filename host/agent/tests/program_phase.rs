@@ -9,9 +9,9 @@ use std::convert::Infallible;
 
 use alloy_primitives::{B256, U256, keccak256};
 use alloy_sol_types::SolCall;
-use opml_agent::arena::play;
+use opml_agent::arena::{open_game, play};
 use opml_agent::deploy::send;
-use opml_agent::{Conduct, Contracts, Party, Player, Program, RegistryConfig, roles};
+use opml_agent::{Conduct, Contracts, Party, Player, Program, RegistryConfig};
 use opml_chain::EmbeddedChain;
 use opml_chain::contracts::DisputeGame;
 use opml_game::{PhaseConfig, ProgramPhase, ProgramTrace};
@@ -82,32 +82,17 @@ fn game(liar: Party, lie_from: u64, conduct: Conduct) -> (Party, bool, Vec<&'sta
     let mut claimant = player(Party::Claimant, config, lie(Party::Claimant), conduct);
     let mut challenger = player(Party::Challenger, config, lie(Party::Challenger), conduct);
     let (_, claimed_end, _) = claimant.top_commitment().unwrap();
-    let (root, end, end_proof) = challenger.top_commitment().unwrap();
-    let start = HashChain::new(None).links[0];
-    let create = DisputeGame::createCall {
-        params: DisputeGame::Params {
-            claimant: accounts[2],
-            challenger: accounts[3],
-            startState: B256::from(start),
-            claimedEnd: B256::from(claimed_end),
-            heights: B256::from(config.pack()),
-            clock: 3600,
-            stepProgram: B256::from(opml_methods::CHAIN_STEP_ID),
-        },
-        root: B256::from(root),
-        end: B256::from(end),
-        endProof: end_proof.into_iter().map(B256::from).collect(),
+    let params = DisputeGame::Params {
+        claimant: accounts[2],
+        challenger: accounts[3],
+        startState: B256::from(HashChain::new(None).links[0]),
+        claimedEnd: B256::from(claimed_end),
+        heights: B256::from(config.pack()),
+        clock: 3600,
+        stepProgram: B256::from(opml_methods::CHAIN_STEP_ID),
     };
-    let receipt = send(
-        &mut chain,
-        accounts[3],
-        contracts.game,
-        U256::ZERO,
-        create.abi_encode().into(),
-    )
-    .expect("the challenger opens the game");
-    let created: DisputeGame::GameCreated = roles::event(&receipt, contracts.game).unwrap();
-    let id = u64::try_from(created.id).unwrap();
+    let id = open_game(&mut chain, &contracts, params, &mut challenger)
+        .expect("the challenger opens the game");
     let report = play(
         &mut chain,
         &contracts,
@@ -198,29 +183,16 @@ fn invalid_program_descents_revert_with_custom_errors() {
     let mut claimant = player(Party::Claimant, config, Some(10), Conduct::Honest);
     let mut challenger = player(Party::Challenger, config, None, Conduct::Honest);
     let (_, claimed_end, _) = claimant.top_commitment().unwrap();
-    let (root, end, end_proof) = challenger.top_commitment().unwrap();
-    let create = DisputeGame::createCall {
-        params: DisputeGame::Params {
-            claimant: accounts[2],
-            challenger: accounts[3],
-            startState: B256::from(HashChain::new(None).links[0]),
-            claimedEnd: B256::from(claimed_end),
-            heights: B256::from(config.pack()),
-            clock: 3600,
-            stepProgram: B256::from(opml_methods::CHAIN_STEP_ID),
-        },
-        root: B256::from(root),
-        end: B256::from(end),
-        endProof: end_proof.into_iter().map(B256::from).collect(),
+    let params = DisputeGame::Params {
+        claimant: accounts[2],
+        challenger: accounts[3],
+        startState: B256::from(HashChain::new(None).links[0]),
+        claimedEnd: B256::from(claimed_end),
+        heights: B256::from(config.pack()),
+        clock: 3600,
+        stepProgram: B256::from(opml_methods::CHAIN_STEP_ID),
     };
-    send(
-        &mut chain,
-        accounts[3],
-        contracts.game,
-        U256::ZERO,
-        create.abi_encode().into(),
-    )
-    .unwrap();
+    open_game(&mut chain, &contracts, params, &mut challenger).unwrap();
     let g = play_to_program_descent(&mut chain, &contracts, 0, &mut claimant, &mut challenger);
     assert_eq!(g.position + 1, 10, "the chains part at link 10");
     let Some(opml_agent::Move::DescendProgram {

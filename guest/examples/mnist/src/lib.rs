@@ -99,6 +99,32 @@ pub fn input(model: Model, pixels: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// The graph input of every built-in model for `pixels` (784 gray bytes): the 784 values
+/// `pixel / 255` as f32 LE, the input of a two-phase task (`docs/dnn.md`, "Graph phase").
+pub fn graph_input(pixels: &[u8]) -> Vec<u8> {
+    scaled(pixels)
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect()
+}
+
+/// `pixel / 255` for every pixel.
+fn scaled(pixels: &[u8]) -> Vec<f32> {
+    pixels.iter().map(|&p| f32::from(p) / 255.0).collect()
+}
+
+/// The scores and the class in a graph run's output (the built-in models' graph outputs:
+/// ten f32 scores, then the class as an i32, all LE); `None` if it has another shape.
+pub fn graph_output(output: &[u8]) -> Option<([f32; 10], u8)> {
+    let (scores, class) = output.split_first_chunk::<40>()?;
+    let class = u8::try_from(i32::from_le_bytes(class.try_into().ok()?)).ok()?;
+    let mut values = [0f32; 10];
+    for (value, bytes) in values.iter_mut().zip(scores.as_chunks::<4>().0) {
+        *value = f32::from_le_bytes(*bytes);
+    }
+    Some((values, class))
+}
+
 /// What the guest commits.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Prediction {
@@ -163,8 +189,7 @@ pub fn classify(model: Model, pixels: &[u8]) -> Result<Prediction, ClassifyError
         .first()
         .and_then(|&t| graph.tensor(t))
         .ok_or(ClassifyError::Outputs)?;
-    let x: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
-    let x = Tensor::f32(info.shape.dims(), x).map_err(ClassifyError::Dnn)?;
+    let x = Tensor::f32(info.shape.dims(), scaled(pixels)).map_err(ClassifyError::Dnn)?;
     let mut commitment = chain_start(graph.checksum(), &[x.hash()]);
     let outputs = run_observed(&graph, &[x], |_, out| {
         commitment = chain_next(&commitment, &out.hash());
