@@ -342,6 +342,9 @@ contract GraphTasksTest is TestBase {
         uint256 taskId =
             registry.postGraphTask{value: FEE}(stepProgram, modelRoot, input, HEIGHTS, deadline);
         emit log_named_uint("postGraphTask (3136-byte input), call gas", before - gasleft());
+        before = gasleft();
+        registry.byteCommitment(input);
+        emit log_named_uint("byteCommitment (3136 bytes), call gas", before - gasleft());
         bytes memory out = output40();
         before = gasleft();
         registry.commitGraphResult{value: SERVER_BOND}(taskId, values, out);
