@@ -6,6 +6,7 @@ import {InputOracle} from "./InputOracle.sol";
 import {VmConstants as C} from "./lib/VmConstants.sol";
 import {StateLength} from "./lib/Errors.sol";
 import {Phases} from "./lib/Phases.sol";
+import {GraphState} from "./lib/GraphState.sol";
 
 /// @title TaskRegistry
 /// @notice The opML task lifecycle. A requester posts a task (program, input, phase
@@ -16,6 +17,15 @@ import {Phases} from "./lib/Phases.sol";
 /// verified output here. A result proven wrong rejects its round: the server's bond is split
 /// (requester, burn, reward pool), the task reopens for a new round until its deadline, and
 /// every challenger who won that round shares the pool.
+///
+/// A task is of one of two kinds, fixed when it is posted. A **VM task** runs a program on an
+/// input published in the `InputOracle`; its result is a packed halted VM state, and its
+/// games bisect the VM trace from the program's initial state. A **graph task** runs a DNN
+/// model (its `modelRoot`) on input bytes given with the task (and published in its event);
+/// its result is the output bytes and an opaque `values` root, from which the registry derives
+/// the claimed final graph state (`GraphState`); its games have a program-defined top phase
+/// over the graph's coarse steps, re-done below by its step program (`DisputeGame.Params`).
+/// Everything after the commitment (windows, bonds, rounds, payouts) is the same for both.
 /// @dev Note: the invariants.
 /// - Pull payments: every payment is credited to `balanceOf` and pulled with `withdraw`; no
 ///   transfer happens inside the lifecycle, so nothing can re-enter it.
@@ -33,6 +43,8 @@ import {Phases} from "./lib/Phases.sol";
 ///   honest agent the time to run it, build its trees and move (`requiredWindow`,
 ///   `requiredClock`).
 /// - Bounded work: no function loops over disputes or rounds.
+/// - One kind per task: `commitResult` serves VM tasks only and `commitGraphResult` graph tasks
+///   only; a task's kind, program and input commitment never change.
 contract TaskRegistry {
     /*//////////////////////////////////////////////////////////////
                                  TYPES
@@ -52,6 +64,14 @@ contract TaskRegistry {
         Cancelled
     }
 
+    /// @notice What a task computes (fixed when posted).
+    enum TaskKind {
+        /// A program run on an `InputOracle` input; the result is a packed VM state.
+        Vm,
+        /// A DNN graph run on input bytes of the task; the result is output bytes and values.
+        Graph
+    }
+
     /// @notice Where one challenger's dispute stands.
     enum DisputeStatus {
         None,
@@ -65,16 +85,21 @@ contract TaskRegistry {
         Collected
     }
 
-    /// @notice A requested computation (as stored).
+    /// @notice A requested computation (as stored). The first slot packs the requester, the
+    /// deadline, the status and the kind, which a commitment reads together.
     struct TaskData {
         address requester;
         /// Last moment a result may be committed.
         uint64 deadline;
         TaskStatus status;
+        TaskKind kind;
         /// The current round: 0, then one more after each rejection.
         uint32 round;
         uint256 fee;
+        /// The program (VM task) or the step program of the graph's coarse steps (graph task).
         bytes32 programId;
+        /// The input's `InputOracle` commitment (VM task) or the task word
+        /// `H(modelRoot ‖ byte_commitment(input))` (graph task, `GraphState.taskWord`).
         bytes32 inputCommitment;
         /// The dispute games' phase heights (`DisputeGame.checkHeights`).
         bytes32 heights;
@@ -98,6 +123,8 @@ contract TaskRegistry {
         uint32 openDisputes;
         /// The current round's claimed final state hash.
         bytes32 finalState;
+        /// The task's kind (last, so that decoders of the fields above keep their offsets).
+        TaskKind kind;
     }
 
     /// @notice One commitment of a task's result and the disputes of it.
@@ -195,6 +222,23 @@ contract TaskRegistry {
         uint256 fee,
         uint64 deadline
     );
+    /// @notice A requester posted a graph task: run the model `modelRoot` on `input` (the bytes
+    /// themselves, so that every agent has them: data availability), disputed in games of
+    /// `stepProgram` over phase `heights`; `task` is its task word. A graph task emits this
+    /// event instead of `TaskPosted` (one posting event per task, named by its kind): agents
+    /// that serve VM tasks never mistake it for one, and agents that serve graph tasks find
+    /// every one of them, and everything they need, here.
+    event GraphTaskPosted(
+        uint256 indexed taskId,
+        address indexed requester,
+        bytes32 indexed modelRoot,
+        bytes32 stepProgram,
+        bytes32 task,
+        bytes32 heights,
+        uint256 fee,
+        uint64 deadline,
+        bytes input
+    );
     /// @notice A server committed a result (the full claim), opening round `round`.
     event ResultCommitted(
         uint256 indexed taskId,
@@ -203,6 +247,17 @@ contract TaskRegistry {
         uint8 exitStatus,
         uint32 exitCode,
         uint64 steps,
+        bytes output,
+        uint256 round
+    );
+    /// @notice A server committed the result of a graph task (the full claim: `values` and
+    /// `output`, from which the registry derived `finalState`), opening round `round`. Emitted
+    /// instead of `ResultCommitted`.
+    event GraphResultCommitted(
+        uint256 indexed taskId,
+        address indexed server,
+        bytes32 finalState,
+        bytes32 values,
         bytes output,
         uint256 round
     );
@@ -290,6 +345,19 @@ contract TaskRegistry {
     error RoundNotRejected(uint256 taskId, uint256 round);
     /// @notice `challenger` has no uncollected win in round `round` of this task.
     error NothingToCollect(uint256 taskId, uint256 round, address challenger);
+    /// @notice The call is for tasks of another kind (`commitResult` for VM tasks,
+    /// `commitGraphResult` for graph tasks).
+    error WrongKind(TaskKind expected, TaskKind actual);
+    /// @notice A graph task's top phase is program-defined: it needs a VM phase below it
+    /// (at least two phases), or none of its games could be created
+    /// (`DisputeGame.ProgramPhaseAlone`).
+    error GraphTaskNeedsTwoPhases(bytes32 heights);
+    /// @notice A graph task needs a step program (a zero program ID would make its games
+    /// bisect a VM trace from a graph state).
+    error NoStepProgram();
+    /// @notice A graph task's games start from its own `S(0)`: `challenge` takes no initial
+    /// state for it (`length` bytes were given).
+    error UnexpectedInitialState(uint256 length);
     /// @notice Nothing to withdraw.
     error NothingToWithdraw();
     /// @notice The transfer of a withdrawal failed.
@@ -324,23 +392,32 @@ contract TaskRegistry {
         returns (uint256 taskId)
     {
         if (!inputOracle.isAvailable(inputCommitment)) revert InputUnavailable(inputCommitment);
-        if (deadline <= block.timestamp) revert DeadlinePassed(deadline);
-        games.checkHeights(heights);
-        uint256 needed = requiredWindow(heights);
-        if (needed > challengeWindow) revert WindowTooShort(needed, challengeWindow);
-        needed = requiredClock(heights);
-        if (needed > gameClock) revert ClockTooShort(needed, gameClock);
-        taskId = taskCount++;
-        TaskData storage t = tasks[taskId];
-        t.requester = msg.sender;
-        t.deadline = deadline;
-        t.status = TaskStatus.Open;
-        t.fee = msg.value;
-        t.programId = programId;
-        t.inputCommitment = inputCommitment;
-        t.heights = heights;
+        taskId = _post(TaskKind.Vm, programId, inputCommitment, heights, deadline);
         emit TaskPosted(
             taskId, msg.sender, programId, inputCommitment, heights, msg.value, deadline
+        );
+    }
+
+    /// @notice Posts a graph task: run the DNN model `modelRoot` on `input`, disputed with
+    /// phase `heights` (at least two: the top phase bisects the graph's coarse steps, the
+    /// phases below the VM run of `stepProgram` re-doing one), before `deadline`. The value
+    /// sent is the fee. The task's input commitment is its task word
+    /// `H(modelRoot ‖ byte_commitment(input))`; the input bytes are published in
+    /// `GraphTaskPosted` (no `InputOracle` upload). The window and clock must leave an honest
+    /// agent the time the heights need, counted as for a VM trace of `2^sum(h)` steps (the
+    /// native graph run is no longer than the step program's runs over every coarse step).
+    function postGraphTask(
+        bytes32 stepProgram,
+        bytes32 modelRoot,
+        bytes calldata input,
+        bytes32 heights,
+        uint64 deadline
+    ) external payable returns (uint256 taskId) {
+        if (stepProgram == 0) revert NoStepProgram();
+        bytes32 task_ = GraphState.taskWord(modelRoot, input);
+        taskId = _post(TaskKind.Graph, stepProgram, task_, heights, deadline);
+        emit GraphTaskPosted(
+            taskId, msg.sender, modelRoot, stepProgram, task_, heights, msg.value, deadline, input
         );
     }
 
@@ -351,9 +428,7 @@ contract TaskRegistry {
         external
         payable
     {
-        TaskData storage t = _task(taskId, TaskStatus.Open);
-        if (block.timestamp > t.deadline) revert DeadlinePassed(t.deadline);
-        if (msg.value != serverBond) revert WrongBond(msg.value, serverBond);
+        TaskData storage t = _committable(taskId, TaskKind.Vm);
         if (finalStateData.length != C.STATE_LEN) revert StateLength(finalStateData.length);
         uint8 exitStatus = uint8(finalStateData[C.STATUS]);
         if (exitStatus == C.STATUS_RUNNING) revert ResultNotHalted();
@@ -365,28 +440,40 @@ contract TaskRegistry {
         if (steps > 1 << total) revert ResultTooLong(steps, 1 << total);
         _checkOutput(finalStateData, output);
 
-        t.status = TaskStatus.Committed;
-        Round storage r = rounds[taskId][t.round];
-        r.server = msg.sender;
-        r.committedAt = uint64(block.timestamp);
-        r.finalState = sha256(finalStateData);
-        outputs[taskId] = output;
+        bytes32 finalState = sha256(finalStateData);
+        uint256 round_ = _commit(taskId, t, finalState, output);
         emit ResultCommitted(
             taskId,
             msg.sender,
-            r.finalState,
+            finalState,
             exitStatus,
             uint32(bytes4(finalStateData[C.EXIT_CODE:C.EXIT_CODE + 4])),
             steps,
             output,
-            t.round
+            round_
         );
+    }
+
+    /// @notice Commits the result of a graph task, opening its current round: the output bytes
+    /// and the server's `values` root. The registry derives the claimed final graph state
+    /// `H(task ‖ H(values ‖ byte_commitment(output)))` itself, so the output a requester reads
+    /// is the one the games dispute. The value sent is the server bond.
+    function commitGraphResult(uint256 taskId, bytes32 values, bytes calldata output)
+        external
+        payable
+    {
+        TaskData storage t = _committable(taskId, TaskKind.Graph);
+        bytes32 finalState = GraphState.finalState(t.inputCommitment, values, output);
+        uint256 round_ = _commit(taskId, t, finalState, output);
+        emit GraphResultCommitted(taskId, msg.sender, finalState, values, output, round_);
     }
 
     /// @notice Disputes the current round's result of `taskId` with a bond, opening a game
     /// against its server.
-    /// @param initialState The program's packed initial state (hashing to the program ID); the
-    /// game starts from it with the task's input.
+    /// @param initialState VM task: the program's packed initial state (hashing to the program
+    /// ID); the game starts from it with the task's input. Graph task: empty; the game starts
+    /// from the task's `S(0)`, with the task's step program below its program-defined top
+    /// phase.
     /// @param root The challenger's top-phase history root.
     /// @param end Its last leaf: the challenger's final state, which must differ from the
     /// claim.
@@ -407,15 +494,23 @@ contract TaskRegistry {
         Dispute storage d = disputes[taskId][round_][msg.sender];
         if (msg.sender == r.server || d.status != DisputeStatus.None) revert NotAllowed();
 
+        bool graph = t.kind == TaskKind.Graph;
+        bytes32 startState;
+        if (graph) {
+            if (initialState.length != 0) revert UnexpectedInitialState(initialState.length);
+            startState = GraphState.startState(t.inputCommitment);
+        } else {
+            startState = _startState(initialState, t.programId, t.inputCommitment);
+        }
         gameId = games.create(
             DisputeGame.Params({
                 claimant: r.server,
                 challenger: msg.sender,
-                startState: _startState(initialState, t.programId, t.inputCommitment),
+                startState: startState,
                 claimedEnd: r.finalState,
                 heights: t.heights,
                 clock: gameClock,
-                stepProgram: bytes32(0)
+                stepProgram: graph ? t.programId : bytes32(0)
             }),
             root,
             end,
@@ -518,7 +613,8 @@ contract TaskRegistry {
             server: r.server,
             committedAt: r.committedAt,
             openDisputes: r.openDisputes,
-            finalState: r.finalState
+            finalState: r.finalState,
+            kind: t.kind
         });
     }
 
@@ -540,6 +636,37 @@ contract TaskRegistry {
         returns (Dispute memory)
     {
         return disputes[taskId][round_][challenger];
+    }
+
+    /// @notice `byte_commitment(data)` (`GraphState`): the commitment of a graph task's input
+    /// or output bytes.
+    function byteCommitment(bytes calldata data) external view returns (bytes32) {
+        return GraphState.byteCommitment(data);
+    }
+
+    /// @notice The task word of a graph task of `modelRoot` on `input` (its stored input
+    /// commitment).
+    function graphTaskWord(bytes32 modelRoot, bytes calldata input)
+        external
+        view
+        returns (bytes32)
+    {
+        return GraphState.taskWord(modelRoot, input);
+    }
+
+    /// @notice `S(0)` of the graph task with task word `task`: the start of its games.
+    function graphStartState(bytes32 task_) external view returns (bytes32) {
+        return GraphState.startState(task_);
+    }
+
+    /// @notice The final graph state that `commitGraphResult(values, output)` claims for the
+    /// graph task with task word `task`.
+    function graphFinalState(bytes32 task_, bytes32 values, bytes calldata output)
+        external
+        view
+        returns (bytes32)
+    {
+        return GraphState.finalState(task_, values, output);
     }
 
     /// @notice Seconds an honest challenger needs before it can dispute a result: run the task
@@ -565,6 +692,64 @@ contract TaskRegistry {
         if (taskId >= taskCount) revert NoSuchTask(taskId);
         t = tasks[taskId];
         if (t.status != status) revert WrongStatus(status, t.status);
+    }
+
+    /// @dev Checks a task of either kind and records it (the caller emits its event): a
+    /// deadline ahead, valid heights (two phases at least for a graph task), a window and a
+    /// clock that fit them. The value sent is the fee.
+    function _post(
+        TaskKind kind,
+        bytes32 programId,
+        bytes32 inputCommitment,
+        bytes32 heights,
+        uint64 deadline
+    ) internal returns (uint256 taskId) {
+        if (deadline <= block.timestamp) revert DeadlinePassed(deadline);
+        (uint256 k,) = games.checkHeights(heights);
+        if (kind == TaskKind.Graph && k < 2) revert GraphTaskNeedsTwoPhases(heights);
+        uint256 needed = requiredWindow(heights);
+        if (needed > challengeWindow) revert WindowTooShort(needed, challengeWindow);
+        needed = requiredClock(heights);
+        if (needed > gameClock) revert ClockTooShort(needed, gameClock);
+        taskId = taskCount++;
+        TaskData storage t = tasks[taskId];
+        t.requester = msg.sender;
+        t.deadline = deadline;
+        t.status = TaskStatus.Open;
+        // `TaskKind.Vm` is the zero value: a VM task writes nothing more to its first slot.
+        if (kind != TaskKind.Vm) t.kind = kind;
+        t.fee = msg.value;
+        t.programId = programId;
+        t.inputCommitment = inputCommitment;
+        t.heights = heights;
+    }
+
+    /// @dev The open task `taskId` of `kind`, before its deadline, with the server bond sent:
+    /// what a commitment of either kind checks before its own result checks.
+    function _committable(uint256 taskId, TaskKind kind)
+        internal
+        view
+        returns (TaskData storage t)
+    {
+        t = _task(taskId, TaskStatus.Open);
+        if (t.kind != kind) revert WrongKind(kind, t.kind);
+        if (block.timestamp > t.deadline) revert DeadlinePassed(t.deadline);
+        if (msg.value != serverBond) revert WrongBond(msg.value, serverBond);
+    }
+
+    /// @dev Opens the current round of `t` with the caller's checked result (`finalState`,
+    /// `output`) and returns its number.
+    function _commit(uint256 taskId, TaskData storage t, bytes32 finalState, bytes calldata output)
+        internal
+        returns (uint256 round_)
+    {
+        t.status = TaskStatus.Committed;
+        round_ = t.round;
+        Round storage r = rounds[taskId][round_];
+        r.server = msg.sender;
+        r.committedAt = uint64(block.timestamp);
+        r.finalState = finalState;
+        outputs[taskId] = output;
     }
 
     /// @dev Rejects round `round` of `taskId` on its first win (by `challenger`): splits the

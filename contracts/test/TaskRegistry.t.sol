@@ -354,6 +354,7 @@ contract TaskRegistryTest is TestBase {
         vm.assertEq(t.programId, programId, "program");
         vm.assertEq(t.inputCommitment, input, "input");
         vm.assertEq(t.heights, HEIGHTS, "heights");
+        vm.assertEq(uint256(t.kind), uint256(TaskRegistry.TaskKind.Vm), "a VM task");
         assertStatus(taskId, TaskRegistry.TaskStatus.Open);
         vm.assertEq(address(registry).balance, FEE, "fee held");
         vm.assertEq(postTask(), 1, "second id");
