@@ -49,6 +49,7 @@ fn dispute(
     let scenario = Scenario {
         program,
         input,
+        model: None,
         config: PhaseConfig::new(heights).expect("valid heights"),
         registry: RegistryConfig::default(),
         adversary: Some(Adversary {

@@ -26,6 +26,7 @@ fn challenge(chain: &mut dyn Chain, model: mnist::Model, pixels: &[u8], steps: u
     let scenario = Scenario {
         program: Program::new(opml_methods::MNIST_ELF).expect("loads"),
         input: mnist::input(model, pixels),
+        model: None,
         config: PhaseConfig::new(&[(total - 16) as u8, 8, 8]).expect("valid heights"),
         registry: RegistryConfig::default(),
         adversary: Some(Adversary {

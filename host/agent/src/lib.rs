@@ -70,6 +70,10 @@ pub enum AgentError {
     },
     /// The task's program is not one the agent was given.
     UnknownProgram(Hash),
+    /// A graph task's model does not parse, or its node step cannot be re-done.
+    Graph(opml_graph::GraphError),
+    /// No model with this model root is known to the agent.
+    UnknownModel(Hash),
     /// The program did not halt within the games' trace length.
     NoHalt(u64),
     /// The backend has fewer accounts than the roles need.
@@ -115,6 +119,10 @@ impl fmt::Display for AgentError {
                     hex::encode(id)
                 )
             }
+            AgentError::Graph(error) => write!(f, "graph task: {error}"),
+            AgentError::UnknownModel(root) => {
+                write!(f, "model 0x{} is not one this agent has", hex::encode(root))
+            }
             AgentError::NoHalt(steps) => {
                 write!(
                     f,
@@ -145,6 +153,12 @@ impl From<opml_vm::LoadError> for AgentError {
 impl From<TraceError> for AgentError {
     fn from(error: TraceError) -> AgentError {
         AgentError::Trace(error)
+    }
+}
+
+impl From<opml_graph::GraphError> for AgentError {
+    fn from(error: opml_graph::GraphError) -> AgentError {
+        AgentError::Graph(error)
     }
 }
 

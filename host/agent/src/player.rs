@@ -717,6 +717,7 @@ mod tests {
                     let scenario = Scenario {
                         program: program.clone(),
                         input: input.clone(),
+                        model: None,
                         config,
                         registry: RegistryConfig::default(),
                         adversary: Some(Adversary {

@@ -197,6 +197,73 @@ pub fn commit_result(
     )
 }
 
+/// What a requester asks for in a graph task (two-phase DNN inference, `docs/dnn.md`,
+/// "Graph phase").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphRequest {
+    /// The node step program (`opml_graph::STEP_PROGRAM_ID`).
+    pub step_program: Hash,
+    /// The model root of the `.opml` model.
+    pub model_root: Hash,
+    /// The graph inputs' data, concatenated (published in the posting event's log).
+    pub input: Vec<u8>,
+    /// The phases of its dispute games: the graph phase on top.
+    pub config: PhaseConfig,
+    /// The fee, in wei.
+    pub fee: U256,
+    /// Last moment for a result (block time).
+    pub deadline: u64,
+}
+
+/// Posts a graph task; returns its id.
+pub fn post_graph_task(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    request: &GraphRequest,
+) -> Result<u64, AgentError> {
+    let call = TaskRegistry::postGraphTaskCall {
+        stepProgram: B256::from(request.step_program),
+        modelRoot: B256::from(request.model_root),
+        input: Bytes::copy_from_slice(&request.input),
+        heights: B256::from(request.config.pack()),
+        deadline: request.deadline,
+    };
+    let receipt = send(
+        chain,
+        from,
+        contracts.registry,
+        request.fee,
+        call.abi_encode().into(),
+    )?;
+    let posted: TaskRegistry::GraphTaskPosted = event(&receipt, contracts.registry)?;
+    id_of(posted.taskId)
+}
+
+/// Commits a graph task's result (the final values root and the output bytes; the registry
+/// derives the final graph state) with the server bond.
+pub fn commit_graph_result(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    from: Address,
+    task_id: u64,
+    values: &Hash,
+    output: &[u8],
+) -> Result<TxReceipt, AgentError> {
+    let call = TaskRegistry::commitGraphResultCall {
+        taskId: U256::from(task_id),
+        values: B256::from(*values),
+        output: Bytes::copy_from_slice(output),
+    };
+    send(
+        chain,
+        from,
+        contracts.registry,
+        contracts.config.server_bond,
+        call.abi_encode().into(),
+    )
+}
+
 /// Disputes the result of `task_id` with the challenger bond and the challenger's top-phase
 /// commitment; returns the game id.
 pub fn challenge(

@@ -4,11 +4,14 @@
 //! honest server (the deployer's account) commits the true result in round 1. `opml demo`, the adversarial suite and the
 //! benchmarks all run this.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use alloy_primitives::{Address, U256, keccak256};
 use opml_chain::Chain;
-use opml_game::{PhaseConfig, Trace};
+use opml_dnn::phase::state as graph_state;
+use opml_game::{PhaseConfig, ProgramTrace, Trace};
+use opml_graph::GraphPhase;
 use opml_state::{Hash, sha256};
 use serde::Serialize;
 
@@ -39,10 +42,15 @@ pub struct Adversary {
 /// One run of the story.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    /// The task's program.
+    /// The task's program; for a graph task, its node step program.
     pub program: Program,
-    /// The task's input.
+    /// The task's input; for a graph task, the graph inputs' data.
     pub input: Vec<u8>,
+    /// `Some(.opml file)`: a graph task (two-phase DNN inference, `docs/dnn.md`, "Graph
+    /// phase") of this model on `input`; its top phase is the graph phase and
+    /// `program` must be `opml_graph`'s node step program. An adversary's `from_step` is
+    /// then the coarse step its run departs from (a node's output altered).
+    pub model: Option<Arc<[u8]>>,
     /// The games' phases.
     pub config: PhaseConfig,
     /// The registry's bonds, window and clocks.
@@ -220,17 +228,37 @@ pub fn run_on(
     let config = &scenario.config;
     let program = &scenario.program;
 
-    // Both sides run the program (a liar runs it too, to know where to lie).
+    // Both sides run the task (a liar runs it too, to know where to lie).
     let executing = Instant::now();
-    let server_truth = program.trace(&scenario.input, config)?;
-    let challenger_truth = program.trace(&scenario.input, config)?;
-    if !server_truth.status().is_halted() {
-        return Err(AgentError::NoHalt(config.total_steps()));
-    }
+    let graph = match &scenario.model {
+        Some(model) => Some(GraphPhase::new(model, &scenario.input)?),
+        None => None,
+    };
+    let vm = match graph {
+        Some(_) => None,
+        None => {
+            let server_truth = program.trace(&scenario.input, config)?;
+            let challenger_truth = program.trace(&scenario.input, config)?;
+            if !server_truth.status().is_halted() {
+                return Err(AgentError::NoHalt(config.total_steps()));
+            }
+            Some((server_truth, challenger_truth))
+        }
+    };
     let execute_s = executing.elapsed().as_secs_f64();
-    let true_final = server_truth.final_state().clone();
-    let true_output = server_truth.output().to_vec();
-    let steps = true_final.step;
+    let vm_final = vm.as_ref().map(|(truth, _)| truth.final_state().clone());
+    let (true_output, steps) = match (&graph, &vm) {
+        (Some(phase), _) => (
+            phase
+                .run()
+                .output()
+                .ok_or(AgentError::Internal("the graph task's input is refused"))?
+                .to_vec(),
+            phase.step_count(),
+        ),
+        (None, Some((truth, _))) => (truth.output().to_vec(), truth.final_state().step),
+        (None, None) => return Err(AgentError::Internal("no run")),
+    };
     observer(&Event::Executed {
         steps,
         output: &true_output,
@@ -238,47 +266,92 @@ pub fn run_on(
 
     // The requester publishes the input and posts the task.
     let fee = U256::from(FEE_WEI);
-    let now = chain.timestamp()?;
-    let commitment = roles::publish_input(chain, contracts, roles.requester, &scenario.input)?;
-    let request = roles::TaskRequest {
-        program_id: program.id(),
-        input_commitment: commitment,
-        config: *config,
-        fee,
-        deadline: now + 7 * 86_400,
+    let deadline = chain.timestamp()? + 7 * 86_400;
+    let (task_id, commitment) = match &graph {
+        Some(phase) => {
+            let request = roles::GraphRequest {
+                step_program: program.id(),
+                model_root: *phase.run().model_root(),
+                input: scenario.input.clone(),
+                config: *config,
+                fee,
+                deadline,
+            };
+            let task_id = roles::post_graph_task(chain, contracts, roles.requester, &request)?;
+            (task_id, *phase.run().task())
+        }
+        None => {
+            let commitment =
+                roles::publish_input(chain, contracts, roles.requester, &scenario.input)?;
+            let request = roles::TaskRequest {
+                program_id: program.id(),
+                input_commitment: commitment,
+                config: *config,
+                fee,
+                deadline,
+            };
+            let task_id = roles::post_task(chain, contracts, roles.requester, &request)?;
+            (task_id, commitment)
+        }
     };
-    let task_id = roles::post_task(chain, contracts, roles.requester, &request)?;
     observer(&Event::TaskPosted {
         task_id,
         input_commitment: commitment,
     });
 
-    // The server commits its result: the truth, or a wrong output that looks like a halted run.
+    // The server commits its result: the truth, or a wrong output that looks like a valid run.
     let adversary = scenario.adversary;
     let lying_server = adversary.filter(|a| a.side == Party::Claimant);
     let lying_challenger = adversary.filter(|a| a.side == Party::Challenger);
-    let (claim_state, claim_hash, claim_output) = match lying_server {
-        Some(_) => match &scenario.claimed_output {
-            Some(claimed) => {
-                let (data, hash) = final_state_with_output(&true_final, claimed);
-                (data, hash, claimed.clone())
-            }
-            None => wrong_final_state(&true_final, &true_output),
-        },
-        None => {
-            let data = true_final.encode().to_vec();
-            let hash = sha256(&data);
-            (data, hash, true_output.clone())
+    let (claim_hash, claim_output) = match (&graph, &vm) {
+        (Some(honest), _) => {
+            let (output, values) = match lying_server {
+                Some(liar) => {
+                    let output = scenario.claimed_output.clone().unwrap_or_else(|| {
+                        let mut wrong = true_output.clone();
+                        if let Some(last) = wrong.last_mut() {
+                            *last ^= 1;
+                        }
+                        wrong
+                    });
+                    let (phase, _) = lying_graph(scenario, honest, liar.from_step)?;
+                    (output, phase.run().values().root())
+                }
+                None => (true_output.clone(), honest.run().values().root()),
+            };
+            roles::commit_graph_result(chain, contracts, roles.server, task_id, &values, &output)?;
+            let task = honest.run().task();
+            let end = graph_state::state(task, &values, &graph_state::byte_commitment(&output));
+            (end, output)
         }
+        (None, Some((truth, _))) => {
+            let true_final = truth.final_state();
+            let (claim_state, claim_hash, claim_output) = match lying_server {
+                Some(_) => match &scenario.claimed_output {
+                    Some(claimed) => {
+                        let (data, hash) = final_state_with_output(true_final, claimed);
+                        (data, hash, claimed.clone())
+                    }
+                    None => wrong_final_state(true_final, &true_output),
+                },
+                None => {
+                    let data = true_final.encode().to_vec();
+                    let hash = sha256(&data);
+                    (data, hash, true_output.clone())
+                }
+            };
+            roles::commit_result(
+                chain,
+                contracts,
+                roles.server,
+                task_id,
+                &claim_state,
+                &claim_output,
+            )?;
+            (claim_hash, claim_output)
+        }
+        (None, None) => return Err(AgentError::Internal("no run")),
     };
-    roles::commit_result(
-        chain,
-        contracts,
-        roles.server,
-        task_id,
-        &claim_state,
-        &claim_output,
-    )?;
     observer(&Event::ResultCommitted {
         output: &claim_output,
         honest: lying_server.is_none(),
@@ -286,33 +359,57 @@ pub fn run_on(
 
     // The challenger compares the committed final state with its own run.
     let task = roles::read_task(chain, contracts, task_id)?;
-    let disputes =
-        task.finalState.0 != challenger_truth.final_state_hash() || lying_challenger.is_some();
+    let own_final = match (&graph, &vm) {
+        (Some(phase), _) => phase.state(steps),
+        (None, Some((_, truth))) => truth.final_state_hash(),
+        (None, None) => return Err(AgentError::Internal("no run")),
+    };
+    let disputes = task.finalState.0 != own_final || lying_challenger.is_some();
     let mut game = None;
     let mut challenger_won = false;
     let mut before = (U256::ZERO, U256::ZERO, U256::ZERO);
     if disputes {
-        let mut claimant = player(
-            scenario,
-            Party::Claimant,
-            server_truth,
-            lying_server,
-            claim_hash,
-        )?;
         let wrong_end = keccak256(claim_hash).0;
-        let mut challenger = player(
-            scenario,
-            Party::Challenger,
-            challenger_truth,
-            lying_challenger,
-            wrong_end,
-        )?;
+        let (mut claimant, mut challenger) = match (&graph, vm) {
+            (Some(honest), _) => (
+                graph_player(scenario, Party::Claimant, honest, lying_server, claim_hash)?,
+                graph_player(
+                    scenario,
+                    Party::Challenger,
+                    honest,
+                    lying_challenger,
+                    wrong_end,
+                )?,
+            ),
+            (None, Some((server_truth, challenger_truth))) => (
+                player(
+                    scenario,
+                    Party::Claimant,
+                    server_truth,
+                    lying_server,
+                    claim_hash,
+                )?,
+                player(
+                    scenario,
+                    Party::Challenger,
+                    challenger_truth,
+                    lying_challenger,
+                    wrong_end,
+                )?,
+            ),
+            (None, None) => return Err(AgentError::Internal("no run")),
+        };
+        // A graph task's game starts from its own S(0): no program state to open.
+        let initial_state = match graph {
+            Some(_) => &[][..],
+            None => program.initial_state(),
+        };
         let (game_id, _) = roles::challenge(
             chain,
             contracts,
             roles.challenger,
             task_id,
-            program.initial_state(),
+            initial_state,
             challenger.top_commitment()?,
         )?;
         observer(&Event::Challenged { game_id });
@@ -367,15 +464,28 @@ pub fn run_on(
         });
         let task = roles::read_task(chain, contracts, task_id)?;
         if roles::TaskStatus::of(&task)? == roles::TaskStatus::Open {
-            let data = true_final.encode().to_vec();
-            roles::commit_result(
-                chain,
-                contracts,
-                roles.deployer,
-                task_id,
-                &data,
-                &true_output,
-            )?;
+            let server = roles.deployer;
+            match &graph {
+                Some(phase) => {
+                    let values = phase.run().values().root();
+                    roles::commit_graph_result(
+                        chain,
+                        contracts,
+                        server,
+                        task_id,
+                        &values,
+                        &true_output,
+                    )?;
+                }
+                None => {
+                    let data = vm_final
+                        .as_ref()
+                        .ok_or(AgentError::Internal("no run"))?
+                        .encode()
+                        .to_vec();
+                    roles::commit_result(chain, contracts, server, task_id, &data, &true_output)?;
+                }
+            }
             recommitted = true;
         }
     }
@@ -455,6 +565,66 @@ pub fn run_on(
         execute_s,
         wall_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The run a graph liar departing at coarse step `from_step` plays: the model's run with
+/// node `from_step − 2` altered (every later state following from it) when that is a node,
+/// else the honest run; and whether it is altered.
+fn lying_graph(
+    scenario: &Scenario,
+    honest: &GraphPhase,
+    from_step: u64,
+) -> Result<(GraphPhase, bool), AgentError> {
+    let m = honest.step_count();
+    match (&scenario.model, from_step) {
+        (Some(model), j) if j >= 2 && j < m => {
+            let node = u32::try_from(j - 2).map_err(|_| AgentError::Internal("node index"))?;
+            Ok((GraphPhase::with_fault(model, &scenario.input, node)?, true))
+        }
+        _ => Ok((honest.clone(), false)),
+    }
+}
+
+/// A side's player in a graph task's game: honest on the model's run, or the adversary's
+/// run (see [`lying_graph`]) ending in `wrong_end`.
+fn graph_player(
+    scenario: &Scenario,
+    side: Party,
+    honest: &GraphPhase,
+    adversary: Option<Adversary>,
+    wrong_end: Hash,
+) -> Result<Player, AgentError> {
+    let config = scenario.config;
+    let step_program = scenario.program.clone();
+    let Some(adversary) = adversary else {
+        let trace = Box::new(ProgramTrace::new(honest.clone()));
+        return Ok(Player::honest(side, config, trace).with_step_program(step_program));
+    };
+    let m = honest.step_count();
+    let (phase, altered) = lying_graph(scenario, honest, adversary.from_step)?;
+    // An altered run lies from its node on by itself; its end is the claimed one. Otherwise
+    // the lie starts at `from_step`.
+    let from = if altered {
+        m
+    } else {
+        adversary.from_step.clamp(1, m)
+    };
+    let trace: Box<dyn Trace + Send> = if side == Party::Challenger && altered {
+        Box::new(ProgramTrace::new(phase))
+    } else {
+        Box::new(LyingTrace::new(
+            ProgramTrace::new(phase),
+            from,
+            m,
+            wrong_end,
+        ))
+    };
+    let truth: Option<Box<dyn Trace + Send>> = match adversary.conduct {
+        Conduct::Inconsistent { .. } => Some(Box::new(ProgramTrace::new(honest.clone()))),
+        _ => None,
+    };
+    let player = Player::adversary(side, config, trace, truth, adversary.conduct);
+    Ok(player.with_step_program(step_program))
 }
 
 /// A side's player: honest on its true trace, or the adversary's lie (ending in `wrong_end`

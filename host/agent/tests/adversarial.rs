@@ -220,6 +220,7 @@ fn honest_side_wins_every_game_and_books_balance() {
         let scenario = Scenario {
             program,
             input,
+            model: None,
             config,
             registry: RegistryConfig::default(),
             adversary: Some(adversary),

@@ -16,6 +16,7 @@ fn dispute_on_anvil_rejects_a_wrong_result() {
     let scenario = Scenario {
         program: Program::new(opml_methods::ECHO_ELF).expect("echo loads"),
         input,
+        model: None,
         config: PhaseConfig::new(&[6, 6]).expect("valid heights"),
         registry: RegistryConfig::default(),
         adversary: Some(Adversary {

@@ -18,6 +18,7 @@ fn honest_result_finalizes_and_the_requester_reads_it() {
     let scenario = Scenario {
         program: Program::new(opml_methods::ECHO_ELF).unwrap(),
         input,
+        model: None,
         config: PhaseConfig::new(&[8, 8]).unwrap(),
         registry: RegistryConfig::default(),
         adversary: None,

@@ -12,6 +12,7 @@ fn dispute(liar: Party, conduct: Conduct, late_join_s: u64) -> DisputeReport {
     let scenario = Scenario {
         program: Program::new(opml_methods::ECHO_ELF).expect("echo loads"),
         input,
+        model: None,
         config: PhaseConfig::new(&[5, 3, 3]).expect("valid heights"),
         registry: RegistryConfig::default(),
         adversary: Some(Adversary {

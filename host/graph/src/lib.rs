@@ -104,6 +104,11 @@ impl GraphPhase {
         &self.run
     }
 
+    /// The number of coarse steps, `m` (load, every node, finish).
+    pub fn step_count(&self) -> u64 {
+        self.run.step_count()
+    }
+
     /// `S(i)`.
     pub fn state(&self, i: u64) -> Hash {
         self.run.state(i)

@@ -247,6 +247,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
     let scenario = Scenario {
         program,
         input,
+        model: None,
         config,
         registry: RegistryConfig::default(),
         adversary: Some(Adversary {
