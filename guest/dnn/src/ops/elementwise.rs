@@ -1,8 +1,9 @@
-//! Binary element-wise `Add` and `Mul` (f32), with `b` the same length as `a` or broadcast over
-//! its last axis.
+//! Element-wise operations: `Add` and `Mul` (f32), with `b` the same length as `a` or broadcast
+//! over its last axis, and [`map`] for the unary ones.
 
 use alloc::vec::Vec;
 
+use super::parallel::generate;
 use crate::canonical;
 
 /// `a + b`, `b` repeated over `a` when shorter (its length divides `a`'s: the last axis).
@@ -15,9 +16,17 @@ pub fn mul(a: &[f32], b: &[f32]) -> Vec<f32> {
     broadcast(a, b, |x, y| x * y)
 }
 
-fn broadcast(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
-    a.iter()
-        .zip(b.iter().cycle())
-        .map(|(&x, &y)| canonical(f(x, y)))
-        .collect()
+/// `f` applied to every element of `x`, each costing `cost` units of work (1 for an arithmetic
+/// operation, more for a transcendental one: only whether a large map splits across threads
+/// depends on it, see [`splits`](super::splits)).
+pub fn map<T: Copy + Sync, U: Send>(
+    x: &[T],
+    cost: usize,
+    f: impl Fn(T) -> U + Send + Sync,
+) -> Vec<U> {
+    generate(x.len(), cost, |i| f(x[i]))
+}
+
+fn broadcast(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Send + Sync) -> Vec<f32> {
+    generate(a.len(), 1, |i| canonical(f(a[i], b[i % b.len()])))
 }

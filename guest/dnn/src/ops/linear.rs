@@ -1,23 +1,29 @@
 //! Linear layers: `Dense` and `Conv2d` (f32 and i8, through [`Linear`]) and `MatMul` (f32).
 //!
 //! The accumulator starts at the bias (or zero) and adds one product per reduced index in
-//! ascending order: `k` for `Dense`; `c`, then `kh`, then `kw` for `Conv2d`.
+//! ascending order: `k` for `Dense`; `c`, then `kh`, then `kw` for `Conv2d`. Each output
+//! element is computed alone (one `generate` element), so large layers can split their outputs
+//! across threads.
 
 use alloc::vec::Vec;
 
 use super::activation::relu;
+use super::parallel::generate;
 use super::quant::{Requant, requant};
 use crate::canonical;
 
 /// The arithmetic of a linear layer: the accumulator, how a product is added, and how the
 /// accumulator becomes an output element.
-pub trait Linear {
+///
+/// `Sync` (and `Send` for outputs) so that a layer's output elements can be computed on several
+/// threads.
+pub trait Linear: Sync {
     /// Input and output element.
-    type X: Copy;
+    type X: Copy + Send + Sync;
     /// Weight element.
-    type W: Copy;
+    type W: Copy + Sync;
     /// Bias element.
-    type B: Copy;
+    type B: Copy + Sync;
     /// Accumulator.
     type Acc: Copy;
     /// The input value padding stands for: real 0.
@@ -103,34 +109,28 @@ impl Linear for LinearI8 {
 /// `b` (length N): output rows of length N.
 pub fn dense<L: Linear>(l: &L, x: &[L::X], w: &[L::W], b: Option<&[L::B]>, k: usize) -> Vec<L::X> {
     let n = w.len() / k;
-    let mut out = Vec::with_capacity(x.len() / k * n);
-    for row in x.chunks_exact(k) {
-        for (j, weights) in w.chunks_exact(k).enumerate() {
-            let acc = l.start(b.map(|b| b[j]));
-            let acc = row
-                .iter()
-                .zip(weights)
-                .fold(acc, |acc, (&x, &w)| l.mac(acc, x, w));
-            out.push(l.finish(acc));
-        }
-    }
-    out
+    generate(x.len() / k * n, k, |i| {
+        let (row, j) = (i / n, i % n);
+        let acc = l.start(b.map(|b| b[j]));
+        let acc = x[row * k..][..k]
+            .iter()
+            .zip(&w[j * k..][..k])
+            .fold(acc, |acc, (&x, &w)| l.mac(acc, x, w));
+        l.finish(acc)
+    })
 }
 
 /// `MatMul`: each row of `a` (length `k`) times `b` (K × `n`, row-major): output rows of
 /// length `n`; `Σ_k a[k] · b[k][j]` from `+0.0`.
 pub fn matmul(a: &[f32], b: &[f32], k: usize, n: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(a.len() / k * n);
-    for row in a.chunks_exact(k) {
-        for j in 0..n {
-            let acc = row
-                .iter()
-                .enumerate()
-                .fold(0.0, |acc, (i, &x)| acc + x * b[i * n + j]);
-            out.push(canonical(acc));
-        }
-    }
-    out
+    generate(a.len() / k * n, k, |i| {
+        let (row, j) = (i / n, i % n);
+        let acc = a[row * k..][..k]
+            .iter()
+            .enumerate()
+            .fold(0.0, |acc, (t, &x)| acc + x * b[t * n + j]);
+        canonical(acc)
+    })
 }
 
 /// Dimensions of a `Conv2d`: input (N, C, H, W), weights (O, C, KH, KW), strides and padding.
@@ -186,31 +186,26 @@ pub fn conv2d<L: Linear>(
     let source = |o: usize, stride: usize, k: usize, pad: usize, len: usize| {
         (o * stride + k).checked_sub(pad).filter(|&i| i < len)
     };
-    let mut out = Vec::with_capacity(d.n * d.o * out_h * out_w);
-    for n in 0..d.n {
-        for o in 0..d.o {
-            for oy in 0..out_h {
-                for ox in 0..out_w {
-                    let mut acc = l.start(b.map(|b| b[o]));
-                    for c in 0..d.c {
-                        let plane = (n * d.c + c) * d.h;
-                        let kernel = (o * d.c + c) * d.kh;
-                        for ky in 0..d.kh {
-                            let y = source(oy, d.stride_h, ky, d.pad_h, d.h);
-                            for kx in 0..d.kw {
-                                let xi = source(ox, d.stride_w, kx, d.pad_w, d.w);
-                                let v = match (y, xi) {
-                                    (Some(y), Some(xi)) => x[(plane + y) * d.w + xi],
-                                    _ => l.pad(),
-                                };
-                                acc = l.mac(acc, v, w[(kernel + ky) * d.kw + kx]);
-                            }
-                        }
-                    }
-                    out.push(l.finish(acc));
+    let len = d.n * d.o * out_h * out_w;
+    generate(len, d.c * d.kh * d.kw, |i| {
+        let (ox, oy) = (i % out_w, i / out_w % out_h);
+        let (o, n) = (i / (out_w * out_h) % d.o, i / (out_w * out_h * d.o));
+        let mut acc = l.start(b.map(|b| b[o]));
+        for c in 0..d.c {
+            let plane = (n * d.c + c) * d.h;
+            let kernel = (o * d.c + c) * d.kh;
+            for ky in 0..d.kh {
+                let y = source(oy, d.stride_h, ky, d.pad_h, d.h);
+                for kx in 0..d.kw {
+                    let xi = source(ox, d.stride_w, kx, d.pad_w, d.w);
+                    let v = match (y, xi) {
+                        (Some(y), Some(xi)) => x[(plane + y) * d.w + xi],
+                        _ => l.pad(),
+                    };
+                    acc = l.mac(acc, v, w[(kernel + ky) * d.kw + kx]);
                 }
             }
         }
-    }
-    out
+        l.finish(acc)
+    })
 }

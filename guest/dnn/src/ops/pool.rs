@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::{quant::round_half_away, sum};
+use super::{parallel::generate, quant::round_half_away, sum};
 use crate::{Element, canonical};
 
 /// Dimensions of a pooling: input (N, C, H, W), kernel and strides.
@@ -41,7 +41,7 @@ impl Pool2dDims {
 
 /// `MaxPool2d`: the maximum of each window, found as by [`argmax`](super::argmax) (the first
 /// element, replaced by each later one that is greater).
-pub fn max_pool2d<T: Element>(x: &[T], d: &Pool2dDims) -> Vec<T> {
+pub fn max_pool2d<T: Element + Send + Sync>(x: &[T], d: &Pool2dDims) -> Vec<T> {
     pool(x, d, |first, rest| {
         rest.fold(first, |m, v| if v > m { v } else { m })
             .canonical()
@@ -68,25 +68,20 @@ pub fn avg_pool2d_i8(x: &[i8], d: &Pool2dDims) -> Vec<i8> {
 }
 
 /// Applies `reduce(first, rest)` to every window, in NCHW output order.
-fn pool<T: Copy, O>(
+fn pool<T: Copy + Sync, O: Send>(
     x: &[T],
     d: &Pool2dDims,
-    reduce: impl Fn(T, &mut dyn Iterator<Item = T>) -> O,
+    reduce: impl Fn(T, &mut dyn Iterator<Item = T>) -> O + Send + Sync,
 ) -> Vec<O> {
     let (out_h, out_w) = (d.out_h(), d.out_w());
-    let mut out = Vec::with_capacity(d.n * d.c * out_h * out_w);
-    for plane in x.chunks_exact(d.h * d.w).take(d.n * d.c) {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let top_left = oy * d.stride_h * d.w + ox * d.stride_w;
-                let mut window = (0..d.kh)
-                    .flat_map(|ky| (0..d.kw).map(move |kx| ky * d.w + kx))
-                    .map(|offset| plane[top_left + offset]);
-                if let Some(first) = window.next() {
-                    out.push(reduce(first, &mut window));
-                }
-            }
-        }
-    }
-    out
+    generate(d.n * d.c * out_h * out_w, d.kh * d.kw, |i| {
+        let (ox, oy, plane) = (i % out_w, i / out_w % out_h, i / (out_w * out_h));
+        let top_left = (plane * d.h + oy * d.stride_h) * d.w + ox * d.stride_w;
+        // The window after its first element (offset 0), row by row.
+        let mut rest = (0..d.kh)
+            .flat_map(|ky| (0..d.kw).map(move |kx| ky * d.w + kx))
+            .skip(1)
+            .map(|offset| x[top_left + offset]);
+        reduce(x[top_left], &mut rest)
+    })
 }
