@@ -19,14 +19,17 @@ pub fn mul(a: &[f32], b: &[f32]) -> Vec<f32> {
 /// `f` applied to every element of `x`, each costing `cost` units of work (1 for an arithmetic
 /// operation, more for a transcendental one: only whether a large map splits across threads
 /// depends on it, see [`splits`](super::splits)).
-pub fn map<T: Copy + Sync, U: Send>(
+pub fn map<T: Copy + Sync, U: Copy + Default + Send>(
     x: &[T],
     cost: usize,
     f: impl Fn(T) -> U + Send + Sync,
 ) -> Vec<U> {
-    generate(x.len(), cost, |i| f(x[i]))
+    generate(1, x.len(), cost, |_, i| f(x[i]))
 }
 
 fn broadcast(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Send + Sync) -> Vec<f32> {
-    generate(a.len(), 1, |i| canonical(f(a[i], b[i % b.len()])))
+    let d = b.len();
+    generate(a.len() / d, d, 1, |row, i| {
+        canonical(f(a[row * d + i], b[i]))
+    })
 }

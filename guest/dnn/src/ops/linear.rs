@@ -19,7 +19,7 @@ use crate::canonical;
 /// threads.
 pub trait Linear: Sync {
     /// Input and output element.
-    type X: Copy + Send + Sync;
+    type X: Copy + Default + Send + Sync;
     /// Weight element.
     type W: Copy + Sync;
     /// Bias element.
@@ -109,8 +109,7 @@ impl Linear for LinearI8 {
 /// `b` (length N): output rows of length N.
 pub fn dense<L: Linear>(l: &L, x: &[L::X], w: &[L::W], b: Option<&[L::B]>, k: usize) -> Vec<L::X> {
     let n = w.len() / k;
-    generate(x.len() / k * n, k, |i| {
-        let (row, j) = (i / n, i % n);
+    generate(x.len() / k, n, k, |row, j| {
         let acc = l.start(b.map(|b| b[j]));
         let acc = x[row * k..][..k]
             .iter()
@@ -123,8 +122,7 @@ pub fn dense<L: Linear>(l: &L, x: &[L::X], w: &[L::W], b: Option<&[L::B]>, k: us
 /// `MatMul`: each row of `a` (length `k`) times `b` (K × `n`, row-major): output rows of
 /// length `n`; `Σ_k a[k] · b[k][j]` from `+0.0`.
 pub fn matmul(a: &[f32], b: &[f32], k: usize, n: usize) -> Vec<f32> {
-    generate(a.len() / k * n, k, |i| {
-        let (row, j) = (i / n, i % n);
+    generate(a.len() / k, n, k, |row, j| {
         let acc = a[row * k..][..k]
             .iter()
             .enumerate()
@@ -186,10 +184,9 @@ pub fn conv2d<L: Linear>(
     let source = |o: usize, stride: usize, k: usize, pad: usize, len: usize| {
         (o * stride + k).checked_sub(pad).filter(|&i| i < len)
     };
-    let len = d.n * d.o * out_h * out_w;
-    generate(len, d.c * d.kh * d.kw, |i| {
-        let (ox, oy) = (i % out_w, i / out_w % out_h);
-        let (o, n) = (i / (out_w * out_h) % d.o, i / (out_w * out_h * d.o));
+    // Rows of the output: (n, o, oy) in NCHW order; columns: ox.
+    generate(d.n * d.o * out_h, out_w, d.c * d.kh * d.kw, |row, ox| {
+        let (oy, o, n) = (row % out_h, row / out_h % d.o, row / out_h / d.o);
         let mut acc = l.start(b.map(|b| b[o]));
         for c in 0..d.c {
             let plane = (n * d.c + c) * d.h;

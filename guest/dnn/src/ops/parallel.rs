@@ -1,12 +1,14 @@
 //! How a kernel's output elements are computed: in order on the calling thread, or (feature
 //! `parallel`, host only) in contiguous ranges on rayon's threads.
 //!
-//! A kernel states its output as a function of the element's index: `element(i)` computes output
-//! element `i` alone, every reduction it needs inside it, in the order the spec gives, and shares
-//! no accumulator with any other element. [`generate`] is the only place that decides who calls
-//! it; each element goes through the same operations on either path and whatever the thread
-//! count, so the output is bit-identical to the guest's (which never has the feature).
+//! A kernel states its output as rows of equal length and a function of an element's row and
+//! column: `element(r, c)` computes that output element alone, every reduction it needs inside
+//! it in the order the spec gives, sharing no accumulator with any other element. [`generate`]
+//! is the only place that decides who calls it; each element goes through the same operations
+//! on either path and whatever the thread count, so the output is bit-identical to the guest's
+//! (which never has the feature).
 
+use alloc::vec;
 use alloc::vec::Vec;
 
 /// The least work (multiply-adds, window elements, or elements of an element-wise operation)
@@ -16,8 +18,8 @@ pub const PARALLEL_WORK: usize = 1 << 16;
 
 /// Whether a kernel doing `work` splits its output across threads: with the `parallel` feature,
 /// when `work ≥` [`PARALLEL_WORK`] and the current rayon pool (the global one, or the one
-/// [`install`](https://docs.rs/rayon/1/rayon/struct.ThreadPool.html#method.install)ed around
-/// the call) has more than one thread; never without the feature.
+/// installed around the call with `ThreadPool::install`) has more than one thread; never without
+/// the feature.
 ///
 /// Only speed depends on it: the results are the same either way.
 #[cfg(feature = "parallel")]
@@ -32,19 +34,44 @@ pub fn splits(_work: usize) -> bool {
     false
 }
 
-/// `[element(0), element(1), …, element(len − 1)]`, where each element costs `cost` units of
-/// work: computed on rayon's threads if [`splits`]`(len × cost)`, else in order.
-pub(crate) fn generate<T: Send>(
-    len: usize,
+/// The `rows × row_len` elements `element(r, c)`, row by row, each costing `cost` units of work:
+/// computed in contiguous ranges on rayon's threads if [`splits`]`(rows × row_len × cost)`,
+/// else in order.
+pub(crate) fn generate<T: Copy + Default + Send>(
+    rows: usize,
+    row_len: usize,
     cost: usize,
-    element: impl Fn(usize) -> T + Send + Sync,
+    element: impl Fn(usize, usize) -> T + Sync,
 ) -> Vec<T> {
+    let len = rows * row_len;
+    let mut out = vec![T::default(); len];
     if splits(len.saturating_mul(cost)) {
         #[cfg(feature = "parallel")]
         {
-            use rayon::iter::{IntoParallelIterator, ParallelIterator};
-            return (0..len).into_par_iter().map(element).collect();
+            use rayon::iter::{IndexedParallelIterator, ParallelIterator};
+            use rayon::slice::ParallelSliceMut;
+            // A few ranges per thread, so that a thread slowed down by something else does not
+            // hold up the rest.
+            let range = len.div_ceil(4 * rayon::current_num_threads());
+            out.par_chunks_mut(range)
+                .enumerate()
+                .for_each(|(i, chunk)| fill(chunk, i * range, row_len, &element));
+            return out;
         }
     }
-    (0..len).map(element).collect()
+    fill(&mut out, 0, row_len, &element);
+    out
+}
+
+/// Writes the elements from flat index `start` on (rows of `row_len`) into `out`.
+fn fill<T>(out: &mut [T], start: usize, row_len: usize, element: &impl Fn(usize, usize) -> T) {
+    let (mut r, mut first) = (start / row_len, start % row_len);
+    let mut rest = out;
+    while !rest.is_empty() {
+        let (row, tail) = rest.split_at_mut((row_len - first).min(rest.len()));
+        for (slot, c) in row.iter_mut().zip(first..) {
+            *slot = element(r, c);
+        }
+        (rest, r, first) = (tail, r + 1, 0);
+    }
 }

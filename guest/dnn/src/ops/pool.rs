@@ -41,7 +41,7 @@ impl Pool2dDims {
 
 /// `MaxPool2d`: the maximum of each window, found as by [`argmax`](super::argmax) (the first
 /// element, replaced by each later one that is greater).
-pub fn max_pool2d<T: Element + Send + Sync>(x: &[T], d: &Pool2dDims) -> Vec<T> {
+pub fn max_pool2d<T: Element + Default + Send + Sync>(x: &[T], d: &Pool2dDims) -> Vec<T> {
     pool(x, d, |first, rest| {
         rest.fold(first, |m, v| if v > m { v } else { m })
             .canonical()
@@ -68,20 +68,22 @@ pub fn avg_pool2d_i8(x: &[i8], d: &Pool2dDims) -> Vec<i8> {
 }
 
 /// Applies `reduce(first, rest)` to every window, in NCHW output order.
-fn pool<T: Copy + Sync, O: Send>(
+fn pool<T: Copy + Sync, O: Copy + Default + Send>(
     x: &[T],
     d: &Pool2dDims,
     reduce: impl Fn(T, &mut dyn Iterator<Item = T>) -> O + Send + Sync,
 ) -> Vec<O> {
     let (out_h, out_w) = (d.out_h(), d.out_w());
-    generate(d.n * d.c * out_h * out_w, d.kh * d.kw, |i| {
-        let (ox, oy, plane) = (i % out_w, i / out_w % out_h, i / (out_w * out_h));
+    // Rows of the output: (plane, oy); columns: ox.
+    generate(d.n * d.c * out_h, out_w, d.kh * d.kw, |row, ox| {
+        let (plane, oy) = (row / out_h, row % out_h);
         let top_left = (plane * d.h + oy * d.stride_h) * d.w + ox * d.stride_w;
-        // The window after its first element (offset 0), row by row.
-        let mut rest = (0..d.kh)
-            .flat_map(|ky| (0..d.kw).map(move |kx| ky * d.w + kx))
-            .skip(1)
-            .map(|offset| x[top_left + offset]);
+        // The window row by row, after its first element.
+        let window_row = |ky: usize| &x[top_left + ky * d.w..][..d.kw];
+        let mut rest = window_row(0)[1..]
+            .iter()
+            .chain((1..d.kh).flat_map(window_row))
+            .copied();
         reduce(x[top_left], &mut rest)
     })
 }
