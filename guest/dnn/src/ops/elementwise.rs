@@ -22,12 +22,12 @@ pub fn mul(a: &[f32], b: &[f32]) -> Vec<f32> {
 pub fn map<T: Copy + Sync, U: Copy + Default + Send>(
     x: &[T],
     cost: usize,
-    f: impl Fn(T) -> U + Send + Sync,
+    f: impl Fn(T) -> U + Sync,
 ) -> Vec<U> {
     generate(1, x.len(), cost, |_, i| f(x[i]))
 }
 
-fn broadcast(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Send + Sync) -> Vec<f32> {
+fn broadcast(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     let d = b.len();
     generate(a.len() / d, d, 1, |row, i| {
         canonical(f(a[row * d + i], b[i]))

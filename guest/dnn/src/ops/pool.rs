@@ -71,7 +71,7 @@ pub fn avg_pool2d_i8(x: &[i8], d: &Pool2dDims) -> Vec<i8> {
 fn pool<T: Copy + Sync, O: Copy + Default + Send>(
     x: &[T],
     d: &Pool2dDims,
-    reduce: impl Fn(T, &mut dyn Iterator<Item = T>) -> O + Send + Sync,
+    reduce: impl Fn(T, &mut dyn Iterator<Item = T>) -> O + Sync,
 ) -> Vec<O> {
     let (out_h, out_w) = (d.out_h(), d.out_w());
     // Rows of the output: (plane, oy); columns: ox.
