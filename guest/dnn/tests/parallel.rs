@@ -276,7 +276,10 @@ fn elementwise_splits_bit_identically() {
         let len = rng.range(1, 4 * PARALLEL_WORK);
         let a = rng.f32s(len);
         // `b` broadcast over a last axis that divides `len`, or as long as `a`.
-        let last = (1..=len.min(97)).rev().find(|d| len.is_multiple_of(*d)).unwrap();
+        let last = (1..=len.min(97))
+            .rev()
+            .find(|d| len.is_multiple_of(*d))
+            .unwrap();
         let b = rng.f32s(if case % 2 == 0 { len } else { last });
         h.agree(&format!("add {len} + {}", b.len()), len, || add(&a, &b));
         h.agree(&format!("mul {len} × {}", b.len()), len, || mul(&a, &b));
@@ -290,13 +293,14 @@ fn elementwise_splits_bit_identically() {
 }
 
 /// The threads that computed each element of `map(0..len, cost, …)` in a 2-thread pool, each
-/// element taking a millisecond: plenty of time for the second thread to take its share.
+/// element taking 2 ms: plenty of time for the second thread to take its share, even on a busy
+/// machine.
 fn threads_used(len: usize, cost: usize) -> usize {
     let seen = Mutex::new(HashSet::new());
     let input: Vec<u32> = (0..len as u32).collect();
     let out = pool(2).install(|| {
         map(&input, cost, |v| {
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(Duration::from_millis(2));
             seen.lock().unwrap().insert(std::thread::current().id());
             v + 1
         })
