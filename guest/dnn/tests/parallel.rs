@@ -273,7 +273,7 @@ fn elementwise_splits_bit_identically() {
     let mut rng = Rng(5);
     let mut h = Harness::new();
     for case in 0..CASES {
-        let len = rng.range(1, 4 * PARALLEL_WORK);
+        let len = rng.range(1, 5 * PARALLEL_WORK);
         let a = rng.f32s(len);
         // `b` broadcast over a last axis that divides `len`, or as long as `a`.
         let last = (1..=len.min(97))
@@ -281,9 +281,13 @@ fn elementwise_splits_bit_identically() {
             .find(|d| len.is_multiple_of(*d))
             .unwrap();
         let b = rng.f32s(if case % 2 == 0 { len } else { last });
-        h.agree(&format!("add {len} + {}", b.len()), len, || add(&a, &b));
-        h.agree(&format!("mul {len} × {}", b.len()), len, || mul(&a, &b));
+        h.agree(&format!("add {len} + {}", b.len()), len / 4, || add(&a, &b));
+        h.agree(&format!("mul {len} × {}", b.len()), len / 4, || {
+            mul(&a, &b)
+        });
         h.agree(&format!("map gelu {len}"), len, || map(&a, 1, gelu));
+        h.agree(&format!("map silu {len}"), 3 * len, || map(&a, 3, silu));
+        h.agree(&format!("map relu {len}, cost 0"), 0, || map(&a, 0, relu));
         let (q, zp) = (rng.i8s(len), rng.next() as i8);
         h.agree(&format!("map relu_i8 {len}"), len, || {
             map(&q, 1, |v| relu_i8(v, zp))

@@ -16,20 +16,23 @@ pub fn mul(a: &[f32], b: &[f32]) -> Vec<f32> {
     broadcast(a, b, |x, y| x * y)
 }
 
-/// `f` applied to every element of `x`, each costing `cost` units of work (1 for an arithmetic
-/// operation, more for a transcendental one: only whether a large map splits across threads
-/// depends on it, see [`splits`](super::splits)).
+/// `f` applied to every element of `x`, `f` costing `cost` units of work (about a nanosecond
+/// each, see [`PARALLEL_WORK`](super::PARALLEL_WORK)): about 8 for a `libm` transcendental
+/// ([`gelu`](super::gelu), [`silu`](super::silu)), 0 for a map whose time goes into reading and
+/// writing memory ([`relu`](super::relu), a conversion), which never splits. Only the speed
+/// depends on `cost`.
 pub fn map<T: Copy + Sync, U: Copy + Default + Send>(
     x: &[T],
     cost: usize,
     f: impl Fn(T) -> U + Sync,
 ) -> Vec<U> {
-    generate(1, x.len(), cost, |_, i| f(x[i]))
+    generate(1, x.len(), x.len().saturating_mul(cost), |_, i| f(x[i]))
 }
 
 fn broadcast(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     let d = b.len();
-    generate(a.len() / d, d, 1, |row, i| {
+    // Memory-bound: about a quarter of a unit of work per element.
+    generate(a.len() / d, d, a.len() / 4, |row, i| {
         canonical(f(a[row * d + i], b[i]))
     })
 }

@@ -109,7 +109,7 @@ impl Linear for LinearI8 {
 /// `b` (length N): output rows of length N.
 pub fn dense<L: Linear>(l: &L, x: &[L::X], w: &[L::W], b: Option<&[L::B]>, k: usize) -> Vec<L::X> {
     let n = w.len() / k;
-    generate(x.len() / k, n, k, |row, j| {
+    generate(x.len() / k, n, x.len().saturating_mul(n), |row, j| {
         let acc = l.start(b.map(|b| b[j]));
         let acc = x[row * k..][..k]
             .iter()
@@ -122,7 +122,7 @@ pub fn dense<L: Linear>(l: &L, x: &[L::X], w: &[L::W], b: Option<&[L::B]>, k: us
 /// `MatMul`: each row of `a` (length `k`) times `b` (K × `n`, row-major): output rows of
 /// length `n`; `Σ_k a[k] · b[k][j]` from `+0.0`.
 pub fn matmul(a: &[f32], b: &[f32], k: usize, n: usize) -> Vec<f32> {
-    generate(a.len() / k, n, k, |row, j| {
+    generate(a.len() / k, n, a.len().saturating_mul(n), |row, j| {
         let acc = a[row * k..][..k]
             .iter()
             .enumerate()
@@ -185,24 +185,30 @@ pub fn conv2d<L: Linear>(
         (o * stride + k).checked_sub(pad).filter(|&i| i < len)
     };
     // Rows of the output: (n, o, oy) in NCHW order; columns: ox.
-    generate(d.n * d.o * out_h, out_w, d.c * d.kh * d.kw, |row, ox| {
-        let (oy, o, n) = (row % out_h, row / out_h % d.o, row / out_h / d.o);
-        let mut acc = l.start(b.map(|b| b[o]));
-        for c in 0..d.c {
-            let plane = (n * d.c + c) * d.h;
-            let kernel = (o * d.c + c) * d.kh;
-            for ky in 0..d.kh {
-                let y = source(oy, d.stride_h, ky, d.pad_h, d.h);
-                for kx in 0..d.kw {
-                    let xi = source(ox, d.stride_w, kx, d.pad_w, d.w);
-                    let v = match (y, xi) {
-                        (Some(y), Some(xi)) => x[(plane + y) * d.w + xi],
-                        _ => l.pad(),
-                    };
-                    acc = l.mac(acc, v, w[(kernel + ky) * d.kw + kx]);
+    let (rows, work) = (d.n * d.o * out_h, d.c * d.kh * d.kw);
+    generate(
+        rows,
+        out_w,
+        (rows * out_w).saturating_mul(work),
+        |row, ox| {
+            let (oy, o, n) = (row % out_h, row / out_h % d.o, row / out_h / d.o);
+            let mut acc = l.start(b.map(|b| b[o]));
+            for c in 0..d.c {
+                let plane = (n * d.c + c) * d.h;
+                let kernel = (o * d.c + c) * d.kh;
+                for ky in 0..d.kh {
+                    let y = source(oy, d.stride_h, ky, d.pad_h, d.h);
+                    for kx in 0..d.kw {
+                        let xi = source(ox, d.stride_w, kx, d.pad_w, d.w);
+                        let v = match (y, xi) {
+                            (Some(y), Some(xi)) => x[(plane + y) * d.w + xi],
+                            _ => l.pad(),
+                        };
+                        acc = l.mac(acc, v, w[(kernel + ky) * d.kw + kx]);
+                    }
                 }
             }
-        }
-        l.finish(acc)
-    })
+            l.finish(acc)
+        },
+    )
 }

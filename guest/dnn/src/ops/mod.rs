@@ -9,8 +9,19 @@
 //! shapes [`Model::parse`](crate::Model::parse) has checked.
 //!
 //! With the `parallel` feature (host only), a large kernel computes its output elements on
-//! rayon's threads ([`splits`] says when); each element is computed by the same operations in the
-//! same order, so the results are bit-identical with or without the feature.
+//! rayon's threads; each element is computed by the same operations in the same order, so the
+//! results are bit-identical with or without the feature. A kernel splits when [`splits`] is
+//! true of its work, counted in units of about a nanosecond:
+//!
+//! | kernel | work |
+//! |---|---|
+//! | [`dense`], [`matmul`] | multiply-adds: rows × N × K |
+//! | [`conv2d`] | multiply-adds: N × O × H' × W' × C × KH × KW |
+//! | the poolings | window elements: N × C × H' × W' × KH × KW |
+//! | [`add`], [`mul`] | elements / 4 (memory-bound) |
+//! | [`map`] | elements × its `cost` |
+//!
+//! The other operators are serial.
 
 mod activation;
 mod elementwise;

@@ -11,9 +11,9 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-/// The least work (multiply-adds, window elements, or elements of an element-wise operation)
-/// for which a kernel splits its output across threads. Below it, rayon's overhead (a few
-/// microseconds) would outweigh the gain.
+/// The least work for which a kernel splits its output across threads, in units of about a
+/// nanosecond (a multiply-add; see [`ops`](super) for each kernel's count). Below it, rayon's
+/// overhead (a few microseconds) would outweigh the gain.
 pub const PARALLEL_WORK: usize = 1 << 16;
 
 /// Whether a kernel doing `work` splits its output across threads: with the `parallel` feature,
@@ -34,18 +34,18 @@ pub fn splits(_work: usize) -> bool {
     false
 }
 
-/// The `rows × row_len` elements `element(r, c)`, row by row, each costing `cost` units of work:
-/// computed in contiguous ranges on rayon's threads if [`splits`]`(rows × row_len × cost)`,
-/// else in order.
+/// The `rows × row_len` elements `element(r, c)`, row by row, that take `work` units of work
+/// together: computed in contiguous ranges on rayon's threads if [`splits`]`(work)`, else in
+/// order.
 pub(crate) fn generate<T: Copy + Default + Send>(
     rows: usize,
     row_len: usize,
-    cost: usize,
+    work: usize,
     element: impl Fn(usize, usize) -> T + Sync,
 ) -> Vec<T> {
     let len = rows * row_len;
     let mut out = vec![T::default(); len];
-    if splits(len.saturating_mul(cost)) {
+    if splits(work) {
         #[cfg(feature = "parallel")]
         {
             use rayon::iter::{IndexedParallelIterator, ParallelIterator};
