@@ -26,13 +26,14 @@ pub fn map<T: Copy + Sync, U: Copy + Default + Send>(
     cost: usize,
     f: impl Fn(T) -> U + Sync,
 ) -> Vec<U> {
-    generate(1, x.len(), x.len().saturating_mul(cost), |_, i| f(x[i]))
+    generate(1, x.len(), x.len().saturating_mul(cost), |_| |i| f(x[i]))
 }
 
 fn broadcast(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
-    let d = b.len();
+    let (d, f) = (b.len(), &f);
     // Memory-bound: about a quarter of a unit of work per element.
-    generate(a.len() / d, d, a.len() / 4, |row, i| {
-        canonical(f(a[row * d + i], b[i]))
+    generate(a.len() / d, d, a.len() / 4, |row| {
+        let a = &a[row * d..][..d];
+        move |i| canonical(f(a[i], b[i]))
     })
 }

@@ -109,25 +109,31 @@ impl Linear for LinearI8 {
 /// `b` (length N): output rows of length N.
 pub fn dense<L: Linear>(l: &L, x: &[L::X], w: &[L::W], b: Option<&[L::B]>, k: usize) -> Vec<L::X> {
     let n = w.len() / k;
-    generate(x.len() / k, n, x.len().saturating_mul(n), |row, j| {
-        let acc = l.start(b.map(|b| b[j]));
-        let acc = x[row * k..][..k]
-            .iter()
-            .zip(&w[j * k..][..k])
-            .fold(acc, |acc, (&x, &w)| l.mac(acc, x, w));
-        l.finish(acc)
+    generate(x.len() / k, n, x.len().saturating_mul(n), |row| {
+        let x = &x[row * k..][..k];
+        move |j| {
+            let acc = l.start(b.map(|b| b[j]));
+            let acc = x
+                .iter()
+                .zip(&w[j * k..][..k])
+                .fold(acc, |acc, (&x, &w)| l.mac(acc, x, w));
+            l.finish(acc)
+        }
     })
 }
 
 /// `MatMul`: each row of `a` (length `k`) times `b` (K × `n`, row-major): output rows of
 /// length `n`; `Σ_k a[k] · b[k][j]` from `+0.0`.
 pub fn matmul(a: &[f32], b: &[f32], k: usize, n: usize) -> Vec<f32> {
-    generate(a.len() / k, n, a.len().saturating_mul(n), |row, j| {
-        let acc = a[row * k..][..k]
-            .iter()
-            .enumerate()
-            .fold(0.0, |acc, (t, &x)| acc + x * b[t * n + j]);
-        canonical(acc)
+    generate(a.len() / k, n, a.len().saturating_mul(n), |row| {
+        let a = &a[row * k..][..k];
+        move |j| {
+            let acc = a
+                .iter()
+                .enumerate()
+                .fold(0.0, |acc, (t, &x)| acc + x * b[t * n + j]);
+            canonical(acc)
+        }
     })
 }
 
@@ -179,20 +185,20 @@ pub fn conv2d<L: Linear>(
     b: Option<&[L::B]>,
     d: &Conv2dDims,
 ) -> Vec<L::X> {
-    let (out_h, out_w) = (d.out_h(), d.out_w());
+    // By value: the closures below then need not reload the dimensions after every soft-float
+    // call in the guest (about 10,000 fewer instructions for the f32 MNIST CNN).
+    let (d, out_h, out_w) = (*d, d.out_h(), d.out_w());
     // The input row (or column) that output position `o` and kernel offset `k` read, if any.
     let source = |o: usize, stride: usize, k: usize, pad: usize, len: usize| {
         (o * stride + k).checked_sub(pad).filter(|&i| i < len)
     };
     // Rows of the output: (n, o, oy) in NCHW order; columns: ox.
     let (rows, work) = (d.n * d.o * out_h, d.c * d.kh * d.kw);
-    generate(
-        rows,
-        out_w,
-        (rows * out_w).saturating_mul(work),
-        |row, ox| {
-            let (oy, o, n) = (row % out_h, row / out_h % d.o, row / out_h / d.o);
-            let mut acc = l.start(b.map(|b| b[o]));
+    generate(rows, out_w, (rows * out_w).saturating_mul(work), |row| {
+        let (oy, o, n) = (row % out_h, row / out_h % d.o, row / out_h / d.o);
+        let start = l.start(b.map(|b| b[o]));
+        move |ox| {
+            let mut acc = start;
             for c in 0..d.c {
                 let plane = (n * d.c + c) * d.h;
                 let kernel = (o * d.c + c) * d.kh;
@@ -209,6 +215,6 @@ pub fn conv2d<L: Linear>(
                 }
             }
             l.finish(acc)
-        },
-    )
+        }
+    })
 }

@@ -1,12 +1,13 @@
 //! How a kernel's output elements are computed: in order on the calling thread, or (feature
 //! `parallel`, host only) in contiguous ranges on rayon's threads.
 //!
-//! A kernel states its output as rows of equal length and a function of an element's row and
-//! column: `element(r, c)` computes that output element alone, every reduction it needs inside
-//! it in the order the spec gives, sharing no accumulator with any other element. [`generate`]
-//! is the only place that decides who calls it; each element goes through the same operations
-//! on either path and whatever the thread count, so the output is bit-identical to the guest's
-//! (which never has the feature).
+//! A kernel states its output as rows of equal length: `row(r)` prepares row `r` (what its
+//! elements share, such as their input row) and returns `element`, where `element(c)` computes
+//! the element in column `c` alone, every reduction it needs inside it in the order the spec
+//! gives, sharing no accumulator with any other element. [`generate`] is the only place that
+//! decides who calls them; each element goes through the same operations on either path and
+//! whatever the thread count, so the output is bit-identical to the guest's (which never has
+//! the feature).
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -34,14 +35,14 @@ pub fn splits(_work: usize) -> bool {
     false
 }
 
-/// The `rows × row_len` elements `element(r, c)`, row by row, that take `work` units of work
+/// The `rows × row_len` elements `row(r)(c)`, row by row, that take `work` units of work
 /// together: computed in contiguous ranges on rayon's threads if [`splits`]`(work)`, else in
 /// order.
-pub(crate) fn generate<T: Copy + Default + Send>(
+pub(crate) fn generate<T: Copy + Default + Send, E: Fn(usize) -> T>(
     rows: usize,
     row_len: usize,
     work: usize,
-    element: impl Fn(usize, usize) -> T + Sync,
+    row: impl Fn(usize) -> E + Sync,
 ) -> Vec<T> {
     let len = rows * row_len;
     let mut out = vec![T::default(); len];
@@ -55,22 +56,28 @@ pub(crate) fn generate<T: Copy + Default + Send>(
             let range = len.div_ceil(4 * rayon::current_num_threads());
             out.par_chunks_mut(range)
                 .enumerate()
-                .for_each(|(i, chunk)| fill(chunk, i * range, row_len, &element));
+                .for_each(|(i, chunk)| fill(chunk, i * range, row_len, &row));
             return out;
         }
     }
-    fill(&mut out, 0, row_len, &element);
+    fill(&mut out, 0, row_len, &row);
     out
 }
 
 /// Writes the elements from flat index `start` on (rows of `row_len`) into `out`.
-fn fill<T>(out: &mut [T], start: usize, row_len: usize, element: &impl Fn(usize, usize) -> T) {
+fn fill<T, E: Fn(usize) -> T>(
+    out: &mut [T],
+    start: usize,
+    row_len: usize,
+    row: &impl Fn(usize) -> E,
+) {
     let (mut r, mut first) = (start / row_len, start % row_len);
     let mut rest = out;
     while !rest.is_empty() {
-        let (row, tail) = rest.split_at_mut((row_len - first).min(rest.len()));
-        for (slot, c) in row.iter_mut().zip(first..) {
-            *slot = element(r, c);
+        let (out_row, tail) = rest.split_at_mut((row_len - first).min(rest.len()));
+        let element = row(r);
+        for (slot, c) in out_row.iter_mut().zip(first..) {
+            *slot = element(c);
         }
         (rest, r, first) = (tail, r + 1, 0);
     }

@@ -75,21 +75,24 @@ fn pool<T: Copy + Sync, O: Copy + Default + Send>(
 ) -> Vec<O> {
     let (out_h, out_w) = (d.out_h(), d.out_w());
     // Rows of the output: (plane, oy); columns: ox.
-    let rows = d.n * d.c * out_h;
+    let (rows, reduce) = (d.n * d.c * out_h, &reduce);
     generate(
         rows,
         out_w,
         (rows * out_w).saturating_mul(d.kh * d.kw),
-        |row, ox| {
+        |row| {
             let (plane, oy) = (row / out_h, row % out_h);
-            let top_left = (plane * d.h + oy * d.stride_h) * d.w + ox * d.stride_w;
-            // The window row by row, after its first element.
-            let window_row = |ky: usize| &x[top_left + ky * d.w..][..d.kw];
-            let mut rest = window_row(0)[1..]
-                .iter()
-                .chain((1..d.kh).flat_map(window_row))
-                .copied();
-            reduce(x[top_left], &mut rest)
+            let top = (plane * d.h + oy * d.stride_h) * d.w;
+            move |ox| {
+                let top_left = top + ox * d.stride_w;
+                // The window row by row, after its first element.
+                let window_row = |ky: usize| &x[top_left + ky * d.w..][..d.kw];
+                let mut rest = window_row(0)[1..]
+                    .iter()
+                    .chain((1..d.kh).flat_map(window_row))
+                    .copied();
+                reduce(x[top_left], &mut rest)
+            }
         },
     )
 }
