@@ -269,22 +269,12 @@ fn pools_split_bit_identically() {
 }
 
 #[test]
-fn elementwise_splits_bit_identically() {
+fn maps_split_bit_identically() {
     let mut rng = Rng(5);
     let mut h = Harness::new();
-    for case in 0..CASES {
+    for _ in 0..CASES {
         let len = rng.range(1, 5 * PARALLEL_WORK);
         let a = rng.f32s(len);
-        // `b` broadcast over a last axis that divides `len`, or as long as `a`.
-        let last = (1..=len.min(97))
-            .rev()
-            .find(|d| len.is_multiple_of(*d))
-            .unwrap();
-        let b = rng.f32s(if case % 2 == 0 { len } else { last });
-        h.agree(&format!("add {len} + {}", b.len()), len / 4, || add(&a, &b));
-        h.agree(&format!("mul {len} × {}", b.len()), len / 4, || {
-            mul(&a, &b)
-        });
         h.agree(&format!("map gelu {len}"), len, || map(&a, 1, gelu));
         h.agree(&format!("map silu {len}"), 3 * len, || map(&a, 3, silu));
         h.agree(&format!("map relu {len}, cost 0"), 0, || map(&a, 0, relu));
@@ -293,7 +283,7 @@ fn elementwise_splits_bit_identically() {
             map(&q, 1, |v| relu_i8(v, zp))
         });
     }
-    h.covered("element-wise");
+    h.covered("map");
 }
 
 /// The threads that computed each element of `map(0..len, cost, …)` in a 2-thread pool, each

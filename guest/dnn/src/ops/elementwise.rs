@@ -31,8 +31,8 @@ pub fn map<T: Copy + Sync, U: Copy + Default + Send>(
 
 fn broadcast(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     let (d, f) = (b.len(), &f);
-    // Memory-bound: about a quarter of a unit of work per element.
-    generate(a.len() / d, d, a.len() / 4, |row| {
+    // Memory-bound: never split (2^20 elements on two cores: 0.9–1.1× the serial time).
+    generate(a.len() / d, d, 0, |row| {
         let a = &a[row * d..][..d];
         move |i| canonical(f(a[i], b[i]))
     })
