@@ -284,6 +284,7 @@ fn maps_split_bit_identically() {
         });
     }
     h.covered("map");
+    assert!(map(&[], PARALLEL_WORK, gelu).is_empty());
 }
 
 /// The threads that computed each element of `map(0..len, cost, …)` in a 2-thread pool, each

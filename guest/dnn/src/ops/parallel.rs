@@ -46,6 +46,9 @@ pub(crate) fn generate<T: Copy + Default + Send, E: Fn(usize) -> T>(
 ) -> Vec<T> {
     let len = rows * row_len;
     let mut out = vec![T::default(); len];
+    if len == 0 {
+        return out;
+    }
     if splits(work) {
         #[cfg(feature = "parallel")]
         {
