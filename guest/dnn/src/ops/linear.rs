@@ -1,23 +1,29 @@
 //! Linear layers: `Dense` and `Conv2d` (f32 and i8, through [`Linear`]) and `MatMul` (f32).
 //!
 //! The accumulator starts at the bias (or zero) and adds one product per reduced index in
-//! ascending order: `k` for `Dense`; `c`, then `kh`, then `kw` for `Conv2d`.
+//! ascending order: `k` for `Dense`; `c`, then `kh`, then `kw` for `Conv2d`. Each output
+//! element is computed alone (one `generate` element), so large layers can split their outputs
+//! across threads.
 
 use alloc::vec::Vec;
 
 use super::activation::relu;
+use super::parallel::generate;
 use super::quant::{Requant, requant};
 use crate::canonical;
 
 /// The arithmetic of a linear layer: the accumulator, how a product is added, and how the
 /// accumulator becomes an output element.
-pub trait Linear {
+///
+/// `Sync` (and `Send` for outputs) so that a layer's output elements can be computed on several
+/// threads.
+pub trait Linear: Sync {
     /// Input and output element.
-    type X: Copy;
+    type X: Copy + Default + Send + Sync;
     /// Weight element.
-    type W: Copy;
+    type W: Copy + Sync;
     /// Bias element.
-    type B: Copy;
+    type B: Copy + Sync;
     /// Accumulator.
     type Acc: Copy;
     /// The input value padding stands for: real 0.
@@ -103,34 +109,32 @@ impl Linear for LinearI8 {
 /// `b` (length N): output rows of length N.
 pub fn dense<L: Linear>(l: &L, x: &[L::X], w: &[L::W], b: Option<&[L::B]>, k: usize) -> Vec<L::X> {
     let n = w.len() / k;
-    let mut out = Vec::with_capacity(x.len() / k * n);
-    for row in x.chunks_exact(k) {
-        for (j, weights) in w.chunks_exact(k).enumerate() {
+    generate(x.len() / k, n, x.len().saturating_mul(n), |row| {
+        let x = &x[row * k..][..k];
+        move |j| {
             let acc = l.start(b.map(|b| b[j]));
-            let acc = row
+            let acc = x
                 .iter()
-                .zip(weights)
+                .zip(&w[j * k..][..k])
                 .fold(acc, |acc, (&x, &w)| l.mac(acc, x, w));
-            out.push(l.finish(acc));
+            l.finish(acc)
         }
-    }
-    out
+    })
 }
 
 /// `MatMul`: each row of `a` (length `k`) times `b` (K × `n`, row-major): output rows of
 /// length `n`; `Σ_k a[k] · b[k][j]` from `+0.0`.
 pub fn matmul(a: &[f32], b: &[f32], k: usize, n: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(a.len() / k * n);
-    for row in a.chunks_exact(k) {
-        for j in 0..n {
-            let acc = row
+    generate(a.len() / k, n, a.len().saturating_mul(n), |row| {
+        let a = &a[row * k..][..k];
+        move |j| {
+            let acc = a
                 .iter()
                 .enumerate()
-                .fold(0.0, |acc, (i, &x)| acc + x * b[i * n + j]);
-            out.push(canonical(acc));
+                .fold(0.0, |acc, (t, &x)| acc + x * b[t * n + j]);
+            canonical(acc)
         }
-    }
-    out
+    })
 }
 
 /// Dimensions of a `Conv2d`: input (N, C, H, W), weights (O, C, KH, KW), strides and padding.
@@ -181,36 +185,36 @@ pub fn conv2d<L: Linear>(
     b: Option<&[L::B]>,
     d: &Conv2dDims,
 ) -> Vec<L::X> {
-    let (out_h, out_w) = (d.out_h(), d.out_w());
+    // By value: the closures below then need not reload the dimensions after every soft-float
+    // call in the guest (about 10,000 fewer instructions for the f32 MNIST CNN).
+    let (d, out_h, out_w) = (*d, d.out_h(), d.out_w());
     // The input row (or column) that output position `o` and kernel offset `k` read, if any.
     let source = |o: usize, stride: usize, k: usize, pad: usize, len: usize| {
         (o * stride + k).checked_sub(pad).filter(|&i| i < len)
     };
-    let mut out = Vec::with_capacity(d.n * d.o * out_h * out_w);
-    for n in 0..d.n {
-        for o in 0..d.o {
-            for oy in 0..out_h {
-                for ox in 0..out_w {
-                    let mut acc = l.start(b.map(|b| b[o]));
-                    for c in 0..d.c {
-                        let plane = (n * d.c + c) * d.h;
-                        let kernel = (o * d.c + c) * d.kh;
-                        for ky in 0..d.kh {
-                            let y = source(oy, d.stride_h, ky, d.pad_h, d.h);
-                            for kx in 0..d.kw {
-                                let xi = source(ox, d.stride_w, kx, d.pad_w, d.w);
-                                let v = match (y, xi) {
-                                    (Some(y), Some(xi)) => x[(plane + y) * d.w + xi],
-                                    _ => l.pad(),
-                                };
-                                acc = l.mac(acc, v, w[(kernel + ky) * d.kw + kx]);
-                            }
-                        }
+    // Rows of the output: (n, o, oy) in NCHW order; columns: ox.
+    let (rows, work) = (d.n * d.o * out_h, d.c * d.kh * d.kw);
+    generate(rows, out_w, (rows * out_w).saturating_mul(work), |row| {
+        let (oy, o, n) = (row % out_h, row / out_h % d.o, row / out_h / d.o);
+        let start = l.start(b.map(|b| b[o]));
+        move |ox| {
+            let mut acc = start;
+            for c in 0..d.c {
+                let plane = (n * d.c + c) * d.h;
+                let kernel = (o * d.c + c) * d.kh;
+                for ky in 0..d.kh {
+                    let y = source(oy, d.stride_h, ky, d.pad_h, d.h);
+                    for kx in 0..d.kw {
+                        let xi = source(ox, d.stride_w, kx, d.pad_w, d.w);
+                        let v = match (y, xi) {
+                            (Some(y), Some(xi)) => x[(plane + y) * d.w + xi],
+                            _ => l.pad(),
+                        };
+                        acc = l.mac(acc, v, w[(kernel + ky) * d.kw + kx]);
                     }
-                    out.push(l.finish(acc));
                 }
             }
+            l.finish(acc)
         }
-    }
-    out
+    })
 }

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::{quant::round_half_away, sum};
+use super::{parallel::generate, quant::round_half_away, sum};
 use crate::{Element, canonical};
 
 /// Dimensions of a pooling: input (N, C, H, W), kernel and strides.
@@ -41,7 +41,7 @@ impl Pool2dDims {
 
 /// `MaxPool2d`: the maximum of each window, found as by [`argmax`](super::argmax) (the first
 /// element, replaced by each later one that is greater).
-pub fn max_pool2d<T: Element>(x: &[T], d: &Pool2dDims) -> Vec<T> {
+pub fn max_pool2d<T: Element + Default + Send + Sync>(x: &[T], d: &Pool2dDims) -> Vec<T> {
     pool(x, d, |first, rest| {
         rest.fold(first, |m, v| if v > m { v } else { m })
             .canonical()
@@ -68,25 +68,31 @@ pub fn avg_pool2d_i8(x: &[i8], d: &Pool2dDims) -> Vec<i8> {
 }
 
 /// Applies `reduce(first, rest)` to every window, in NCHW output order.
-fn pool<T: Copy, O>(
+fn pool<T: Copy + Sync, O: Copy + Default + Send>(
     x: &[T],
     d: &Pool2dDims,
-    reduce: impl Fn(T, &mut dyn Iterator<Item = T>) -> O,
+    reduce: impl Fn(T, &mut dyn Iterator<Item = T>) -> O + Sync,
 ) -> Vec<O> {
     let (out_h, out_w) = (d.out_h(), d.out_w());
-    let mut out = Vec::with_capacity(d.n * d.c * out_h * out_w);
-    for plane in x.chunks_exact(d.h * d.w).take(d.n * d.c) {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let top_left = oy * d.stride_h * d.w + ox * d.stride_w;
-                let mut window = (0..d.kh)
-                    .flat_map(|ky| (0..d.kw).map(move |kx| ky * d.w + kx))
-                    .map(|offset| plane[top_left + offset]);
-                if let Some(first) = window.next() {
-                    out.push(reduce(first, &mut window));
-                }
+    // Rows of the output: (plane, oy); columns: ox.
+    let (rows, reduce) = (d.n * d.c * out_h, &reduce);
+    generate(
+        rows,
+        out_w,
+        (rows * out_w).saturating_mul(d.kh * d.kw),
+        |row| {
+            let (plane, oy) = (row / out_h, row % out_h);
+            let top = (plane * d.h + oy * d.stride_h) * d.w;
+            move |ox| {
+                let top_left = top + ox * d.stride_w;
+                // The window row by row, after its first element.
+                let window_row = |ky: usize| &x[top_left + ky * d.w..][..d.kw];
+                let mut rest = window_row(0)[1..]
+                    .iter()
+                    .chain((1..d.kh).flat_map(window_row))
+                    .copied();
+                reduce(x[top_left], &mut rest)
             }
-        }
-    }
-    out
+        },
+    )
 }
