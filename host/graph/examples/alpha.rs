@@ -5,7 +5,9 @@
 //! ([`opml_dnn::compute`] on the run's tensors, repeated for at least `--min-ms` and averaged),
 //! and the wall time and instructions of [`GraphPhase::vm_step`]`(k + 2)`, the node step
 //! program re-doing it in the VM, its data read through the oracle. α = VM time / native time.
-//! The VM time includes building the oracle's preimage map on the host, shown apart as "map".
+//! The VM time includes loading the program and building the oracle's preimage map on the
+//! host (the map's time is also shown apart). Every time is the best of `--runs`, since a
+//! shared machine only ever adds time.
 //!
 //! `cargo run --release -p opml-graph --example alpha -- --help`
 
@@ -33,6 +35,9 @@ struct Cli {
     /// Least total native time per node, in milliseconds (the mean of as many calls).
     #[arg(long, default_value_t = 20)]
     min_ms: u64,
+    /// Measurements of each time; the best is kept.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
     /// Also write every figure as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -43,7 +48,7 @@ struct Row {
     node: usize,
     /// Operator and first input's dtype, e.g. `Dense i8`.
     op: String,
-    shape: String,
+    shape: Vec<u32>,
     macs: Option<u64>,
     bytes_read: usize,
     native: Duration,
@@ -55,10 +60,12 @@ struct Row {
 }
 
 impl Row {
+    /// VM time / native time.
     fn alpha(&self) -> f64 {
         self.vm.as_secs_f64() / self.native.as_secs_f64()
     }
 
+    /// The row as a JSON object.
     fn json(&self) -> Value {
         json!({
             "node": self.node, "op": self.op, "shape": self.shape, "macs": self.macs,
@@ -81,8 +88,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut kinds: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for path in &models {
         let file = std::fs::read(path)?;
-        let rows = measure(&file, &mut rng, Duration::from_millis(cli.min_ms))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let rows =
+            measure(&file, &mut rng, &cli).map_err(|e| format!("{}: {e}", path.display()))?;
         print_model(path, &rows);
         for row in &rows {
             kinds.entry(row.op.clone()).or_default().push(row.alpha());
@@ -127,7 +134,8 @@ fn committed() -> Result<Vec<PathBuf>, Box<dyn Error>> {
 }
 
 /// Runs the model in `file` on a random input and measures every node.
-fn measure(file: &[u8], rng: &mut SplitMix64, min: Duration) -> Result<Vec<Row>, Box<dyn Error>> {
+fn measure(file: &[u8], rng: &mut SplitMix64, cli: &Cli) -> Result<Vec<Row>, Box<dyn Error>> {
+    let min = Duration::from_millis(cli.min_ms);
     let input = random_input(&Model::parse(&AlignedBytes::from_slice(file))?, rng);
     let phase = GraphPhase::new(file, &input)?;
     if let Some(refusal) = phase.run().refusal() {
@@ -143,21 +151,24 @@ fn measure(file: &[u8], rng: &mut SplitMix64, min: Duration) -> Result<Vec<Row>,
             .collect::<Option<Vec<_>>>()
             .ok_or("a node input is missing from the run")?;
         let out = model.tensor(node.output()).ok_or("no output tensor")?;
-        let native = mean_time(min, || compute(node, &args, &out))?;
         let j = k as u64 + 2;
-        let start = Instant::now();
-        black_box(phase.preimages(j));
-        let map = start.elapsed();
-        let start = Instant::now();
-        let step = phase.vm_step(j, u64::MAX)?;
-        let vm = start.elapsed();
+        let (mut native, mut map, mut vm) = (Duration::MAX, Duration::MAX, Duration::MAX);
+        let mut step = None;
+        for _ in 0..cli.runs {
+            native = native.min(mean_time(min, || compute(node, &args, &out))?);
+            map = map.min(timed(|| phase.preimages(j)).0);
+            let (took, result) = timed(|| phase.vm_step(j, u64::MAX));
+            vm = vm.min(took);
+            step = Some(result?);
+        }
+        let step = step.expect("at least one run");
         if step.status != ExitStatus::Exited(0) || step.output != phase.state(j) {
             return Err(format!("node {k}: the VM's S({j}) is not the native one").into());
         }
         rows.push(Row {
             node: k,
             op: format!("{} {}", node.op().name(), dtype(args[0].dtype())),
-            shape: dims(out.shape.dims()),
+            shape: out.shape.dims().to_vec(),
             macs: macs(
                 node,
                 &args.iter().map(|a| a.shape().dims()).collect::<Vec<_>>(),
@@ -172,6 +183,13 @@ fn measure(file: &[u8], rng: &mut SplitMix64, min: Duration) -> Result<Vec<Row>,
         });
     }
     Ok(rows)
+}
+
+/// How long `f` takes, and what it gives.
+fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+    let start = Instant::now();
+    let value = black_box(f());
+    (start.elapsed(), value)
 }
 
 /// The mean time of `f`, called in doubling batches until one batch takes at least `min`.
@@ -232,23 +250,25 @@ fn random_input(model: &Model<'_>, rng: &mut SplitMix64) -> Vec<u8> {
     bytes
 }
 
+/// The model's table and its totals, in Markdown.
 fn print_model(path: &Path, rows: &[Row]) {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     println!("## {name}\n");
     println!(
-        "| node | op | shape | MACs | bytes read | native µs | VM instructions | VM ms | map ms | α |"
+        "| node | op | shape | MACs | bytes read | native µs | VM instructions | preimages | VM ms | map ms | α |"
     );
-    println!("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let macs = r.macs.map_or("–".into(), |m| m.to_string());
         println!(
-            "| {} | {} | {} | {macs} | {} | {:.2} | {} | {:.2} | {:.2} | {:.0} |",
+            "| {} | {} | {} | {macs} | {} | {:.2} | {} | {} | {:.2} | {:.2} | {:.0} |",
             r.node,
             r.op,
-            r.shape,
+            dims(&r.shape),
             r.bytes_read,
             micros(r.native),
             r.instructions,
+            r.preimages,
             millis(r.vm),
             millis(r.map),
             r.alpha(),
@@ -257,32 +277,42 @@ fn print_model(path: &Path, rows: &[Row]) {
     let total = |f: fn(&Row) -> Duration| rows.iter().map(f).sum::<Duration>();
     let (native, vm) = (total(|r| r.native), total(|r| r.vm));
     println!(
-        "\nAll {} nodes: native {:.1} µs, VM {:.1} ms, α {:.0}.\n",
+        "\nAll {} nodes: native {:.1} µs, VM {} instructions in {:.1} ms, α {:.0}.\n",
         rows.len(),
         micros(native),
+        rows.iter().map(|r| r.instructions).sum::<u64>(),
         millis(vm),
         vm.as_secs_f64() / native.as_secs_f64()
     );
 }
 
+/// The median of sorted values.
 fn median(sorted: &[f64]) -> f64 {
     let n = sorted.len();
     (sorted[(n - 1) / 2] + sorted[n / 2]) / 2.0
 }
 
+/// Microseconds.
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// Milliseconds.
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// `1×4×28×28`, or `()` for a scalar.
 fn dims(dims: &[u32]) -> String {
     let dims: Vec<String> = dims.iter().map(u32::to_string).collect();
-    dims.join("×")
+    if dims.is_empty() {
+        "()".into()
+    } else {
+        dims.join("×")
+    }
 }
 
+/// The dtype's name in `docs/dnn.md`.
 fn dtype(dtype: DType) -> &'static str {
     match dtype {
         DType::F32 => "f32",
@@ -295,6 +325,7 @@ fn dtype(dtype: DType) -> &'static str {
 struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// The next 64 random bits.
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
