@@ -132,9 +132,7 @@ impl GraphRun {
         self.metas[t as usize].byte_len()
     }
 
-    /// Tensor `t` as the run has it: a constant of `model` (the run's model), or data the run
-    /// wrote (a graph input or a node output); `None` for a slot not written. A node's inputs
-    /// are what [`compute`] reads for it.
+    /// Tensor `t` as the run has it: a constant of `model`, or data written (`None` if not).
     pub fn tensor<'s>(&'s self, model: &Model<'s>, t: u32) -> Option<TensorRef<'s>> {
         if model.kind(t)? == TensorKind::Constant {
             return model.constant(t);
