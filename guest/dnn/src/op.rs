@@ -269,3 +269,31 @@ impl Params {
         Some(Epilogue { requant, relu })
     }
 }
+
+// Kept after everything the guests compile, so that adding it moved no panic location (the
+// program IDs hash the guests' ELFs, and those embed line numbers).
+impl Op {
+    /// The operator's name, as `docs/dnn.md`'s operator table spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Dense(_) => "Dense",
+            Op::Conv2d(..) => "Conv2d",
+            Op::Relu => "Relu",
+            Op::Gelu => "Gelu",
+            Op::Silu => "Silu",
+            Op::MaxPool2d(_) => "MaxPool2d",
+            Op::AvgPool2d(_) => "AvgPool2d",
+            Op::Softmax => "Softmax",
+            Op::Argmax => "Argmax",
+            Op::LayerNorm { .. } => "LayerNorm",
+            Op::RmsNorm { .. } => "RmsNorm",
+            Op::Embedding => "Embedding",
+            Op::Add => "Add",
+            Op::Mul => "Mul",
+            Op::MatMul => "MatMul",
+            Op::Reshape => "Reshape",
+            Op::Quantize => "Quantize",
+            Op::Dequantize => "Dequantize",
+        }
+    }
+}

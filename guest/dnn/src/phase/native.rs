@@ -132,8 +132,8 @@ impl GraphRun {
         self.metas[t as usize].byte_len()
     }
 
-    /// Tensor `t` as the run has it: a constant of `model`, or data written.
-    fn tensor<'s>(&'s self, model: &Model<'s>, t: u32) -> Option<TensorRef<'s>> {
+    /// Tensor `t` as the run has it: a constant of `model`, or data written (`None` if not).
+    pub fn tensor<'s>(&'s self, model: &Model<'s>, t: u32) -> Option<TensorRef<'s>> {
         if model.kind(t)? == TensorKind::Constant {
             return model.constant(t);
         }
