@@ -385,7 +385,7 @@ class CommittedModelTests(unittest.TestCase):
 
     def test_deep_model_accuracy(self):
         """cnn-deep (train_deep.py, f32 only): the recorded held-out accuracy, measured again
-        (about a minute: 10^10 multiply-adds in numpy); the recorded comparison with onnxruntime
+        (about 40 s: 2 x 10^10 multiply-adds in numpy); the recorded comparison with onnxruntime
         within the tolerance."""
         (_, _), (xte, yte), _ = split()
         with open(os.path.join(HERE, "accuracy.json")) as f:
