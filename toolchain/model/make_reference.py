@@ -6,6 +6,10 @@
     reference/<model>.json    for each committed model: inputs, outputs, the tensor hash of every
                               node's output, the graph commitments C(0..n), and (first vector
                               only) every node's output data, and the model root
+    reference/large/<model>.json  the same for the large models (models/cnn-deep.opml), without
+                              the node output data; kept out of reference/ itself, whose
+                              vector files guest/dnn/tests/{reference,root}.rs run and count,
+                              and checked by guest/dnn/tests/deep_model.rs
     reference/roots.json      model roots (docs/dnn.md, "Model root"): for every committed model
                               its root and every tensor and node commitment; seeded random
                               models (their bytes) with theirs; data roots of random byte strings
@@ -42,6 +46,9 @@ MNIST_MODELS = [(n, f"{mnist_data.MODELS_REL}/{n}.opml") for n in ("mlp", "mlp-i
     ("sklearn", "toolchain/model/reference/sklearn.opml"),
     ("sklearn-int8", "toolchain/model/reference/sklearn-int8.opml"),
 ]
+# Models too large for every node's output data in the vectors (cnn-deep: 200 KB of it).
+LARGE_MODELS = [("cnn-deep", f"{mnist_data.MODELS_REL}/cnn-deep.opml")]
+LARGE_DIR = "large"
 N_DIGITS = 3
 N_OPS_VECTORS = 3
 
@@ -149,7 +156,7 @@ def tensor_json(t: om.Tensor, idx: int, v: np.ndarray, values=True) -> dict:
     return d
 
 
-def vectors_for(path_rel: str, inputs_list, names, buf: bytes | None = None) -> dict:
+def vectors_for(path_rel: str, inputs_list, names, buf: bytes | None = None, node_outputs=True) -> dict:
     if buf is None:
         with open(os.path.join(REPO, path_rel), "rb") as f:
             buf = f.read()
@@ -169,7 +176,7 @@ def vectors_for(path_rel: str, inputs_list, names, buf: bytes | None = None) -> 
                                    for n in model.nodes],
             "commitments": [c.hex() for c in cs],
         }
-        if k == 0:
+        if k == 0 and node_outputs:
             vec["node_outputs"] = [tensor_json(model.tensors[n.output], n.output, V[n.output], values=False) for n in model.nodes]
         out["vectors"].append(vec)
     return out
@@ -245,12 +252,13 @@ def generate() -> dict[str, bytes]:
     files["ops.opml"] = om.to_bytes(ops)
     _, (xte, yte), (_, te_idx) = mnist_data.split()
     digits = [(xte[i], int(yte[i]), int(te_idx[i])) for i in range(N_DIGITS)]
-    for name, rel in MNIST_MODELS:
+    for name, rel in MNIST_MODELS + LARGE_MODELS:
         model = om.read(os.path.join(REPO, rel))
         shape = model.tensors[model.inputs[0]].shape
         ins = [[x.reshape(shape)] for x, _, _ in digits]
         nms = [f"mnist digit {pkg} (label {lab})" for _, lab, pkg in digits]
-        files[f"{name}.json"] = _dump(vectors_for(rel, ins, nms))
+        large = (name, rel) in LARGE_MODELS
+        files[f"{LARGE_DIR}/{name}.json" if large else f"{name}.json"] = _dump(vectors_for(rel, ins, nms, node_outputs=not large))
     # ops.json is computed from the bytes just built (so --check also checks the builder)
     d = vectors_for("toolchain/model/reference/ops.opml", [ops_inputs(k) for k in range(N_OPS_VECTORS)],
                     [f"ops random {k}" for k in range(N_OPS_VECTORS)], buf=files["ops.opml"])
@@ -283,6 +291,7 @@ def main(argv) -> int:
             except FileNotFoundError:
                 bad.append(rel)
         else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(data)
             print(f"wrote reference/{rel} ({len(data)} bytes)", file=sys.stderr)

@@ -79,7 +79,7 @@ def assert_close_per_sample(tc, got, want, rtol=F32_RTOL):
 class FormatTests(unittest.TestCase):
     def models(self):
         out = [("ops", om.to_bytes(make_reference.build_ops_model()))]
-        for n in ("mlp", "mlp-int8", "cnn", "cnn-int8"):
+        for n in ("mlp", "mlp-int8", "cnn", "cnn-int8", "cnn-deep"):
             with open(os.path.join(MODELS, f"{n}.opml"), "rb") as f:
                 out.append((n, f.read()))
         return out
@@ -382,6 +382,24 @@ class CommittedModelTests(unittest.TestCase):
                 self.assertEqual(res["-int8"], acc[name]["accuracy_opml_int8"])
                 self.assertGreaterEqual(res["-int8"], res[""] - MAX_INT8_DROP)
                 self.assertGreater(res[""], 0.9)
+
+    def test_deep_model_accuracy(self):
+        """cnn-deep (train_deep.py, f32 only): the recorded held-out accuracy, measured again
+        (about 40 s: 2 x 10^10 multiply-adds in numpy); the recorded comparison with onnxruntime
+        within the tolerance."""
+        (_, _), (xte, yte), _ = split()
+        with open(os.path.join(HERE, "accuracy.json")) as f:
+            acc = json.load(f)["models"]["cnn-deep"]
+        m = om.read(os.path.join(MODELS, "cnn-deep.opml"))
+        x = xte.reshape((len(xte),) + tuple(m.tensors[m.inputs[0]].shape))
+        at = next(k for k, i in enumerate(m.outputs) if m.tensors[i].dtype == I32)
+        label = np.concatenate([R.outputs(m, [x[s:s + 500]], batched=True)[at].reshape(-1)
+                                for s in range(0, len(x), 500)])
+        self.assertEqual(float(np.mean(label == yte)), acc["accuracy_opml_f32"])
+        self.assertGreater(acc["accuracy_opml_f32"], 0.97)
+        self.assertEqual(acc["f32_argmax_equal_onnxruntime"], len(yte))
+        self.assertLessEqual(acc["f32_vs_onnxruntime_max_rel_error"], F32_RTOL)
+        self.assertEqual(acc["opml_bytes"]["f32"], os.path.getsize(os.path.join(MODELS, "cnn-deep.opml")))
 
     def test_int8_models_are_integer_inside(self):
         for name in ("mlp-int8", "cnn-int8"):

@@ -112,7 +112,8 @@ def _im2col(x, k, pad):
 
 
 def _col2im(dcols, xp_shape, C, k, pad):
-    B, H2, W2, _ = dcols.shape
+    """dcols (B, H', W', C*k*k) or (B, H', W', C, k, k) -> dx (B, C, H, W)."""
+    B, H2, W2 = dcols.shape[:3]
     d = dcols.reshape(B, H2, W2, C, k, k)
     dxp = np.zeros(xp_shape, np.float32)
     for i in range(k):
@@ -121,16 +122,29 @@ def _col2im(dcols, xp_shape, C, k, pad):
     return dxp[:, :, pad:xp_shape[2] - pad, pad:xp_shape[3] - pad]
 
 
-def conv_fwd(x, W, b, pad):
+def conv_fwd(x, W, b, pad, blas=False):
+    """With `blas`, the products are 2-D and shaped for BLAS (several times faster, rounds
+    differently: the committed `cnn` was trained without, `cnn-deep` with)."""
     O, C, k, _ = W.shape
     cols, xps = _im2col(x, k, pad)
-    out = cols @ W.reshape(O, -1).T + b
-    return out.transpose(0, 3, 1, 2), (cols, xps)
+    if not blas:
+        out = cols @ W.reshape(O, -1).T + b
+        return out.transpose(0, 3, 1, 2), (cols, xps)
+    B, H2, W2, CKK = cols.shape
+    out = (W.reshape(O, -1) @ cols.reshape(-1, CKK).T + b[:, None]).reshape(O, B, H2, W2)
+    return out.transpose(1, 0, 2, 3), (cols, xps)
 
 
-def conv_bwd(dout, W, cache, pad):
+def conv_bwd(dout, W, cache, pad, blas=False):
     cols, xps = cache
     O, C, k, _ = W.shape
+    if blas:
+        B, H2, W2, CKK = cols.shape
+        gt = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(O, -1)  # O, B*H'*W'
+        dW = (cols.reshape(-1, CKK).T @ gt.T).T.reshape(W.shape)
+        db = gt.sum(1)
+        dcols = (W.reshape(O, -1).T @ gt).reshape(C, k, k, B, H2, W2).transpose(3, 4, 5, 0, 1, 2)
+        return _col2im(dcols, xps, C, k, pad), dW, db
     g = dout.transpose(0, 2, 3, 1)  # B,H',W',O
     dW = (g.reshape(-1, O).T @ cols.reshape(-1, cols.shape[-1])).reshape(W.shape)
     db = g.sum((0, 1, 2))
@@ -297,9 +311,12 @@ def label_of(model: om.Model, outs):
     raise ValueError("model has no i32 (argmax) output")
 
 
-def convert_all(name, onnx_path, out_f32, out_i8, calib_path):
-    for args in (["onnx", onnx_path, "-o", out_f32, "-q"],
-                 ["onnx", onnx_path, "-o", out_i8, "--quantize", "--calibration", calib_path, "-q"]):
+def convert_all(name, onnx_path, out_f32, out_i8=None, calib_path=None):
+    """Converts to f32 `.opml` and, with `out_i8`, to int8 calibrated on `calib_path`."""
+    jobs = [["onnx", onnx_path, "-o", out_f32, "-q"]]
+    if out_i8 is not None:
+        jobs.append(["onnx", onnx_path, "-o", out_i8, "--quantize", "--calibration", calib_path, "-q"])
+    for args in jobs:
         rc = convert.main(args)
         if rc:
             raise SystemExit(f"convert.py failed on {name} ({rc})")
@@ -347,34 +364,62 @@ def main():
     r["sklearn_predict_accuracy"] = float(np.mean(clf.predict(xte) == yte))
     report["models"]["sklearn"] = r
 
-    with open(os.path.join(HERE, "accuracy.json"), "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
+    write_accuracy(report)
     print(json.dumps(report, indent=2))
 
 
+ACCURACY = os.path.join(HERE, "accuracy.json")
+
+
+def write_accuracy(report):
+    """Writes `report` to accuracy.json, keeping the entries of models it does not have (those
+    another script trains: train_deep.py's `cnn-deep`)."""
+    try:
+        with open(ACCURACY) as f:
+            old = json.load(f)["models"]
+    except FileNotFoundError:
+        old = {}
+    for name, entry in old.items():
+        report["models"].setdefault(name, entry)
+    with open(ACCURACY, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+
+
+def record_accuracy(name, entry):
+    """Sets the accuracy.json entry of one model, keeping the rest."""
+    with open(ACCURACY) as f:
+        report = json.load(f)
+    report["models"][name] = entry
+    write_accuracy(report)
+
+
 def evaluate(name, onnx_path, f32p, i8p, xte, yte, train_s, hp):
-    o = ort_predict(onnx_path, xte.reshape((len(xte),) + ((1, 28, 28) if name == "cnn" else (784,))))
+    """Held-out accuracies of the ONNX model (onnxruntime) and its `.opml` conversions (the
+    reference evaluator); `i8p` None: no int8 model."""
+    mf = om.read(f32p)
+    o = ort_predict(onnx_path, xte.reshape((len(xte),) + tuple(mf.tensors[mf.inputs[0]].shape[1:])))
     ort_label = o["label"].reshape(-1)
-    mf, mq = om.read(f32p), om.read(i8p)
     of = opml_predict(mf, xte)
-    oq = opml_predict(mq, xte)
-    lf, lq = label_of(mf, of), label_of(mq, oq)
+    lf = label_of(mf, of)
     # the float outputs (logits or probabilities) against onnxruntime
     fo = [v for i, v in zip(mf.outputs, of) if mf.tensors[i].dtype == om.F32][0].reshape(len(xte), -1)
     ref = o["logits"] if "logits" in o else o["probabilities"]
     rel = float(np.max(np.abs(fo - ref)) / np.max(np.abs(ref)))
     print(f"{name}: trained in {train_s:.1f} s", file=sys.stderr)
+    lq = None if i8p is None else label_of(om.read(i8p), opml_predict(om.read(i8p), xte))
     r = {
         "hyperparameters": hp,
         "accuracy_onnxruntime_f32": float(np.mean(ort_label == yte)),
         "accuracy_opml_f32": float(np.mean(lf == yte)),
-        "accuracy_opml_int8": float(np.mean(lq == yte)),
+        "accuracy_opml_int8": None if lq is None else float(np.mean(lq == yte)),
         "f32_vs_onnxruntime_max_rel_error": rel,
         "f32_argmax_equal_onnxruntime": int(np.sum(lf == ort_label)),
-        "int8_argmax_equal_f32": int(np.sum(lq == lf)),
-        "opml_bytes": {"f32": os.path.getsize(f32p), "int8": os.path.getsize(i8p)},
+        "int8_argmax_equal_f32": None if lq is None else int(np.sum(lq == lf)),
+        "opml_bytes": {"f32": os.path.getsize(f32p), "int8": None if i8p is None else os.path.getsize(i8p)},
     }
+    r = {k: v for k, v in r.items() if v is not None}
+    r["opml_bytes"] = {k: v for k, v in r["opml_bytes"].items() if v is not None}
     print(f"{name}: {json.dumps(r)}", file=sys.stderr)
     return r
 
