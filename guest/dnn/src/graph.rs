@@ -207,10 +207,10 @@ pub fn compute(node: &Node, args: &[TensorRef<'_>], out: &TensorInfo) -> Result<
             let (l, dims) = (linear_i8(x, &out, e)?, conv_dims(x, input(0)?, conv));
             conv2d(&l, xs, get(rest, 0)?, bias(rest)?, &dims).into()
         }
-        (Op::Relu, DataRef::F32(xs)) => map(xs, relu),
-        (Op::Relu, DataRef::I8(xs)) => map(xs, |q| relu_i8(q, zero_point(x))),
-        (Op::Gelu, DataRef::F32(xs)) => map(xs, gelu),
-        (Op::Silu, DataRef::F32(xs)) => map(xs, silu),
+        (Op::Relu, DataRef::F32(xs)) => map(xs, 0, relu),
+        (Op::Relu, DataRef::I8(xs)) => map(xs, 0, |q| relu_i8(q, zero_point(x))),
+        (Op::Gelu, DataRef::F32(xs)) => map(xs, 8, gelu),
+        (Op::Silu, DataRef::F32(xs)) => map(xs, 8, silu),
         (Op::MaxPool2d(pool), DataRef::F32(xs)) => max_pool2d(xs, &pool_dims(x, pool)).into(),
         (Op::MaxPool2d(pool), DataRef::I8(xs)) => max_pool2d(xs, &pool_dims(x, pool)).into(),
         (Op::AvgPool2d(pool), DataRef::F32(xs)) => avg_pool2d_f32(xs, &pool_dims(x, pool)).into(),
@@ -239,8 +239,8 @@ pub fn compute(node: &Node, args: &[TensorRef<'_>], out: &TensorInfo) -> Result<
             matmul(a, get(rest, 0)?, k, n).into()
         }
         (Op::Reshape, xs) => xs.to_canonical(),
-        (Op::Quantize, DataRef::F32(xs)) => map(xs, |v| quantize(v, out.quant)),
-        (Op::Dequantize, DataRef::I8(xs)) => map(xs, |q| dequantize(q, x.quant())),
+        (Op::Quantize, DataRef::F32(xs)) => map(xs, 0, |v| quantize(v, out.quant)),
+        (Op::Dequantize, DataRef::I8(xs)) => map(xs, 0, |q| dequantize(q, x.quant())),
         _ => return Err(DnnError::Malformed),
     };
     Ok(Tensor::new(out.shape, data)?.with_quant(out.quant))
@@ -261,8 +261,12 @@ fn bias<'a, T: Element>(rest: &[TensorRef<'a>]) -> Result<Option<&'a [T]>, DnnEr
 }
 
 /// `f` applied to every element.
-fn map<T: Copy, U: Element>(values: &[T], f: impl Fn(T) -> U) -> Data {
-    U::into_data(values.iter().map(|&v| f(v)).collect())
+fn map<T: Copy + Sync, U: Element + Default + Send>(
+    values: &[T],
+    cost: usize,
+    f: impl Fn(T) -> U + Sync,
+) -> Data {
+    U::into_data(crate::ops::map(values, cost, f))
 }
 
 /// The zero point of an i8 tensor (the reader checked it is in -128..=127).

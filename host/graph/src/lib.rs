@@ -11,7 +11,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use opml_dnn::phase::{GraphRun, Preimage};
+use opml_dnn::phase::{Coarse, GraphRun, Preimage};
 use opml_dnn::{AlignedBytes, Hash, Model, ModelError};
 use opml_game::ProgramPhase;
 use opml_vm::{ExitStatus, Machine, PreimageSource, Preimages};
@@ -112,6 +112,57 @@ impl GraphPhase {
     /// `S(i)`.
     pub fn state(&self, i: u64) -> Hash {
         self.run.state(i)
+    }
+
+    /// What coarse step `j` does, in words: "load the input (3136 bytes)", "node 4 (Conv2d):
+    /// output 1×32×13×13 f32, reads 9.5 KB", "finish: the outputs (44 bytes)", or "nothing".
+    pub fn describe_step(&self, j: u64) -> String {
+        let model = self.model();
+        let kb = |bytes: usize| format!("{:.1} KB", bytes as f64 / 1024.0);
+        match Coarse::of(j, model.nodes().len() as u32) {
+            Coarse::Load => format!("load the input ({} bytes)", self.run.input().len()),
+            Coarse::Node(k) => {
+                let node = &model.nodes()[k as usize];
+                let metas = self.run.metas();
+                let out = metas[node.output() as usize].info;
+                let dims: Vec<String> = out.shape.dims().iter().map(u32::to_string).collect();
+                let reads: usize = node
+                    .inputs()
+                    .iter()
+                    .map(|&t| metas[t as usize].byte_len())
+                    .sum();
+                let dtype = format!("{:?}", out.dtype).to_lowercase();
+                format!(
+                    "node {k} ({}): output {} {dtype}, reads {}",
+                    node.op().name(),
+                    dims.join("×"),
+                    kb(reads)
+                )
+            }
+            Coarse::Finish => format!(
+                "finish: the graph outputs ({} bytes)",
+                self.run.output().map_or(0, <[u8]>::len)
+            ),
+            Coarse::Idle => "nothing (past the last step)".to_owned(),
+        }
+    }
+
+    /// The coarse step of the node that reads the most data (its inputs and weights): the
+    /// one whose re-doing in the VM is the heaviest, the demos' default disputed step.
+    pub fn heaviest_step(&self) -> u64 {
+        let model = self.model();
+        let metas = self.run.metas();
+        let reads = |k: usize| -> usize {
+            let node = &model.nodes()[k];
+            node.inputs()
+                .iter()
+                .map(|&t| metas[t as usize].byte_len())
+                .sum()
+        };
+        let k = (0..model.nodes().len())
+            .max_by_key(|&k| reads(k))
+            .unwrap_or(0);
+        k as u64 + 2
     }
 
     /// The preimages the node step program reads to re-do coarse step `j`.

@@ -38,6 +38,9 @@ static CNN: &Aligned<[u8]> = &Aligned(*include_bytes!(
 static CNN_INT8: &Aligned<[u8]> = &Aligned(*include_bytes!(
     "../../../../toolchain/model/models/cnn-int8.opml"
 ));
+static CNN_DEEP: &Aligned<[u8]> = &Aligned(*include_bytes!(
+    "../../../../toolchain/model/models/cnn-deep.opml"
+));
 
 /// 64 held-out MNIST digits (never trained on): a label byte and 784 gray bytes each.
 pub static DIGITS: &[u8] = include_bytes!("../digits.bin");
@@ -53,24 +56,37 @@ pub enum Model {
     Cnn = 2,
     /// The same, int8.
     CnnInt8 = 3,
+    /// Eight 3×3 convolutions, two max pools, two dense layers, f32: about 1.6 × 10^9
+    /// instructions in the VM, the workload where the graph phase matters.
+    CnnDeep = 4,
 }
 
 impl Model {
     /// Every model.
-    pub const ALL: [Model; 4] = [Model::Mlp, Model::MlpInt8, Model::Cnn, Model::CnnInt8];
+    pub const ALL: [Model; 5] = [
+        Model::Mlp,
+        Model::MlpInt8,
+        Model::Cnn,
+        Model::CnnInt8,
+        Model::CnnDeep,
+    ];
+    /// The four small ones (under 2 × 10^7 instructions each in the VM), for tests that run
+    /// every model many times.
+    pub const SMALL: [Model; 4] = [Model::Mlp, Model::MlpInt8, Model::Cnn, Model::CnnInt8];
 
     /// The model of input byte `byte`.
     pub fn from_byte(byte: u8) -> Option<Model> {
         Model::ALL.get(usize::from(byte)).copied()
     }
 
-    /// Its name: `mlp`, `mlp-int8`, `cnn`, `cnn-int8`.
+    /// Its name: `mlp`, `mlp-int8`, `cnn`, `cnn-int8`, `cnn-deep`.
     pub fn name(self) -> &'static str {
         match self {
             Model::Mlp => "mlp",
             Model::MlpInt8 => "mlp-int8",
             Model::Cnn => "cnn",
             Model::CnnInt8 => "cnn-int8",
+            Model::CnnDeep => "cnn-deep",
         }
     }
 
@@ -81,6 +97,7 @@ impl Model {
             Model::MlpInt8 => &MLP_INT8.0,
             Model::Cnn => &CNN.0,
             Model::CnnInt8 => &CNN_INT8.0,
+            Model::CnnDeep => &CNN_DEEP.0,
         }
     }
 }

@@ -15,6 +15,7 @@ use opml_agent::scenario::{self, Adversary, Event, Scenario};
 use opml_agent::{Conduct, Move, Party, Program, RegistryConfig};
 use opml_chain::{Anvil, Chain, EmbeddedChain, RpcChain};
 use opml_game::PhaseConfig;
+use opml_graph::{GraphPhase, STEP_PROGRAM_ELF, STEP_PROGRAM_ID};
 use opml_methods::{ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, MNIST_ELF};
 use opml_state::VmState;
 
@@ -66,6 +67,8 @@ pub(crate) enum MnistModel {
     Cnn,
     /// The CNN, int8.
     CnnInt8,
+    /// Deep CNN (8 convolutions), f32: 1.6 × 10^9 instructions in the VM in one phase.
+    CnnDeep,
 }
 
 impl MnistModel {
@@ -75,6 +78,16 @@ impl MnistModel {
             MnistModel::MlpInt8 => mnist::Model::MlpInt8,
             MnistModel::Cnn => mnist::Model::Cnn,
             MnistModel::CnnInt8 => mnist::Model::CnnInt8,
+            MnistModel::CnnDeep => mnist::Model::CnnDeep,
+        }
+    }
+
+    /// log2 of the VM steps that cover the model's largest node step (measured: the small
+    /// models' take at most 8.6 × 10^6 instructions, the deep CNN's 2.5 × 10^8).
+    fn largest_step_log2(self) -> u8 {
+        match self {
+            MnistModel::CnnDeep => 28,
+            _ => 24,
         }
     }
 }
@@ -98,6 +111,10 @@ pub(crate) struct DemoArgs {
     /// round; it is prepared as the MNIST digits were (--workload mnist).
     #[arg(long, value_name = "FILE")]
     image: Option<PathBuf>,
+    /// Dispute an MNIST task as one VM run of the whole model (the `mnist` guest) instead of
+    /// the two-phase game (graph nodes computed natively, then one node in the VM).
+    #[arg(long)]
+    one_phase: bool,
     /// Phase heights, top first (e.g. `11,8,8`: 2^11 coarse steps of 2^16 instructions, then
     /// 2^8 of 2^8, then 2^8 single instructions). Default: three phases, the two lower of
     /// height 8, sized to the run.
@@ -146,44 +163,19 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         ),
         Workload::Mnist => {
             let model = args.model.model();
-            let (pixels, what) = match &args.image {
-                Some(path) => {
-                    let bytes = std::fs::read(path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    let gray = image::read(&bytes)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    let prepared = image::prepare::mnist(&gray)
-                        .with_context(|| format!("preparing {}", path.display()))?;
-                    if prepared.inverted {
-                        println!("the image is a dark digit on a light background; inverted it");
-                    }
-                    println!("{}", prepared.describe());
-                    (prepared.pixels, format!("your image {}", path.display()))
-                }
-                None => {
-                    let (label, pixels) = mnist::digit(args.digit).with_context(|| {
-                        format!("--digit {}: there are 64 (0..=63)", args.digit)
-                    })?;
-                    (
-                        pixels.to_vec(),
-                        format!("held-out MNIST digit #{} (a {label})", args.digit),
-                    )
-                }
-            };
+            let (pixels, what) = digit_pixels(&args)?;
             let truth = mnist::classify(model, &pixels)
                 .map_err(|error| anyhow::anyhow!("classifying: {error:?}"))?;
             println!("{}", ascii_digit(&pixels));
             // The lie: the runner-up class, with the true scores and commitment.
-            let runner_up = (0..10u8)
-                .filter(|&c| c != truth.class)
-                .max_by(|&a, &b| {
-                    truth.scores[usize::from(a)].total_cmp(&truth.scores[usize::from(b)])
-                })
-                .unwrap_or(0);
+            let runner_up = runner_up(&truth.scores, truth.class);
             println!(
                 "the model says {}; a lying server will claim {runner_up}",
                 truth.class
             );
+            if !args.one_phase {
+                return graph_demo(&args, model, &pixels, &what, runner_up);
+            }
             claimed_output = Some(
                 mnist::Prediction {
                     class: runner_up,
@@ -195,7 +187,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
             (
                 Program::new(MNIST_ELF)?,
                 mnist::input(model, &pixels),
-                format!("MNIST {} on {what}", model.name()),
+                format!("MNIST {} on {what}, one phase", model.name()),
             )
         }
         Workload::Echo => {
@@ -234,15 +226,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         Liar::Server => Party::Claimant,
         Liar::Challenger => Party::Challenger,
     };
-    let conduct = match args.strategy {
-        Strategy::Play => Conduct::Honest,
-        Strategy::Silent => Conduct::SilentAfter { moves: 0 },
-        Strategy::Inconsistent if config.len() > 1 => Conduct::Inconsistent { phase: 1 },
-        Strategy::ForgedDescent if config.len() > 1 => Conduct::ForgedDescent,
-        Strategy::Inconsistent | Strategy::ForgedDescent => {
-            bail!("--strategy {:?} needs at least two phases", args.strategy)
-        }
-    };
+    let conduct = conduct(args.strategy, &config)?;
     describe_phases(&config);
     let scenario = Scenario {
         program,
@@ -260,11 +244,97 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         late_join_s: 0,
     };
 
-    let mut narrator = Narrator::new(config, side);
-    let report = if args.anvil {
+    let mut narrator = Narrator::new(config, side, None);
+    let report = run_story(&args, &scenario, &mut narrator)?;
+    verdict(&args, &report)
+}
+
+/// `--workload mnist`, two phases: the model's graph computed natively, one node in the VM.
+fn graph_demo(
+    args: &DemoArgs,
+    model: mnist::Model,
+    pixels: &[u8],
+    what: &str,
+    runner_up: u8,
+) -> Result<u8> {
+    let input = mnist::graph_input(pixels);
+    heading(&format!(
+        "The task: MNIST {} on {what}, two phases",
+        model.name()
+    ));
+    let started = Instant::now();
+    let phase = GraphPhase::new(model.file(), &input)?;
+    let m = phase.step_count();
+    let output = phase
+        .run()
+        .output()
+        .context("the model refused the digit (a build problem)")?;
+    println!(
+        "model root {}; node step program {}",
+        hex(phase.run().model_root()),
+        hex(&STEP_PROGRAM_ID)
+    );
+    println!(
+        "the true run, natively on every core: {m} coarse steps (load, {} nodes, finish) in {:.1} ms",
+        m - 2,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let (mut scores, _) = mnist::graph_output(output).context("the model's outputs")?;
+    let mut claimed = output.to_vec();
+    claimed[40..].copy_from_slice(&i32::from(runner_up).to_le_bytes());
+    scores.iter_mut().for_each(|s| *s = s.clamp(-1e30, 1e30));
+    let config = match args.phases {
+        Some(config) => config,
+        None => graph_phases(m, args.model.largest_step_log2())?,
+    };
+    ensure!(
+        config.len() >= 2 && config.height(0).is_some_and(|h| 1u64 << h >= m),
+        "phases {config}: the graph phase (the first) needs 2^h ≥ {m} coarse steps, and a VM \
+         phase below it"
+    );
+    let side = match args.liar {
+        Liar::Server => Party::Claimant,
+        Liar::Challenger => Party::Challenger,
+    };
+    // By default the liar alters the output of the node that reads the most data.
+    let cheat_step = args
+        .cheat_step
+        .unwrap_or_else(|| phase.heaviest_step())
+        .clamp(1, m);
+    println!(
+        "the liar departs at coarse step {cheat_step}: {}",
+        phase.describe_step(cheat_step)
+    );
+    describe_graph_phases(&config, m);
+    let scenario = Scenario {
+        program: Program::new(STEP_PROGRAM_ELF)?,
+        input,
+        model: Some(model.file().into()),
+        config,
+        registry: RegistryConfig::default(),
+        adversary: Some(Adversary {
+            side,
+            from_step: cheat_step,
+            conduct: conduct(args.strategy, &config)?,
+        }),
+        claimed_output: Some(claimed).filter(|_| side == Party::Claimant),
+        late_join_s: 0,
+    };
+    let mut narrator = Narrator::new(config, side, Some(phase));
+    let report = run_story(args, &scenario, &mut narrator)?;
+    verdict(args, &report)
+}
+
+/// Plays `scenario` on the chain the arguments choose.
+fn run_story(
+    args: &DemoArgs,
+    scenario: &Scenario,
+    narrator: &mut Narrator,
+) -> Result<opml_agent::DisputeReport> {
+    if args.anvil {
         let anvil = Anvil::spawn()?;
         heading(&format!("The chain: anvil at {}", anvil.url()));
-        run_on(&mut anvil.connect()?, &scenario, &mut narrator)?
+        run_on(&mut anvil.connect()?, scenario, narrator)
     } else if let Some(url) = &args.rpc_url {
         let keys = args
             .keys
@@ -278,16 +348,16 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
             "--keys needs four keys (deployer, requester, server, challenger)"
         );
         heading(&format!("The chain: {url}"));
-        run_on(
-            &mut RpcChain::connect(url, &keys)?,
-            &scenario,
-            &mut narrator,
-        )?
+        run_on(&mut RpcChain::connect(url, &keys)?, scenario, narrator)
     } else {
         heading("The chain: an embedded EVM (revm, Cancun), in this process");
-        run_on(&mut EmbeddedChain::new(), &scenario, &mut narrator)?
-    };
+        run_on(&mut EmbeddedChain::new(), scenario, narrator)
+    }
+}
 
+/// Prints the verdict and the books; fails unless the honest side won and every wei is
+/// accounted for.
+fn verdict(args: &DemoArgs, report: &opml_agent::DisputeReport) -> Result<u8> {
     heading("Verdict");
     let game = report
         .game
@@ -339,7 +409,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         report.execute_s
     );
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+        std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
         println!("report written to {}", path.display());
     }
@@ -362,6 +432,83 @@ fn run_on(
     Ok(scenario::run(chain, scenario, &mut |event| {
         narrator.event(event)
     })?)
+}
+
+/// The liar's conduct for `strategy` in games of `config`.
+fn conduct(strategy: Strategy, config: &PhaseConfig) -> Result<Conduct> {
+    Ok(match strategy {
+        Strategy::Play => Conduct::Honest,
+        Strategy::Silent => Conduct::SilentAfter { moves: 0 },
+        Strategy::Inconsistent if config.len() > 1 => Conduct::Inconsistent { phase: 1 },
+        Strategy::ForgedDescent if config.len() > 1 => Conduct::ForgedDescent,
+        Strategy::Inconsistent | Strategy::ForgedDescent => {
+            bail!("--strategy {strategy:?} needs at least two phases")
+        }
+    })
+}
+
+/// The digit to classify: `--image` prepared as MNIST was, or a built-in held-out digit; and
+/// what it is, in words.
+fn digit_pixels(args: &DemoArgs) -> Result<(Vec<u8>, String)> {
+    if let Some(path) = &args.image {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let gray = image::read(&bytes).with_context(|| format!("reading {}", path.display()))?;
+        let prepared = image::prepare::mnist(&gray)
+            .with_context(|| format!("preparing {}", path.display()))?;
+        if prepared.inverted {
+            println!("the image is a dark digit on a light background; inverted it");
+        }
+        println!("{}", prepared.describe());
+        return Ok((prepared.pixels, format!("your image {}", path.display())));
+    }
+    let (label, pixels) = mnist::digit(args.digit)
+        .with_context(|| format!("--digit {}: there are 64 (0..=63)", args.digit))?;
+    Ok((
+        pixels.to_vec(),
+        format!("held-out MNIST digit #{} (a {label})", args.digit),
+    ))
+}
+
+/// The class with the highest score but `class`'s.
+fn runner_up(scores: &[f32; 10], class: u8) -> u8 {
+    (0..10u8)
+        .filter(|&c| c != class)
+        .max_by(|&a, &b| scores[usize::from(a)].total_cmp(&scores[usize::from(b)]))
+        .unwrap_or(0)
+}
+
+/// The graph phase over `m` coarse steps, then two VM phases splitting the `2^vm_log2`
+/// instructions that cover the largest node step program's run.
+fn graph_phases(m: u64, vm_log2: u8) -> Result<PhaseConfig> {
+    let top = (64 - (m - 1).leading_zeros()).max(1) as u8;
+    Ok(PhaseConfig::new(&[
+        top,
+        vm_log2 / 2,
+        vm_log2 - vm_log2 / 2,
+    ])?)
+}
+
+fn describe_graph_phases(config: &PhaseConfig, m: u64) {
+    let lower: Vec<String> = (1..config.len())
+        .map(|p| {
+            let stride = config.stride(p).unwrap_or(1);
+            format!(
+                "2^{} steps of {}",
+                config.height(p).unwrap_or(0),
+                if stride == 1 {
+                    "1 instruction".to_owned()
+                } else {
+                    format!("2^{} instructions", stride.trailing_zeros())
+                }
+            )
+        })
+        .collect();
+    println!(
+        "dispute game: {} phases: the graph phase over {m} coarse steps (2^{} leaves, computed natively), then the node step program's run in the VM: {}",
+        config.len(),
+        config.height(0).unwrap_or(0),
+        lower.join(", then ")
+    );
 }
 
 /// Three phases, the lower two of height 8, the top sized so the trace covers `steps`.
@@ -445,14 +592,17 @@ struct Narrator {
     config: PhaseConfig,
     liar: Party,
     bar: Option<(usize, ProgressBar)>,
+    /// A graph task's run, to name the disputed node.
+    graph: Option<GraphPhase>,
 }
 
 impl Narrator {
-    fn new(config: PhaseConfig, liar: Party) -> Narrator {
+    fn new(config: PhaseConfig, liar: Party, graph: Option<GraphPhase>) -> Narrator {
         Narrator {
             config,
             liar,
             bar: None,
+            graph,
         }
     }
 
@@ -476,7 +626,12 @@ impl Narrator {
                 c.verifier, c.oracle, c.game, c.registry
             )),
             Event::Executed { steps, output } => self.say(format!(
-                "server and challenger each ran the task: {steps} steps, output {}",
+                "server and challenger each ran the task: {steps} {}, output {}",
+                if self.graph.is_some() {
+                    "coarse steps natively"
+                } else {
+                    "steps"
+                },
                 hex(output)
             )),
             Event::TaskPosted {
@@ -484,10 +639,17 @@ impl Narrator {
                 input_commitment,
             } => {
                 heading("The opML flow");
-                self.say(format!(
-                    "requester published the input (commitment {}) and posted task #{task_id} with a 0.1 ETH fee",
-                    hex(input_commitment)
-                ));
+                self.say(match &self.graph {
+                    Some(graph) => format!(
+                        "requester posted task #{task_id}: model {} on its input (task word {}), with a 0.1 ETH fee",
+                        hex(graph.run().model_root()),
+                        hex(input_commitment)
+                    ),
+                    None => format!(
+                        "requester published the input (commitment {}) and posted task #{task_id} with a 0.1 ETH fee",
+                        hex(input_commitment)
+                    ),
+                });
             }
             Event::ResultCommitted { output, honest } => self.say(format!(
                 "server committed {} output {} with a 1 ETH bond",
@@ -579,10 +741,19 @@ impl Narrator {
                             }
                         ));
                     }
-                    Move::DescendProgram { .. } => self.say(format!(
-                        "{who} descends into the step program's run of coarse step {} ({gas} gas)",
-                        before.position + 1
-                    )),
+                    Move::DescendProgram { .. } => {
+                        let j = before.position + 1;
+                        let described = self.graph.as_ref().map(|g| g.describe_step(j));
+                        if *side == Party::Challenger
+                            && let Some(described) = described
+                        {
+                            self.finish_bar();
+                            heading(&format!("The disputed coarse step {j}: {described}"));
+                        }
+                        self.say(format!(
+                            "{who} descends into the step program's run of coarse step {j} ({gas} gas)",
+                        ));
+                    }
                     Move::Step {
                         state_data, proof, ..
                     } => {
