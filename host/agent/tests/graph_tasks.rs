@@ -172,6 +172,23 @@ fn a_lying_challenger_loses_and_the_result_stands() {
 }
 
 #[test]
+fn the_deep_cnn_of_a_billion_instructions_is_disputed_by_one_node() {
+    // 1.6 × 10^9 instructions in one phase; its largest node step takes 2.5 × 10^8, which the
+    // two VM phases of 2^14 cover.
+    let lie = liar(Party::Claimant, 9, Conduct::Honest);
+    let report = scenario::run(
+        &mut EmbeddedChain::new(),
+        &scenario("cnn-deep", &[4, 14, 14], lie),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(report.honest_won);
+    assert_eq!(report.steps, 16, "load, 14 nodes, finish");
+    assert!(!report.game.as_ref().unwrap().by_timeout);
+    assert_rejected_books(&report);
+}
+
+#[test]
 fn a_two_phase_mnist_dispute_on_anvil() {
     let anvil =
         Anvil::spawn().expect("anvil starts (install it with toolchain/scripts/install.sh)");

@@ -398,6 +398,50 @@ fn mnist_demo_disputes_a_wrong_digit_on_the_embedded_evm() {
 }
 
 #[test]
+fn mnist_demo_disputes_one_node_in_two_phases_by_default_and_the_whole_model_with_one_phase() {
+    let out = opml(&[
+        p("demo"),
+        p("--workload"),
+        p("mnist"),
+        p("--model"),
+        p("cnn"),
+    ]);
+    says(
+        &out,
+        &[
+            "MNIST cnn on held-out MNIST digit #0 (a 4), two phases",
+            "coarse steps (load, 7 nodes, finish)",
+            "the graph phase over 9 coarse steps",
+            "The disputed coarse step",
+            "): output 1×",
+            "challenger descends into the step program's run of coarse step",
+            "game over: challenger wins",
+            "The honest side won and every wei is accounted for.",
+        ],
+    );
+    let out = opml(&[
+        p("demo"),
+        p("--workload"),
+        p("mnist"),
+        p("--model"),
+        p("cnn-int8"),
+        p("--one-phase"),
+    ]);
+    says(
+        &out,
+        &[
+            "MNIST cnn-int8 on held-out MNIST digit #0 (a 4), one phase",
+            "game over: challenger wins",
+        ],
+    );
+    let narration = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !narration.contains("The disputed coarse step"),
+        "{narration}"
+    );
+}
+
+#[test]
 fn mnist_demo_reads_a_users_pgm_and_refuses_a_bad_image() {
     let dir = Scratch::new("mnist");
     // Held-out digit #1, written as a user's PGM file.
