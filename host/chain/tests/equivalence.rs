@@ -215,6 +215,38 @@ fn data_oracle_guest_every_step() {
     harness.report("data-walk", start.elapsed());
 }
 
+/// The node step program of the graph phase, in lockstep with the contract over complete runs:
+/// every step of `graph-step` re-doing the int8 MLP's last node and its finish step (reading
+/// the node, its tensors and the outputs through the data oracle).
+#[test]
+fn node_step_program_every_step() {
+    guests();
+    let start = Instant::now();
+    let mut harness = Harness::new();
+    let file = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../toolchain/model/models/mlp-int8.opml"
+    ))
+    .unwrap();
+    let input: Vec<u8> = (0..784u32)
+        .flat_map(|i| (i as f32 / 784.0).to_le_bytes())
+        .collect();
+    let phase = opml_graph::GraphPhase::new(&file, &input).unwrap();
+    let m = phase.step_count();
+    for j in [m - 1, m] {
+        let mut machine = load(opml_graph::STEP_PROGRAM_ELF, phase.step_input(j).to_vec());
+        machine.set_preimages(Arc::new(phase.preimages(j)));
+        let steps = harness.run(&format!("graph-step {j}"), machine, u64::MAX);
+        assert!(steps > 10_000, "step {j}: only {steps} steps");
+    }
+    assert!(
+        harness.max_gas.cancun <= 85_000,
+        "{:?}",
+        harness.max_gas.cancun
+    );
+    harness.report("graph-step", start.elapsed());
+}
+
 #[test]
 fn random_programs_every_step() {
     let start = Instant::now();

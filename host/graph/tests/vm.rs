@@ -2,12 +2,17 @@
 //! models in both dtypes, the sklearn models) and `ops.opml` (every op in both dtypes), on
 //! seeded random inputs, every state `S(j)` of the native executor equals the output of the
 //! node step program re-doing step `j` in the VM from `S(j − 1)`, with the data oracle served
-//! from the run's preimages. Wrong inputs are refused alike on both paths.
+//! from the run's preimages; and the same on random graphs (DAGs of f32 and int8 layers,
+//! activations, norms, residual adds reading any earlier tensor). Wrong inputs are refused
+//! alike on both paths.
 
 use std::path::{Path, PathBuf};
 
+use opml_dnn::ops::quantize_multiplier;
 use opml_dnn::phase::Refusal;
-use opml_dnn::{AlignedBytes, DType, Model};
+use opml_dnn::{
+    AlignedBytes, DType, Epilogue, Model, ModelBuilder, Op, Quant, Shape, Tensor, TensorInfo,
+};
 use opml_graph::GraphPhase;
 use opml_vm::ExitStatus;
 
@@ -119,4 +124,119 @@ fn a_faulty_run_differs_from_the_vm_exactly_at_its_fault() {
     // After the fault the liar's run is consistent: each of its later steps holds in the VM.
     let step = liar.vm_step(j + 1, 1 << 32).unwrap();
     assert_eq!(step.output, liar.state(j + 1));
+}
+
+/// A random graph over `[1, d]` rows: each node reads a random earlier tensor (and, for the
+/// binary ops, another of its shape), so slots anywhere in the values tree are read; one or
+/// two graph outputs.
+fn random_graph(rng: &mut Rng) -> Vec<u8> {
+    let d = 4 + (rng.next() % 20) as u32;
+    let f32_row = |n: u32| TensorInfo {
+        dtype: DType::F32,
+        shape: Shape::new(&[1, n]).unwrap(),
+        quant: Quant::default(),
+    };
+    let weights = |rng: &mut Rng, count: usize| -> Vec<f32> {
+        (0..count)
+            .map(|_| (rng.next() % 2001) as f32 / 1000.0 - 1.0)
+            .collect()
+    };
+    let mut b = ModelBuilder::new();
+    let x = b.input(f32_row(d));
+    // Earlier f32 tensors of shape [1, d].
+    let mut rows = vec![x];
+    let nodes = 4 + rng.next() % 8;
+    for _ in 0..nodes {
+        let a = rows[(rng.next() % rows.len() as u64) as usize];
+        let other = rows[(rng.next() % rows.len() as u64) as usize];
+        let out = match rng.next() % 9 {
+            0 | 1 => {
+                let w = Tensor::f32(&[d, d], weights(rng, (d * d) as usize)).unwrap();
+                let w = b.constant(&w);
+                let bias = b.constant(&Tensor::f32(&[d], weights(rng, d as usize)).unwrap());
+                let e = Epilogue {
+                    requant: None,
+                    relu: rng.next() % 2 == 0,
+                };
+                b.node(Op::Dense(e), &[a, w, bias], f32_row(d))
+            }
+            2 => b.node(Op::Add, &[a, other], f32_row(d)),
+            3 => b.node(Op::Mul, &[a, other], f32_row(d)),
+            4 => b.node(Op::Gelu, &[a], f32_row(d)),
+            5 => b.node(Op::Silu, &[a], f32_row(d)),
+            6 => {
+                let g = b.constant(&Tensor::f32(&[d], weights(rng, d as usize)).unwrap());
+                b.node(Op::RmsNorm { eps: 1e-5 }, &[a, g], f32_row(d))
+            }
+            7 => {
+                let g = b.constant(&Tensor::f32(&[d], weights(rng, d as usize)).unwrap());
+                let beta = b.constant(&Tensor::f32(&[d], weights(rng, d as usize)).unwrap());
+                b.node(Op::LayerNorm { eps: 1e-5 }, &[a, g, beta], f32_row(d))
+            }
+            _ => {
+                // An int8 layer: quantize, i8 dense with requantization, dequantize.
+                let act = Quant {
+                    scale: 0.02,
+                    zero_point: (rng.next() % 21) as i32 - 10,
+                };
+                let i8_row = TensorInfo {
+                    dtype: DType::I8,
+                    shape: Shape::new(&[1, d]).unwrap(),
+                    quant: act,
+                };
+                let q = b.node(Op::Quantize, &[a], i8_row);
+                let wq: Vec<i8> = (0..d * d).map(|_| (rng.next() % 255) as i8).collect();
+                let wq = b.constant(
+                    &Tensor::i8(
+                        &[d, d],
+                        wq,
+                        Quant {
+                            scale: 0.01,
+                            zero_point: 0,
+                        },
+                    )
+                    .unwrap(),
+                );
+                let out_q = Quant {
+                    scale: 0.05,
+                    zero_point: 3,
+                };
+                let e = Epilogue {
+                    requant: quantize_multiplier(0.02 * 0.01 / 0.05),
+                    relu: false,
+                };
+                let y = b.node(
+                    Op::Dense(e),
+                    &[q, wq],
+                    TensorInfo {
+                        quant: out_q,
+                        ..i8_row
+                    },
+                );
+                b.node(Op::Dequantize, &[y], f32_row(d))
+            }
+        };
+        rows.push(out);
+    }
+    let last = rows[rows.len() - 1];
+    b.output(last);
+    if rng.next() % 2 == 0 {
+        b.output(rows[(rng.next() % (rows.len() as u64 - 1)) as usize + 1]);
+    }
+    b.finish().to_vec()
+}
+
+#[test]
+fn every_step_of_random_graphs_is_the_same_in_the_vm() {
+    let mut rng = Rng(0x0c0ffee);
+    let mut nodes = 0;
+    for graph in 0..12 {
+        let file = random_graph(&mut rng);
+        let input = input(&file, &mut rng, false);
+        let phase = GraphPhase::new(&file, &input).unwrap();
+        assert_eq!(phase.run().refusal(), None, "graph {graph}");
+        check_in_the_vm(&format!("random graph {graph}"), &phase);
+        nodes += phase.step_count() - 2;
+    }
+    assert!(nodes >= 60, "only {nodes} nodes");
 }
