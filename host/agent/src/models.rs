@@ -46,17 +46,18 @@ impl ModelStore {
 
     /// Adds the model in `file`; returns its model root.
     pub fn insert(&mut self, file: &[u8]) -> Result<Hash, AgentError> {
-        let aligned = AlignedBytes::from_slice(file);
-        let model = Model::parse(&aligned).map_err(GraphError::from)?;
-        let nodes = u32::try_from(model.nodes().len())
-            .map_err(|_| AgentError::Internal("a model of 2^32 nodes or more"))?;
+        let (root, steps) = parse(file)?;
         let held = HeldModel {
             file: file.into(),
-            steps: coarse_steps(nodes),
+            steps,
         };
-        let root = model.root();
         self.models.insert(root, held);
         Ok(root)
+    }
+
+    /// The model root of the model in `file` (a whole `.opml` file), as a store indexes it.
+    pub fn root_of(file: &[u8]) -> Result<Hash, AgentError> {
+        Ok(parse(file)?.0)
     }
 
     /// The model of root `root`, if held.
@@ -83,4 +84,13 @@ impl ModelStore {
     pub fn step_program(&self) -> &Program {
         &self.step_program
     }
+}
+
+/// The model root of the model in `file` and the coarse steps of its runs.
+fn parse(file: &[u8]) -> Result<(Hash, u64), AgentError> {
+    let aligned = AlignedBytes::from_slice(file);
+    let model = Model::parse(&aligned).map_err(GraphError::from)?;
+    let nodes = u32::try_from(model.nodes().len())
+        .map_err(|_| AgentError::Internal("a model of 2^32 nodes or more"))?;
+    Ok((model.root(), coarse_steps(nodes)))
 }
