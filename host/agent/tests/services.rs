@@ -489,10 +489,13 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
     let (file, input) = cnn_task();
     let models = ModelStore::new([&file]).unwrap();
     let root = *models.roots().next().unwrap();
-    // A model it lacks, an input of the wrong length, heights whose top phase is too small.
+    // A model it lacks, inputs of the wrong length (garbage, and a huge one of a quarter MiB;
+    // a transaction's gas cap bounds what a posting carries), heights whose top phase is too
+    // small.
     let unknown = [7u8; 32];
     let (contracts, lacked) = post_graph(&mut chain, None, unknown, &input);
     let (_, garbage) = post_graph(&mut chain, Some(contracts), root, &[1, 2, 3]);
+    let (_, huge) = post_graph(&mut chain, Some(contracts), root, &vec![0xff; 1 << 18]);
     let accounts = chain.accounts().to_vec();
     let request = GraphRequest {
         step_program: STEP_PROGRAM_ID,
@@ -531,6 +534,16 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
         Transcript::said(
             &lines,
             &format!(
+                "task {huge}: the model refuses its input: 262144 bytes, not the size of the \
+                 model's inputs; not committing"
+            )
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        Transcript::said(
+            &lines,
+            &format!(
                 "task {short}: a graph task of model 0x{}",
                 hex::encode(root)
             )
@@ -539,7 +552,7 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
     );
     assert!(!Transcript::said(&lines, "committed"), "{lines:?}");
     assert!(server.is_idle());
-    for task in [lacked, garbage, short] {
+    for task in [lacked, garbage, huge, short] {
         assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
     }
 }
