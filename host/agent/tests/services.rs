@@ -556,3 +556,66 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
         assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
     }
 }
+
+#[test]
+fn a_wrong_graph_output_is_rejected_and_an_honest_server_serves_round_1_on_anvil() {
+    let (anvil, mut chain, mut liar_chain, mut challenger_chain) = anvil();
+    let (file, input) = cnn_task();
+    let models = ModelStore::new([&file]).unwrap();
+    let root = *models.roots().next().unwrap();
+    let (contracts, task) = post_graph(&mut chain, None, root, &input);
+    // A liar commits the true values with a wrong output, directly, and is gone.
+    let truth = GraphPhase::new(&file, &input).unwrap();
+    let mut wrong = truth.run().output().unwrap().to_vec();
+    *wrong.last_mut().unwrap() ^= 1;
+    let liar = liar_chain.accounts()[0];
+    let values = truth.run().values().root();
+    roles::commit_graph_result(&mut liar_chain, &contracts, liar, task, &values, &wrong).unwrap();
+    // An honest server (key 0) and the challenger, each with the model.
+    let mut server_chain = RpcChain::connect(anvil.url(), &anvil.keys()[0..1]).unwrap();
+    let mut server =
+        Server::new(server_chain.accounts()[0], contracts, [], None).with_models(models.clone());
+    let mut challenger =
+        Challenger::new(challenger_chain.accounts()[0], contracts, []).with_models(models);
+
+    let transcript = run(
+        &mut chain,
+        (&mut server, &mut server_chain),
+        (&mut challenger, &mut challenger_chain),
+        false,
+    );
+    assert!(Transcript::said(
+        &transcript.server,
+        "task 0: another server committed a result"
+    ));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the result is wrong (final graph state 0x"
+    ));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the opponent's clock ran out"
+    ));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the challenger won"
+    ));
+    // Round 1: the honest server's result, checked again by the challenger, finalizes.
+    assert!(
+        Transcript::said(&transcript.server, "task 0: committed its result"),
+        "{:?}",
+        transcript.server
+    );
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "task 0: checked the result: correct"
+    ));
+    assert!(Transcript::said(&transcript.server, "task 0: finalized"));
+    let record = roles::read_task(&mut chain, &contracts, task).unwrap();
+    assert_eq!(TaskStatus::of(&record).unwrap(), TaskStatus::Finalized);
+    assert_eq!(record.round, 1);
+    assert_eq!(
+        output_of(&mut chain, &contracts, task),
+        truth.run().output().unwrap()
+    );
+}
