@@ -1,6 +1,7 @@
 //! The opml agents: everything that acts on the contracts, over any [`opml_chain::Chain`].
 //!
-//! - [`program`]: a guest program's ID, initial state and honest trace.
+//! - [`program`]: a guest program's ID, initial state and honest trace; [`models`]: the DNN
+//!   models an agent serves graph tasks of.
 //! - [`deploy`]: the contract suite (verifier, input oracle, dispute game, task registry).
 //! - [`roles`]: the opML roles' transactions (requester, server, challenger).
 //! - [`record`]: a game's on-chain record; [`player`]: one side's next move, honest or not;
@@ -14,6 +15,7 @@
 pub mod adversary;
 pub mod arena;
 pub mod deploy;
+pub mod models;
 pub mod player;
 pub mod program;
 pub mod record;
@@ -29,6 +31,7 @@ use opml_game::{TraceError, TreeError};
 use opml_state::Hash;
 
 pub use deploy::{Contracts, RegistryConfig};
+pub use models::ModelStore;
 pub use player::{Conduct, Move, Player};
 pub use program::Program;
 pub use record::{GameRecord, Party, Stage};

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use opml_chain::contracts::DisputeGame;
-use opml_game::{HistoryTree, PhaseConfig, Trace, TreeError, node_hash};
+use opml_game::{HistoryTree, PhaseConfig, ProgramTrace, Trace, TreeError, node_hash};
+use opml_graph::GraphPhase;
 use opml_state::Hash;
 use serde::Serialize;
 
@@ -263,6 +264,19 @@ impl Player {
             run: None,
         });
         self
+    }
+
+    /// An honest player for `side` of a graph task's games with `config`: its top phase is
+    /// `phase`'s graph states (program-defined), and a disputed coarse step is re-done by
+    /// `step_program`, the node step program (`opml_graph::STEP_PROGRAM_ELF`).
+    pub fn honest_graph(
+        side: Party,
+        config: PhaseConfig,
+        phase: GraphPhase,
+        step_program: Program,
+    ) -> Player {
+        Player::honest(side, config, Box::new(ProgramTrace::new(phase)))
+            .with_step_program(step_program)
     }
 
     /// The top-phase tree of games with `config` over `trace` (a VM trace: leaves of

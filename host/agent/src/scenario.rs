@@ -597,8 +597,12 @@ fn graph_player(
     let config = scenario.config;
     let step_program = scenario.program.clone();
     let Some(adversary) = adversary else {
-        let trace = Box::new(ProgramTrace::new(honest.clone()));
-        return Ok(Player::honest(side, config, trace).with_step_program(step_program));
+        return Ok(Player::honest_graph(
+            side,
+            config,
+            honest.clone(),
+            step_program,
+        ));
     };
     let m = honest.step_count();
     let (phase, altered) = lying_graph(scenario, honest, adversary.from_step)?;

@@ -2,12 +2,13 @@
 //! separate processes would), with the test moving the clock when nobody has anything to do.
 
 use alloy_primitives::{Address, U256};
-use opml_agent::roles::{self, TaskRequest, TaskStatus};
+use opml_agent::roles::{self, GraphRequest, TaskRequest, TaskStatus};
 use opml_agent::service::{Challenger, Server, Service};
-use opml_agent::{AgentError, Contracts, Program, RegistryConfig, deploy};
+use opml_agent::{AgentError, Contracts, ModelStore, Program, RegistryConfig, deploy};
 use opml_chain::contracts::TaskRegistry;
 use opml_chain::{Anvil, Chain, EmbeddedChain, RpcChain};
 use opml_game::PhaseConfig;
+use opml_graph::{GraphPhase, STEP_PROGRAM_ID};
 
 /// The fee the requester pays: 0.1 ether.
 const FEE: u128 = 100_000_000_000_000_000;
@@ -43,6 +44,41 @@ fn post(chain: &mut dyn Chain, input: &[u8]) -> (Contracts, Program, u64) {
     };
     let task = roles::post_task(chain, &contracts, accounts[1], &request).unwrap();
     (contracts, program, task)
+}
+
+/// The small int8 CNN's `.opml` file and held-out digit 0's graph input.
+fn cnn_task() -> (Vec<u8>, Vec<u8>) {
+    let path = format!(
+        "{}/../../toolchain/model/models/cnn-int8.opml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (_, pixels) = mnist::digit(0).unwrap();
+    (std::fs::read(path).unwrap(), mnist::graph_input(pixels))
+}
+
+/// Deploys the suite from account 0 (unless `contracts` are given) and posts a graph task of
+/// the model of root `model_root` on `input` (heights 4, 11, 11; a week to its deadline) from
+/// account 1; returns the suite and the task id.
+fn post_graph(
+    chain: &mut dyn Chain,
+    contracts: Option<Contracts>,
+    model_root: [u8; 32],
+    input: &[u8],
+) -> (Contracts, u64) {
+    let accounts = chain.accounts().to_vec();
+    let contracts = contracts.unwrap_or_else(|| {
+        Contracts::deploy(chain, accounts[0], RegistryConfig::default()).unwrap()
+    });
+    let request = GraphRequest {
+        step_program: STEP_PROGRAM_ID,
+        model_root,
+        input: input.to_vec(),
+        config: PhaseConfig::new(&[4, 11, 11]).unwrap(),
+        fee: U256::from(FEE),
+        deadline: chain.timestamp().unwrap() + 7 * 86_400,
+    };
+    let task = roles::post_graph_task(chain, &contracts, accounts[1], &request).unwrap();
+    (contracts, task)
 }
 
 /// What each service said.
@@ -344,4 +380,242 @@ fn a_service_started_past_a_task_does_not_see_it() {
         "{lines:?}"
     );
     assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Committed);
+}
+
+#[test]
+fn an_honest_graph_result_finalizes_on_anvil() {
+    let (_anvil, mut chain, mut server_chain, mut challenger_chain) = anvil();
+    let (file, input) = cnn_task();
+    let models = ModelStore::new([&file]).unwrap();
+    let root = *models.roots().next().unwrap();
+    let (contracts, task) = post_graph(&mut chain, None, root, &input);
+    let mut server =
+        Server::new(server_chain.accounts()[0], contracts, [], None).with_models(models.clone());
+    let mut challenger =
+        Challenger::new(challenger_chain.accounts()[0], contracts, []).with_models(models);
+
+    let transcript = run(
+        &mut chain,
+        (&mut server, &mut server_chain),
+        (&mut challenger, &mut challenger_chain),
+        false,
+    );
+    let steps = GraphPhase::new(&file, &input).unwrap().step_count();
+    let running = format!(
+        "task 0: graph task, model 0x{}, {steps} coarse steps",
+        hex::encode(root)
+    );
+    assert!(Transcript::said(&transcript.server, &running));
+    assert!(Transcript::said(&transcript.challenger, &running));
+    assert!(Transcript::said(&transcript.server, "committed its result"));
+    assert!(
+        Transcript::said(
+            &transcript.challenger,
+            "task 0: checked the result: correct"
+        ),
+        "{:?}",
+        transcript.challenger
+    );
+    assert!(!Transcript::said(&transcript.challenger, "disputed"));
+    assert!(Transcript::said(&transcript.server, "task 0: finalized"));
+
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Finalized);
+    let truth = GraphPhase::new(&file, &input).unwrap();
+    assert_eq!(
+        output_of(&mut chain, &contracts, task),
+        truth.run().output().unwrap()
+    );
+    assert_eq!(chain.balance(contracts.registry).unwrap(), U256::ZERO);
+}
+
+#[test]
+fn a_lying_graph_server_is_disputed_at_its_node_and_rejected_on_anvil() {
+    let (_anvil, mut chain, mut server_chain, mut challenger_chain) = anvil();
+    let (file, input) = cnn_task();
+    let models = ModelStore::new([&file]).unwrap();
+    let root = *models.roots().next().unwrap();
+    let (contracts, task) = post_graph(&mut chain, None, root, &input);
+    // The liar alters node 1's output (coarse step 3).
+    let mut server =
+        Server::new(server_chain.accounts()[0], contracts, [], Some(3)).with_models(models.clone());
+    let mut challenger =
+        Challenger::new(challenger_chain.accounts()[0], contracts, []).with_models(models);
+
+    let transcript = run(
+        &mut chain,
+        (&mut server, &mut server_chain),
+        (&mut challenger, &mut challenger_chain),
+        false,
+    );
+    assert!(Transcript::said(
+        &transcript.server,
+        "committed a WRONG result"
+    ));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the result is wrong (final graph state 0x"
+    ));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "disputed it in game 0"
+    ));
+    let truth = GraphPhase::new(&file, &input).unwrap();
+    let descent = format!(
+        "descended into the step program's run of coarse step 3: {}",
+        truth.describe_step(3)
+    );
+    assert!(
+        Transcript::said(&transcript.server, &descent)
+            || Transcript::said(&transcript.challenger, &descent),
+        "{:?}\n{:?}",
+        transcript.server,
+        transcript.challenger
+    );
+    assert!(Transcript::said(&transcript.challenger, "proved step"));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the challenger won"
+    ));
+    assert!(Transcript::said(&transcript.server, "task 0: rejected"));
+    // The round is rejected and the task open again, for round 1.
+    let record = roles::read_task(&mut chain, &contracts, task).unwrap();
+    assert_eq!(TaskStatus::of(&record).unwrap(), TaskStatus::Open);
+    assert_eq!(record.round, 1);
+}
+
+#[test]
+fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
+    let mut chain = EmbeddedChain::new();
+    let (file, input) = cnn_task();
+    let models = ModelStore::new([&file]).unwrap();
+    let root = *models.roots().next().unwrap();
+    // A model it lacks, inputs of the wrong length (garbage, and a huge one of a quarter MiB;
+    // a transaction's gas cap bounds what a posting carries), heights whose top phase is too
+    // small.
+    let unknown = [7u8; 32];
+    let (contracts, lacked) = post_graph(&mut chain, None, unknown, &input);
+    let (_, garbage) = post_graph(&mut chain, Some(contracts), root, &[1, 2, 3]);
+    let (_, huge) = post_graph(&mut chain, Some(contracts), root, &vec![0xff; 1 << 18]);
+    let accounts = chain.accounts().to_vec();
+    let request = GraphRequest {
+        step_program: STEP_PROGRAM_ID,
+        model_root: root,
+        input: input.clone(),
+        config: PhaseConfig::new(&[2, 11, 11]).unwrap(),
+        fee: U256::from(FEE),
+        deadline: chain.timestamp().unwrap() + 7 * 86_400,
+    };
+    let short = roles::post_graph_task(&mut chain, &contracts, accounts[1], &request).unwrap();
+    // A server without models takes no graph task.
+    let mut vm_only = Server::new(accounts[2], contracts, [], None);
+    let lines = poll_once(&mut vm_only, &mut chain);
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(vm_only.is_idle());
+
+    let mut server = Server::new(accounts[2], contracts, [], None).with_models(models);
+    let lines = poll_once(&mut server, &mut chain);
+    let lacks = format!(
+        "task {lacked}: a graph task of model 0x{}, which this service does not have; not \
+         committing",
+        hex::encode(unknown)
+    );
+    assert!(Transcript::said(&lines, &lacks), "{lines:?}");
+    assert!(
+        Transcript::said(
+            &lines,
+            &format!(
+                "task {garbage}: the model refuses its input: 3 bytes, not the size of the \
+                 model's inputs; not committing"
+            )
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        Transcript::said(
+            &lines,
+            &format!(
+                "task {huge}: the model refuses its input: 262144 bytes, not the size of the \
+                 model's inputs; not committing"
+            )
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        Transcript::said(
+            &lines,
+            &format!(
+                "task {short}: a graph task of model 0x{}",
+                hex::encode(root)
+            )
+        ) && Transcript::said(&lines, "more than its top phase of height 2 holds"),
+        "{lines:?}"
+    );
+    assert!(!Transcript::said(&lines, "committed"), "{lines:?}");
+    assert!(server.is_idle());
+    for task in [lacked, garbage, huge, short] {
+        assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
+    }
+}
+
+#[test]
+fn a_wrong_graph_output_is_rejected_and_an_honest_server_serves_round_1_on_anvil() {
+    let (anvil, mut chain, mut liar_chain, mut challenger_chain) = anvil();
+    let (file, input) = cnn_task();
+    let models = ModelStore::new([&file]).unwrap();
+    let root = *models.roots().next().unwrap();
+    let (contracts, task) = post_graph(&mut chain, None, root, &input);
+    // A liar commits the true values with a wrong output, directly, and is gone.
+    let truth = GraphPhase::new(&file, &input).unwrap();
+    let mut wrong = truth.run().output().unwrap().to_vec();
+    *wrong.last_mut().unwrap() ^= 1;
+    let liar = liar_chain.accounts()[0];
+    let values = truth.run().values().root();
+    roles::commit_graph_result(&mut liar_chain, &contracts, liar, task, &values, &wrong).unwrap();
+    // An honest server (key 0) and the challenger, each with the model.
+    let mut server_chain = RpcChain::connect(anvil.url(), &anvil.keys()[0..1]).unwrap();
+    let mut server =
+        Server::new(server_chain.accounts()[0], contracts, [], None).with_models(models.clone());
+    let mut challenger =
+        Challenger::new(challenger_chain.accounts()[0], contracts, []).with_models(models);
+
+    let transcript = run(
+        &mut chain,
+        (&mut server, &mut server_chain),
+        (&mut challenger, &mut challenger_chain),
+        false,
+    );
+    assert!(Transcript::said(
+        &transcript.server,
+        "task 0: another server committed a result"
+    ));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the result is wrong (final graph state 0x"
+    ));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the opponent's clock ran out"
+    ));
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "the challenger won"
+    ));
+    // Round 1: the honest server's result, checked again by the challenger, finalizes.
+    assert!(
+        Transcript::said(&transcript.server, "task 0: committed its result"),
+        "{:?}",
+        transcript.server
+    );
+    assert!(Transcript::said(
+        &transcript.challenger,
+        "task 0: checked the result: correct"
+    ));
+    assert!(Transcript::said(&transcript.server, "task 0: finalized"));
+    let record = roles::read_task(&mut chain, &contracts, task).unwrap();
+    assert_eq!(TaskStatus::of(&record).unwrap(), TaskStatus::Finalized);
+    assert_eq!(record.round, 1);
+    assert_eq!(
+        output_of(&mut chain, &contracts, task),
+        truth.run().output().unwrap()
+    );
 }

@@ -1,4 +1,4 @@
-//! The challenger: checks every result of its programs and disputes the wrong ones.
+//! The challenger: checks every result of its programs and models and disputes the wrong ones.
 
 use alloy_primitives::Address;
 use alloy_sol_types::SolEvent;
@@ -9,18 +9,20 @@ use super::desk::{Desk, Progress, config_of};
 use super::games::{Hand, Seat};
 use super::jobs::Spec;
 use super::results::{JobKey, JobOutput};
-use super::task_work::{CHALLENGE_RESERVE_S, Commitment, RunBudget, RunState};
+use super::task_work::{CHALLENGE_RESERVE_S, Commitment, Run, RunBudget, RunState};
 use super::{Backlog, SeatReport, Service};
 use crate::AgentError;
 use crate::deploy::Contracts;
+use crate::models::ModelStore;
 use crate::player::Player;
 use crate::program::Program;
 use crate::record::Party;
 use crate::roles::{self, DisputeStatus, TaskStatus, id_of};
 
-/// A challenger: checks every result committed for its programs by running the task itself,
-/// disputes a wrong one with its bond, plays the game to its end, settles it and withdraws
-/// what the registry credits it.
+/// A challenger: checks every result committed for its programs (and for the graph tasks of its
+/// models, given with [`with_models`](Self::with_models)) by running the task itself, disputes
+/// a wrong one with its bond, plays the game to its end, settles it and withdraws what the
+/// registry credits it.
 #[derive(Debug)]
 pub struct Challenger(Desk);
 
@@ -47,13 +49,28 @@ impl Challenger {
         self
     }
 
-    /// Takes on every committed result (whether its task is one of its programs', the task
-    /// record says) and its own games.
+    /// Also checks the results of the graph tasks of `models` (those of the node step
+    /// program): it computes the model's run itself and disputes a result whose final graph
+    /// state is not its own `S(m)`. A task of another model, or one whose top phase cannot
+    /// hold the model's coarse steps, is not checked, saying why.
+    pub fn with_models(mut self, models: ModelStore) -> Challenger {
+        self.0.models = Some(models);
+        self
+    }
+
+    /// Takes on every committed result (whether its task is one of its programs' or models',
+    /// the task record and posting say) and its own games.
     fn take(desk: &mut Desk, entry: &BlockLog, lines: &mut Vec<String>) {
-        if let Ok(committed) = TaskRegistry::ResultCommitted::decode_log(&entry.log) {
-            desk.take_task(committed.taskId, entry.block_number, lines);
+        let committed = TaskRegistry::ResultCommitted::decode_log(&entry.log)
+            .map(|committed| (committed.taskId, committed.round))
+            .or_else(|_| {
+                TaskRegistry::GraphResultCommitted::decode_log(&entry.log)
+                    .map(|committed| (committed.taskId, committed.round))
+            });
+        if let Ok((task_id, round)) = committed {
+            desk.take_task(task_id, entry.block_number, lines);
             // A later round's result is checked again.
-            if let (Ok(id), false) = (id_of(committed.taskId), committed.round.is_zero())
+            if let (Ok(id), false) = (id_of(task_id), round.is_zero())
                 && let Some(task) = desk.tasks.get_mut(&id)
             {
                 task.done = false;
@@ -78,7 +95,7 @@ impl Challenger {
         let contracts = desk.contracts;
         let task = roles::read_task(chain, &contracts, task_id)?;
         if TaskStatus::of(&task)? != TaskStatus::Committed
-            || !desk.programs.contains_key(&task.programId.0)
+            || !desk.serves(&task)
             || task.server == desk.account
         {
             return Ok(Progress::Done);
@@ -132,10 +149,10 @@ impl Challenger {
             return Ok(Progress::Done);
         }
         if !desk.jobs.contains(JobKey::Opening(task_id)) {
-            let mut player = Box::new(desk.player(config, (**truth).clone()));
+            let mut player = Box::new(desk.player(config, truth.clone()));
             let spec = Spec {
                 urgency: closes - now,
-                steps: truth.end_step(),
+                steps: truth.steps(),
                 deadline: None,
             };
             desk.jobs.submit(JobKey::Opening(task_id), spec, move |_| {
@@ -170,12 +187,22 @@ impl Challenger {
             }
         };
         let contracts = desk.contracts;
-        let program = desk
-            .programs
-            .get(&task.programId.0)
-            .ok_or(AgentError::UnknownProgram(task.programId.0))?;
-        let own = match desk.work.get(&task_id).map(|work| &work.run) {
-            Some(RunState::Done(truth)) => truth.final_state_hash(),
+        let (own, initial_state, what) = match desk.work.get(&task_id).map(|work| &work.run) {
+            // A graph task's game starts from its own S(0): no program state to open.
+            Some(RunState::Done(truth)) if matches!(truth, Run::Graph { .. }) => {
+                (truth.final_state_hash(), &[][..], "final graph state")
+            }
+            Some(RunState::Done(truth)) => {
+                let program = desk
+                    .programs
+                    .get(&task.programId.0)
+                    .ok_or(AgentError::UnknownProgram(task.programId.0))?;
+                (
+                    truth.final_state_hash(),
+                    program.initial_state(),
+                    "final state",
+                )
+            }
             _ => return Err(AgentError::Internal("an opening without its run")),
         };
         let sent = roles::challenge(
@@ -183,7 +210,7 @@ impl Challenger {
             &contracts,
             desk.account,
             task_id,
-            program.initial_state(),
+            initial_state,
             commitment.clone(),
         );
         let (game_id, receipt) = match sent {
@@ -205,7 +232,7 @@ impl Challenger {
             Seat::new(task_id, task.round, receipt.block_number, hand),
         );
         lines.push(format!(
-            "task {task_id}: the result is wrong (final state 0x{}, the true one is 0x{}): \
+            "task {task_id}: the result is wrong ({what} 0x{}, the true one is 0x{}): \
              disputed it in game {game_id} with a bond of {} wei",
             hex::encode(task.finalState.0),
             hex::encode(own),

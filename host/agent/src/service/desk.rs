@@ -10,6 +10,7 @@ use opml_game::PhaseConfig;
 use opml_state::Hash;
 
 use super::games::{Hand, Seat};
+use super::graph_tasks::is_graph;
 use super::jobs::Jobs;
 use super::logs::{LogCursor, Patient};
 use super::narration::Said;
@@ -18,6 +19,7 @@ use super::task_work::TaskWork;
 use super::{SeatReport, default_job_limit, report};
 use crate::AgentError;
 use crate::deploy::Contracts;
+use crate::models::ModelStore;
 use crate::program::Program;
 use crate::record::Party;
 use crate::roles::{self, id_of};
@@ -55,6 +57,8 @@ pub(crate) struct Desk {
     pub(crate) account: Address,
     pub(crate) contracts: Contracts,
     pub(crate) programs: HashMap<Hash, Program>,
+    /// The models whose graph tasks it takes on (`None`: it takes on none).
+    pub(crate) models: Option<ModelStore>,
     /// The server's lie: the step its trace leaves the true run at.
     pub(crate) lie: Option<u64>,
     pub(crate) cursor: LogCursor,
@@ -106,6 +110,7 @@ impl Desk {
                 .into_iter()
                 .map(|program| (program.id(), program))
                 .collect(),
+            models: None,
             lie,
             cursor: LogCursor::new(),
             tasks: BTreeMap::new(),
@@ -189,6 +194,17 @@ impl Desk {
                     .or_insert_with(|| Seat::new(task, round, block, Hand::Empty));
             }
             (Err(error), _) | (_, Err(error)) => lines.push(format!("a game id: {error}")),
+        }
+    }
+
+    /// Whether it runs tasks like `task`: a VM task of one of its programs, or a graph task of
+    /// the node step program when it has models (whether it has the task's model, the task's
+    /// posting event says).
+    pub(crate) fn serves(&self, task: &TaskRegistry::Task) -> bool {
+        if is_graph(task) {
+            self.models.is_some() && task.programId.0 == opml_graph::STEP_PROGRAM_ID
+        } else {
+            self.programs.contains_key(&task.programId.0)
         }
     }
 

@@ -8,7 +8,7 @@ use super::desk::{Desk, config_of};
 use super::jobs::Spec;
 use super::report;
 use super::results::{JobKey, JobOutput};
-use super::task_work::{COMMIT_RESERVE_S, RunBudget, RunState};
+use super::task_work::{COMMIT_RESERVE_S, Run, RunBudget, RunState};
 use crate::AgentError;
 use crate::arena::{MoveRecord, Sent, clock_left, game_history, read_game, send_move};
 use crate::player::{Move, Player};
@@ -234,7 +234,12 @@ impl Desk {
                     Sent::Refused(_) => MoveRecord::new(self.side, &mv, &turn.record, 0, true),
                 };
                 seat.moves.push(entry);
-                lines.push(format!("game {}: {}", turn.id, describe(&mv, &turn.record)));
+                let run = match self.work.get(&turn.task_id).map(|work| &work.run) {
+                    Some(RunState::Done(run)) => Some(run),
+                    _ => None,
+                };
+                let said = describe(&mv, &turn.record, run);
+                lines.push(format!("game {}: {said}", turn.id));
                 return Ok(());
             }
             Hand::Ready { player, .. } => player,
@@ -318,8 +323,11 @@ impl Desk {
                 .unwrap_or(u64::MAX),
             _ => config.total_steps(),
         };
+        // A graph task's top phase counts its coarse steps; its lower phases run its step
+        // program, up to the phase's span.
         let run = match self.work.get(&turn.task_id).map(|work| &work.run) {
-            Some(RunState::Done(trace)) => trace.end_step(),
+            Some(RunState::Done(run @ Run::Vm(_))) => run.steps(),
+            Some(RunState::Done(run @ Run::Graph { .. })) if phase == 0 => run.steps(),
             _ => span,
         };
         Ok(span.min(run))
@@ -337,17 +345,17 @@ impl Desk {
         let work = self.work.get(&turn.task_id);
         match work.map(|work| (&work.run, &work.top)) {
             Some((RunState::Done(truth), Some(Ok(top)))) => {
-                let (truth, top) = ((**truth).clone(), top.clone());
+                let (truth, top) = (truth.clone(), top.clone());
                 Ok(Some(self.player(config, truth).with_top_tree(top)))
             }
             Some((RunState::Done(truth), None)) => {
                 // The first game on the task: its top tree is built once, as a job, for all.
                 if !self.jobs.contains(JobKey::TopTree(turn.task_id)) {
-                    let mut player = self.player(config, (**truth).clone());
+                    let mut player = self.player(config, truth.clone());
                     let task = turn.task_id;
                     let spec = Spec {
                         urgency: turn.left,
-                        steps: truth.end_step(),
+                        steps: truth.steps(),
                         deadline: None,
                     };
                     self.jobs.submit(JobKey::TopTree(task), spec, move |_| {
@@ -414,7 +422,7 @@ impl Desk {
             .map(|seat: &mut Seat| std::mem::take(&mut seat.moves))
             .unwrap_or_default();
         let task_work = match self.work.get(&task_id).map(|work| &work.run) {
-            Some(RunState::Done(run)) => Some(run.work()),
+            Some(RunState::Done(run)) => run.work(),
             _ => None,
         };
         self.reports.push(super::SeatReport {
@@ -444,8 +452,9 @@ fn clock_wait(turn: &Turn, now: u64) -> String {
     )
 }
 
-/// A move, for the narration.
-fn describe(mv: &Move, g: &GameRecord) -> String {
+/// A move in the game of record `g` over the task's run `run` (if there), for the narration:
+/// a graph task's disputed coarse step is named by what it does.
+fn describe(mv: &Move, g: &GameRecord, run: Option<&Run>) -> String {
     match mv {
         Move::CommitRoot { .. } => "committed its top-phase history root".to_owned(),
         Move::Reveal { .. } => format!(
@@ -457,10 +466,16 @@ fn describe(mv: &Move, g: &GameRecord) -> String {
             g.phase + 1,
             g.position
         ),
-        Move::DescendProgram { .. } => format!(
-            "descended into the step program's run of coarse step {}",
-            g.position + 1
-        ),
+        Move::DescendProgram { .. } => {
+            let j = g.position + 1;
+            match run {
+                Some(Run::Graph { phase, .. }) => format!(
+                    "descended into the step program's run of coarse step {j}: {}",
+                    phase.describe_step(j)
+                ),
+                _ => format!("descended into the step program's run of coarse step {j}"),
+            }
+        }
         Move::Step { .. } => format!("proved step {} on chain", g.position),
         Move::Timeout => "ended the game: the opponent's clock ran out".to_owned(),
     }

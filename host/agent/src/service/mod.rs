@@ -1,6 +1,9 @@
 //! The opML roles as long-running services, each in its own process against a node: a
 //! [`Server`] runs the tasks of its programs, commits the results and defends them, and a
-//! [`Challenger`] checks every result of its programs and disputes the wrong ones.
+//! [`Challenger`] checks every result of its programs and disputes the wrong ones. Given
+//! models ([`ModelStore`](crate::models::ModelStore)), both also take on the graph tasks of
+//! those models: the model's run is computed natively, and a disputed coarse step is re-done
+//! in the VM by the node step program.
 //!
 //! A service polls ([`Service::poll`]): it reads the registry's new events, acts on the tasks
 //! and games they name, makes its move in each of its games, and returns what it did as
@@ -20,13 +23,15 @@
 //!
 //! The parts, a file each: `server.rs` and `challenger.rs` (each role's work on a task and its
 //! events), `desk.rs` (what both keep, and the poll), `games.rs` (their moves in the games),
-//! `task_work.rs` (a task's run, its budget and its players), `jobs.rs` (the job runner),
+//! `task_work.rs` (a task's run, its budget and its players), `graph_tasks.rs` (a graph task's
+//! posting and native run), `jobs.rs` (the job runner),
 //! `results.rs` (the jobs' results), `logs.rs` (patient reads, the registry's log) and
 //! `narration.rs` (backlog and chain-time notes).
 
 mod challenger;
 mod desk;
 mod games;
+mod graph_tasks;
 mod jobs;
 mod logs;
 mod narration;
@@ -90,7 +95,7 @@ pub struct SeatReport {
     pub own_moves: Vec<MoveRecord>,
     /// The off-chain work the service had done for the task when the game ended, shared by all
     /// its games on the task: its run, its top tree and every game's own work so far (`None`
-    /// if it had no run).
+    /// if it had no run, or for a graph task, whose native run counts no work).
     pub task_work: Option<Work>,
 }
 

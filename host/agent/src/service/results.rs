@@ -1,11 +1,11 @@
 //! A service's jobs (a task's run, a challenger's opening, a move) and where their results
 //! go when a poll collects them.
 
-use opml_game::{HistoryTree, VmTrace};
+use opml_game::HistoryTree;
 
 use super::desk::Desk;
 use super::games::Hand;
-use super::task_work::{Commitment, RunState};
+use super::task_work::{Commitment, Run, RunState};
 use crate::AgentError;
 use crate::player::{Move, Player};
 use crate::record::GameRecord;
@@ -41,7 +41,7 @@ pub(crate) enum JobOutput {
         /// The task.
         task: u64,
         /// The run.
-        run: Result<Box<VmTrace>, String>,
+        run: Result<Run, String>,
     },
     /// A challenger's opening of its dispute of a task.
     Opening {
@@ -81,7 +81,7 @@ impl Desk {
             match output {
                 Ok(JobOutput::Run { task, run }) => {
                     let run = match run {
-                        Ok(trace) => RunState::Done(trace),
+                        Ok(run) => RunState::Done(run),
                         Err(reason) => RunState::Failed(reason),
                     };
                     // A run abandoned meanwhile stays abandoned, for the reason given then.

@@ -1,4 +1,5 @@
-//! The server: runs the open tasks of its programs, commits the results, finalizes them.
+//! The server: runs the open tasks of its programs and models, commits the results, finalizes
+//! them.
 
 use alloy_primitives::Address;
 use alloy_sol_types::SolEvent;
@@ -6,17 +7,20 @@ use opml_chain::contracts::TaskRegistry;
 use opml_chain::{BlockLog, Chain};
 
 use super::desk::{Desk, Progress};
-use super::task_work::{COMMIT_RESERVE_S, RunBudget, RunState};
+use super::graph_tasks::refusal;
+use super::task_work::{COMMIT_RESERVE_S, Run, RunBudget, RunState};
 use super::{Backlog, SeatReport, Service};
 use crate::AgentError;
 use crate::adversary::wrong_final_state;
 use crate::deploy::Contracts;
+use crate::models::ModelStore;
 use crate::program::Program;
 use crate::record::Party;
 use crate::roles::{self, TaskStatus, id_of};
 
-/// A server: runs the open tasks of its programs, commits the results with its bond, defends
-/// them in every dispute, finalizes them after the challenge window, and withdraws what the
+/// A server: runs the open tasks of its programs (and the graph tasks of its models, given
+/// with [`with_models`](Self::with_models)), commits the results with its bond, defends them
+/// in every dispute, finalizes them after the challenge window, and withdraws what the
 /// registry credits it.
 #[derive(Debug)]
 pub struct Server(Desk);
@@ -25,7 +29,7 @@ impl Server {
     /// A server sending from `account` (a key of the chain it polls) to the suite `contracts`,
     /// serving the tasks of `programs`. `lie_from_step`, for testing challengers: commit a
     /// wrong output instead (`adversary::wrong_final_state`) and defend it with a trace that
-    /// leaves the true run at that step.
+    /// leaves the true run at that step (a graph task's lie: [`with_models`](Self::with_models)).
     pub fn new(
         account: Address,
         contracts: Contracts,
@@ -47,11 +51,35 @@ impl Server {
         self
     }
 
-    /// Takes on the tasks of its programs and the games on the tasks it serves.
+    /// Also serves the graph tasks of `models` (those of the node step program): a task of
+    /// another model, one whose input the model refuses, or one whose top phase cannot hold
+    /// the model's coarse steps is refused, saying why. A lying server (`lie_from_step`)
+    /// alters the output of node `lie_from_step − 2` (the coarse step's node, clamped to the
+    /// graph's nodes), commits the run that follows from it and defends that run.
+    pub fn with_models(mut self, models: ModelStore) -> Server {
+        self.0.models = Some(models);
+        self
+    }
+
+    /// Takes on the tasks of its programs and models, and the games on the tasks it serves.
     fn take(desk: &mut Desk, entry: &BlockLog, lines: &mut Vec<String>) {
         if let Ok(posted) = TaskRegistry::TaskPosted::decode_log(&entry.log) {
             if desk.programs.contains_key(&posted.programId.0) {
                 desk.take_task(posted.taskId, entry.block_number, lines);
+            }
+        } else if let Ok(posted) = TaskRegistry::GraphTaskPosted::decode_log(&entry.log)
+            && desk.models.is_some()
+        {
+            // Whether it has the model, and whether the model takes the input, its run says.
+            let id = posted.taskId;
+            if posted.stepProgram.0 != opml_graph::STEP_PROGRAM_ID {
+                lines.push(format!(
+                    "task {id}: a graph task of step program 0x{}, not the node step \
+                     program; skipped",
+                    hex::encode(posted.stepProgram)
+                ));
+            } else {
+                desk.take_task(id, entry.block_number, lines);
             }
         } else if let Ok(challenged) = TaskRegistry::Challenged::decode_log(&entry.log) {
             // Only tasks it serves: whether it committed them, the game record says.
@@ -164,6 +192,41 @@ impl Server {
                 return Ok(Progress::Done);
             }
             Some(RunState::Done(truth)) => truth,
+        };
+        let truth = match truth {
+            Run::Vm(truth) => truth,
+            Run::Graph { phase, .. } => {
+                if let Some(reason) = refusal(phase) {
+                    lines.push(format!("task {task_id}: {reason}; not committing"));
+                    return Ok(Progress::Done);
+                }
+                let output = phase.run().output().ok_or(AgentError::Internal(
+                    "a graph run with neither output nor refusal",
+                ))?;
+                let values = phase.run().values().root();
+                let contracts = desk.contracts;
+                roles::commit_graph_result(
+                    chain,
+                    &contracts,
+                    desk.account,
+                    task_id,
+                    &values,
+                    output,
+                )?;
+                let what = match desk.lie {
+                    Some(_) => "a WRONG result (a node's output altered on purpose, for testing)",
+                    None => "its result",
+                };
+                lines.push(format!(
+                    "task {task_id}: committed {what}: {} bytes of output after {} coarse \
+                     steps (values root 0x{}), with a bond of {} wei",
+                    output.len(),
+                    phase.step_count(),
+                    hex::encode(values),
+                    contracts.config.server_bond
+                ));
+                return Ok(Progress::Pending);
+            }
         };
         let steps = truth.end_step();
         let (state, output) = match desk.lie {

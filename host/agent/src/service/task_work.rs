@@ -1,16 +1,18 @@
 //! What a service computes for a task, once, whatever number of games it plays on it: the
-//! task's run, started as a job within a budget, its top history tree, and the players built
-//! from them.
+//! task's run (a VM task's trace or a graph task's graph phase), started as a job within a
+//! budget, its top history tree, and the players built from them.
 
 use std::time::{Duration, Instant};
 
 use opml_chain::Chain;
 use opml_chain::contracts::TaskRegistry;
-use opml_game::{HistoryTree, PhaseConfig, VmTrace};
+use opml_game::{HistoryTree, PhaseConfig, VmTrace, Work};
+use opml_graph::GraphPhase;
 use opml_state::{Hash, sha256};
 use opml_vm::Interrupted;
 
 use super::desk::{Desk, config_of};
+use super::graph_tasks::is_graph;
 use super::jobs::{Spec, Stop};
 use super::results::{JobKey, JobOutput};
 use crate::AgentError;
@@ -93,12 +95,55 @@ impl RunBudget {
     }
 }
 
+/// A task's true run, shared by every player on the task (clones share it).
+#[derive(Clone)]
+pub(crate) enum Run {
+    /// A VM task's trace (clones share its timeline).
+    Vm(Box<VmTrace>),
+    /// A graph task's graph phase (clones share its states), and the node step program that
+    /// re-does its steps.
+    Graph {
+        /// The run.
+        phase: GraphPhase,
+        /// The node step program.
+        step_program: Program,
+    },
+}
+
+impl Run {
+    /// The hash of its final state: a VM task's halted state, a graph task's `S(m)` (its
+    /// refused state if the model refused the input).
+    pub(crate) fn final_state_hash(&self) -> Hash {
+        match self {
+            Run::Vm(trace) => trace.final_state_hash(),
+            Run::Graph { phase, .. } => phase.state(phase.step_count()),
+        }
+    }
+
+    /// Its length: a VM task's steps to the halt, a graph task's coarse steps (its top phase;
+    /// a graph task's top tree hashes nothing but those states).
+    pub(crate) fn steps(&self) -> u64 {
+        match self {
+            Run::Vm(trace) => trace.end_step(),
+            Run::Graph { phase, .. } => phase.step_count(),
+        }
+    }
+
+    /// The work a VM task's run has counted; a graph task's native run counts none.
+    pub(crate) fn work(&self) -> Option<Work> {
+        match self {
+            Run::Vm(trace) => Some(trace.work()),
+            Run::Graph { .. } => None,
+        }
+    }
+}
+
 /// Where a task's run is.
 pub(crate) enum RunState {
     /// Its job is queued or running.
     Running,
-    /// The run, shared (clones share its timeline) by every player on the task.
-    Done(Box<VmTrace>),
+    /// The run.
+    Done(Run),
     /// No run: why, for the narration.
     Failed(String),
 }
@@ -163,21 +208,30 @@ pub(crate) fn run_job(
 }
 
 /// A player for `side` of the games of `config` over the true run `truth`: honest, or, for a
-/// server testing challengers (`lie`), a liar that leaves the true run at that step.
-pub(crate) fn player(side: Party, config: PhaseConfig, truth: VmTrace, lie: Option<u64>) -> Player {
-    match lie {
-        None => Player::honest(side, config, Box::new(truth)),
-        Some(from_step) => {
+/// server testing challengers (`lie`), on a VM task, a liar that leaves the true run at that
+/// step (a lying server's graph run is wrong already: it is played as it is).
+pub(crate) fn player(side: Party, config: PhaseConfig, truth: Run, lie: Option<u64>) -> Player {
+    match (truth, lie) {
+        (Run::Vm(truth), None) => Player::honest(side, config, truth),
+        (Run::Vm(truth), Some(from_step)) => {
             let (state, _, _) = wrong_final_state(truth.final_state(), truth.output());
-            let lie = LyingTrace::about(truth, from_step, sha256(&state));
+            let lie = LyingTrace::about(*truth, from_step, sha256(&state));
             Player::honest(side, config, Box::new(lie))
         }
+        (
+            Run::Graph {
+                phase,
+                step_program,
+            },
+            _,
+        ) => Player::honest_graph(side, config, phase, step_program),
     }
 }
 
 impl Desk {
     /// Starts the run of task `task_id` (record `task`) within `budget`: fetches its input and
-    /// submits the run as a job. Says so.
+    /// submits the run as a job (a graph task's: [`start_graph_run`](Self::start_graph_run)).
+    /// Says so.
     pub(crate) fn start_run(
         &mut self,
         chain: &mut dyn Chain,
@@ -186,6 +240,9 @@ impl Desk {
         budget: RunBudget,
         lines: &mut Vec<String>,
     ) -> Result<(), AgentError> {
+        if is_graph(task) {
+            return self.start_graph_run(chain, task_id, task, budget, lines);
+        }
         let program = self
             .programs
             .get(&task.programId.0)
@@ -220,7 +277,8 @@ impl Desk {
         self.jobs
             .submit(JobKey::Run(task_id), spec, move |stop| JobOutput::Run {
                 task: task_id,
-                run: run_job(&program, &input, &config, &budget, stop).map(Box::new),
+                run: run_job(&program, &input, &config, &budget, stop)
+                    .map(|trace| Run::Vm(Box::new(trace))),
             });
         self.work.insert(task_id, TaskWork::running());
         Ok(())
@@ -251,7 +309,7 @@ impl Desk {
     }
 
     /// Its player in the games of `config` over the true run `truth`.
-    pub(crate) fn player(&self, config: PhaseConfig, truth: VmTrace) -> Player {
+    pub(crate) fn player(&self, config: PhaseConfig, truth: Run) -> Player {
         player(self.side, config, truth, self.lie)
     }
 }

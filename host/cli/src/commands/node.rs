@@ -1,5 +1,7 @@
 //! The opML roles on a node, each its own process: `opml deploy` (the contracts), `opml request`
-//! (a requester posting a task), `opml serve` (a server) and `opml challenge` (a challenger).
+//! (a requester posting a task: a program's, or with `--model` a DNN model's graph task),
+//! `opml serve` (a server) and `opml challenge` (a challenger), each given programs (`--elf`)
+//! and models (`--model`) whose tasks it takes on.
 //!
 //! Every command sends from one account, whose private key comes from `--key` or from the
 //! `OPML_KEY` environment variable (which keeps it out of `ps`). The services poll the node and
@@ -14,9 +16,9 @@ use std::time::Duration;
 use alloy_primitives::{Address, U256};
 use anyhow::{Context, Result};
 use clap::Args;
-use opml_agent::roles::{self, TaskRequest};
+use opml_agent::roles::{self, GraphRequest, TaskRequest};
 use opml_agent::service::{Challenger, Server, Service, default_job_limit, stops_service};
-use opml_agent::{Contracts, Program, RegistryConfig};
+use opml_agent::{Contracts, ModelStore, Program, RegistryConfig};
 use opml_chain::rpc::parse_key;
 use opml_chain::{Chain, RpcChain};
 use opml_game::PhaseConfig;
@@ -93,8 +95,24 @@ pub(crate) fn deploy(args: DeployArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Arguments of `opml request`.
+/// `opml request --help`'s example of a graph task.
+const GRAPH_EXAMPLE: &str = "Example, a graph task: digit 0 (the graph inputs' raw bytes) for \
+the small int8 CNN, whose 11 coarse steps the top phase holds and whose nodes' step program \
+runs the lower phases hold:
+  opml request --rpc-url http://127.0.0.1:8545 --registry 0x… \\
+    --model toolchain/model/models/cnn-int8.opml --input digit0.bin --phases 4,11,11";
+
+/// Arguments of `opml request`: a VM task (`--elf`: a program on an input published in the
+/// input oracle) or a graph task (`--model`: a DNN model run on input bytes carried by the
+/// posting itself, disputed over the graph's coarse steps and the node step program), for
+/// example ([`GRAPH_EXAMPLE`]):
+///
+/// ```text
+/// opml request --rpc-url http://127.0.0.1:8545 --registry 0x… \
+///   --model toolchain/model/models/cnn-int8.opml --input digit0.bin --phases 4,11,11
+/// ```
 #[derive(Args)]
+#[command(after_help = GRAPH_EXAMPLE)]
 pub(crate) struct RequestArgs {
     #[command(flatten)]
     node: NodeArgs,
@@ -102,13 +120,18 @@ pub(crate) struct RequestArgs {
     #[arg(long, value_name = "ADDR")]
     registry: Address,
     /// The program to run: a static RV32IM ELF executable.
-    #[arg(long, value_name = "FILE")]
-    elf: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "model")]
+    elf: Option<PathBuf>,
+    /// Post a graph task of this model (an `.opml` file; on chain, its model root) instead of
+    /// a program's task: the input is the graph inputs' raw bytes, in the model's input order.
+    #[arg(long, value_name = "FILE", conflicts_with = "elf")]
+    model: Option<PathBuf>,
     /// The task's input (raw bytes); `-` reads standard input. Default: empty.
     #[arg(short, long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Phase heights of the task's dispute games, top first; they must cover the run
-    /// (`20,10`: 2^30 instructions).
+    /// (`20,10`: 2^30 instructions). A graph task's top phase holds its coarse steps (2^h
+    /// of them) and needs a phase below it for the node step program's run.
     #[arg(long, default_value = "20,10")]
     phases: PhaseConfig,
     /// The fee, in wei.
@@ -122,9 +145,16 @@ pub(crate) struct RequestArgs {
     json: bool,
 }
 
-/// Publishes the input and posts the task; prints the task id.
+/// Publishes the input and posts the task (or posts the graph task); prints the task id.
 pub(crate) fn request(args: RequestArgs) -> Result<u8> {
-    let program = load_program(&args.elf)?;
+    if let Some(model) = &args.model {
+        return request_graph(&args, model);
+    }
+    let elf = args
+        .elf
+        .as_deref()
+        .context("--elf or --model is required")?;
+    let program = load_program(elf)?;
     let input = read_input(args.input.as_deref())?;
     let (mut chain, account) = args.node.connect()?;
     let contracts = registry(&mut chain, args.registry)?;
@@ -159,6 +189,46 @@ pub(crate) fn request(args: RequestArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// Posts a graph task of the model in the file `model` on the input of `args`; prints the task
+/// id.
+fn request_graph(args: &RequestArgs, model: &std::path::Path) -> Result<u8> {
+    let file = read_file(model)?;
+    let model_root =
+        ModelStore::root_of(&file).with_context(|| format!("cannot load {}", model.display()))?;
+    let input = read_input(args.input.as_deref())?;
+    let (mut chain, account) = args.node.connect()?;
+    let contracts = registry(&mut chain, args.registry)?;
+    let deadline = chain.timestamp()?.saturating_add(args.deadline_s);
+    let request = GraphRequest {
+        step_program: opml_graph::STEP_PROGRAM_ID,
+        model_root,
+        input,
+        config: args.phases,
+        fee: args.fee,
+        deadline,
+    };
+    let task_id = roles::post_graph_task(&mut chain, &contracts, account, &request)
+        .context("cannot post the graph task")?;
+    if args.json {
+        let report = json!({
+            "task_id": task_id,
+            "kind": "graph",
+            "registry": contracts.registry.to_string(),
+            "requester": account.to_string(),
+            "model_root": hex(&model_root),
+            "step_program": hex(&request.step_program),
+            "input_len": request.input.len(),
+            "phases": args.phases.heights(),
+            "fee": args.fee.to_string(),
+            "deadline": deadline,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{task_id}");
+    }
+    Ok(0)
+}
+
 /// What every service takes.
 #[derive(Args)]
 pub(crate) struct ServiceArgs {
@@ -168,8 +238,11 @@ pub(crate) struct ServiceArgs {
     #[arg(long, value_name = "ADDR")]
     registry: Address,
     /// A program whose tasks it takes on (repeat for several).
-    #[arg(long = "elf", value_name = "FILE", required = true)]
+    #[arg(long = "elf", value_name = "FILE", required_unless_present = "models")]
     elves: Vec<PathBuf>,
+    /// A DNN model (an `.opml` file) whose graph tasks it takes on (repeat for several).
+    #[arg(long = "model", value_name = "FILE")]
+    models: Vec<PathBuf>,
     /// Milliseconds between polls.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     poll_ms: u64,
@@ -209,39 +282,87 @@ pub(crate) struct ServeArgs {
 
 /// Runs a server until it is told to stop.
 pub(crate) fn serve(args: ServeArgs) -> Result<u8> {
-    let (mut chain, account, contracts, programs) = args.service.start("serve")?;
+    let started = args.service.start("serve")?;
     let jobs = args.service.jobs.unwrap_or_else(default_job_limit);
-    let mut server =
-        Server::new(account, contracts, programs, args.lie_from_step).with_max_jobs(jobs);
+    let mut server = Server::new(
+        started.account,
+        started.contracts,
+        started.programs,
+        args.lie_from_step,
+    )
+    .with_max_jobs(jobs);
+    if let Some(models) = started.models {
+        server = server.with_models(models);
+    }
+    let mut chain = started.chain;
     args.service.poll(&mut server, &mut chain)
 }
 
 /// Runs a challenger until it is told to stop.
 pub(crate) fn challenge(args: ServiceArgs) -> Result<u8> {
-    let (mut chain, account, contracts, programs) = args.start("challenge")?;
+    let started = args.start("challenge")?;
     let jobs = args.jobs.unwrap_or_else(default_job_limit);
-    let mut challenger = Challenger::new(account, contracts, programs).with_max_jobs(jobs);
+    let mut challenger =
+        Challenger::new(started.account, started.contracts, started.programs).with_max_jobs(jobs);
+    if let Some(models) = started.models {
+        challenger = challenger.with_models(models);
+    }
+    let mut chain = started.chain;
     args.poll(&mut challenger, &mut chain)
 }
 
+/// A service's setup: its connection, account, suite, programs and models (`None`: no
+/// `--model`).
+struct Started {
+    chain: RpcChain,
+    account: Address,
+    contracts: Contracts,
+    programs: Vec<Program>,
+    models: Option<ModelStore>,
+}
+
 impl ServiceArgs {
-    /// Loads the programs and connects to the registry; tells stderr who runs.
-    fn start(&self, name: &str) -> Result<(RpcChain, Address, Contracts, Vec<Program>)> {
+    /// Loads the programs and models and connects to the registry; tells stderr who runs.
+    fn start(&self, name: &str) -> Result<Started> {
         let programs = self
             .elves
             .iter()
             .map(|elf| load_program(elf))
             .collect::<Result<Vec<_>>>()?;
+        let models = match self.models.as_slice() {
+            [] => None,
+            paths => {
+                let mut store =
+                    ModelStore::new::<&[u8]>([]).context("cannot load the node step program")?;
+                for path in paths {
+                    store
+                        .insert(&read_file(path)?)
+                        .with_context(|| format!("cannot load {}", path.display()))?;
+                }
+                Some(store)
+            }
+        };
         let (mut chain, account) = self.node.connect()?;
         chain.set_log_window(self.log_window);
         let contracts = registry(&mut chain, self.registry)?;
         let ids: Vec<String> = programs.iter().map(|p| hex(&p.id())).collect();
+        let roots: Vec<String> = models
+            .iter()
+            .flat_map(|models| models.roots().map(|root| hex(root)))
+            .collect();
         eprintln!(
-            "opml {name}: account {account}, registry {}, programs {}",
+            "opml {name}: account {account}, registry {}, programs {}, models {}",
             contracts.registry,
-            ids.join(", ")
+            or_none(&ids),
+            or_none(&roots)
         );
-        Ok((chain, account, contracts, programs))
+        Ok(Started {
+            chain,
+            account,
+            contracts,
+            programs,
+            models,
+        })
     }
 
     /// Polls `service` until `--once` or `--until-idle` says to stop, printing its lines. A
@@ -304,6 +425,15 @@ const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 /// The pause between the polls of `--once` while its jobs finish.
 const JOB_PAUSE: Duration = Duration::from_millis(20);
+
+/// `items` joined by commas, or "none".
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
 
 /// Loads a program from its ELF file.
 fn load_program(elf: &std::path::Path) -> Result<Program> {

@@ -1,0 +1,161 @@
+//! Graph tasks in the services (`docs/game-design.md`, "Graph tasks"): a graph task's model and
+//! input come from its posting event, and its run is the model's graph phase, computed
+//! natively as a job.
+
+use alloy_primitives::{B256, U256};
+use alloy_sol_types::SolEvent;
+use opml_chain::contracts::TaskRegistry;
+use opml_chain::{Chain, LogQuery};
+use opml_dnn::phase::Refusal;
+use opml_graph::GraphPhase;
+use opml_state::Hash;
+
+use super::desk::{Desk, config_of};
+use super::jobs::Spec;
+use super::results::{JobKey, JobOutput};
+use super::task_work::{Run, RunBudget, TaskWork};
+use crate::AgentError;
+use crate::deploy::Contracts;
+
+/// `TaskRegistry.TaskKind.Graph`, as the `task` view gives it.
+const GRAPH_KIND: u8 = 1;
+
+/// Whether `task` is a graph task.
+pub(crate) fn is_graph(task: &TaskRegistry::Task) -> bool {
+    task.kind == GRAPH_KIND
+}
+
+/// The model root and input of graph task `task_id`, from its `GraphTaskPosted` event (asked
+/// for by the task id, an indexed topic) in blocks `from_block..=to_block`.
+fn fetch_graph_task(
+    chain: &mut dyn Chain,
+    contracts: &Contracts,
+    task_id: u64,
+    from_block: u64,
+    to_block: Option<u64>,
+) -> Result<(Hash, Vec<u8>), AgentError> {
+    let mut query = LogQuery::new(contracts.registry)
+        .from_block(from_block)
+        .topic(0, TaskRegistry::GraphTaskPosted::SIGNATURE_HASH)
+        .topic(1, B256::from(U256::from(task_id)));
+    if let Some(to_block) = to_block {
+        query = query.to_block(to_block);
+    }
+    chain
+        .logs(&query)?
+        .iter()
+        .find_map(|entry| {
+            let posted = TaskRegistry::GraphTaskPosted::decode_log(&entry.log).ok()?;
+            (posted.taskId == U256::from(task_id))
+                .then(|| (posted.modelRoot.0, posted.input.to_vec()))
+        })
+        .ok_or_else(|| {
+            AgentError::Decode(format!(
+                "no GraphTaskPosted event of task {task_id} from block {from_block} on"
+            ))
+        })
+}
+
+/// Why the model refused the input of `phase`'s run, if it did (then the run has no output).
+pub(crate) fn refusal(phase: &GraphPhase) -> Option<String> {
+    let input = phase.run().input().len();
+    phase.run().refusal().map(|refusal| match refusal {
+        Refusal::InputLength => format!(
+            "the model refuses its input: {input} bytes, not the size of the model's inputs"
+        ),
+        other => format!("the model refuses its input ({other:?})"),
+    })
+}
+
+impl Desk {
+    /// Starts the run of graph task `task_id` (record `task`) within `budget`: reads its model
+    /// root and input from its posting event, and runs its model natively as a job (a run
+    /// that cannot be interrupted: it takes what the model takes, but a run abandoned meanwhile
+    /// stays abandoned). A model it lacks, or one the task's top phase cannot hold, gets no
+    /// run, for that reason. A lying server's run alters the output of node `lie − 2`
+    /// (clamped to the graph's nodes), every later state following from it. Says so.
+    pub(crate) fn start_graph_run(
+        &mut self,
+        chain: &mut dyn Chain,
+        task_id: u64,
+        task: &TaskRegistry::Task,
+        budget: RunBudget,
+        lines: &mut Vec<String>,
+    ) -> Result<(), AgentError> {
+        let to_block = self.tasks.get(&task_id).map(|entry| entry.block);
+        let first = self.cursor.first;
+        let (root, input) = match fetch_graph_task(chain, &self.contracts, task_id, first, to_block)
+        {
+            Ok(posted) => posted,
+            // The node failed: the next poll tries again.
+            Err(error @ AgentError::Chain(_)) => return Err(error),
+            Err(error) => {
+                let reason = format!("cannot read its posting ({error})");
+                self.work.insert(task_id, TaskWork::failed(reason));
+                return Ok(());
+            }
+        };
+        let held = self.models.as_ref().and_then(|models| {
+            let model = models.get(&root)?;
+            Some((model.clone(), models.step_program().clone()))
+        });
+        let Some((model, step_program)) = held else {
+            let reason = format!(
+                "a graph task of model 0x{}, which this service does not have",
+                hex::encode(root)
+            );
+            self.work.insert(task_id, TaskWork::failed(reason));
+            return Ok(());
+        };
+        let config = config_of(task)?;
+        let top = config.height(0).map_or(0, u32::from);
+        if 1u64
+            .checked_shl(top)
+            .is_some_and(|leaves| leaves < model.steps)
+        {
+            let reason = format!(
+                "a graph task of model 0x{} ({} coarse steps), more than its top phase of \
+                 height {top} holds",
+                hex::encode(root),
+                model.steps
+            );
+            self.work.insert(task_id, TaskWork::failed(reason));
+            return Ok(());
+        }
+        lines.push(format!(
+            "task {task_id}: graph task, model 0x{}, {} coarse steps, {} bytes of input; \
+             running it natively (within {} s: {})",
+            hex::encode(root),
+            model.steps,
+            input.len(),
+            budget.wall.as_secs(),
+            budget.why
+        ));
+        let spec = Spec {
+            urgency: budget.wall.as_secs(),
+            steps: budget.steps,
+            deadline: None,
+        };
+        // Coarse step j ≥ 2 is node j − 2; a model has at least one node.
+        let nodes = model.steps.saturating_sub(2);
+        let fault = self
+            .lie
+            .map(|from| from.saturating_sub(2).min(nodes.saturating_sub(1)))
+            .map(|node| u32::try_from(node).unwrap_or(u32::MAX));
+        self.jobs.submit(JobKey::Run(task_id), spec, move |_| {
+            let phase = match fault {
+                None => GraphPhase::new(&model.file, &input),
+                Some(node) => GraphPhase::with_fault(&model.file, &input, node),
+            };
+            let run = phase
+                .map(|phase| Run::Graph {
+                    phase,
+                    step_program,
+                })
+                .map_err(|error| format!("cannot run it ({error})"));
+            JobOutput::Run { task: task_id, run }
+        });
+        self.work.insert(task_id, TaskWork::running());
+        Ok(())
+    }
+}
