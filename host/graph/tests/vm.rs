@@ -156,7 +156,7 @@ fn random_graph(rng: &mut Rng) -> Vec<u8> {
                 let bias = b.constant(&Tensor::f32(&[d], weights(rng, d as usize)).unwrap());
                 let e = Epilogue {
                     requant: None,
-                    relu: rng.next() % 2 == 0,
+                    relu: rng.next().is_multiple_of(2),
                 };
                 b.node(Op::Dense(e), &[a, w, bias], f32_row(d))
             }
@@ -220,7 +220,7 @@ fn random_graph(rng: &mut Rng) -> Vec<u8> {
     }
     let last = rows[rows.len() - 1];
     b.output(last);
-    if rng.next() % 2 == 0 {
+    if rng.next().is_multiple_of(2) {
         b.output(rows[(rng.next() % (rows.len() as u64 - 1)) as usize + 1]);
     }
     b.finish().to_vec()
