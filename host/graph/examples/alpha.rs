@@ -27,6 +27,11 @@ use opml_graph::GraphPhase;
 use opml_vm::ExitStatus;
 use serde_json::{Value, json};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{Rng, random_input};
+
 /// Measures α = VM time / native time for every node of `.opml` models.
 #[derive(Parser)]
 #[command(about, long_about = None)]
@@ -90,7 +95,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     } else {
         cli.models.clone()
     };
-    let mut rng = SplitMix64(cli.seed);
+    let mut rng = Rng(cli.seed);
     let mut report = Vec::new();
     let mut kinds: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for path in &models {
@@ -142,9 +147,9 @@ fn committed() -> Result<Vec<PathBuf>, Box<dyn Error>> {
 }
 
 /// Runs the model in `file` on a random input and measures every node.
-fn measure(file: &[u8], rng: &mut SplitMix64, cli: &Cli) -> Result<Vec<Row>, Box<dyn Error>> {
+fn measure(file: &[u8], rng: &mut Rng, cli: &Cli) -> Result<Vec<Row>, Box<dyn Error>> {
     let min = Duration::from_millis(cli.min_ms);
-    let input = random_input(&Model::parse(&AlignedBytes::from_slice(file))?, rng);
+    let input = random_input(&Model::parse(&AlignedBytes::from_slice(file))?, rng, false);
     let phase = GraphPhase::new(file, &input)?;
     if let Some(refusal) = phase.run().refusal() {
         return Err(format!("the run is refused: {refusal:?}").into());
@@ -237,35 +242,6 @@ fn macs(node: &Node, inputs: &[&[u32]], out: usize) -> Option<u64> {
     Some(per_output * out as u64)
 }
 
-/// A random input: f32 in [-1, 1), i8 anything, i32 ids below the smallest embedding table
-/// that reads them (or below 4).
-fn random_input(model: &Model<'_>, rng: &mut SplitMix64) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for &t in model.inputs() {
-        let info = model.tensor(t).expect("a graph input is a tensor");
-        let rows = model
-            .nodes()
-            .iter()
-            .filter(|n| *n.op() == Op::Embedding && n.inputs()[0] == t)
-            .filter_map(|n| model.tensor(n.inputs()[1]))
-            .map(|table| u64::from(table.shape.dims()[0]))
-            .min()
-            .unwrap_or(4);
-        for _ in 0..info.shape.count() {
-            let r = rng.next();
-            match info.dtype {
-                DType::F32 => {
-                    let x = (r >> 40) as f32 / (1u32 << 23) as f32 - 1.0;
-                    bytes.extend_from_slice(&x.to_le_bytes());
-                }
-                DType::I8 => bytes.push(r as u8),
-                DType::I32 => bytes.extend_from_slice(&((r % rows) as i32).to_le_bytes()),
-            }
-        }
-    }
-    bytes
-}
-
 /// The model's table and its totals, in Markdown.
 fn print_model(path: &Path, rows: &[Row]) {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -354,18 +330,4 @@ fn thread_cpu() -> Duration {
     let status = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time) };
     assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
     Duration::new(time.sec as u64, time.nsec as u32)
-}
-
-/// SplitMix64, the inputs' generator.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// The next 64 random bits.
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }

@@ -14,6 +14,10 @@ use opml_dnn::{
     AlignedBytes, DType, Epilogue, Model, ModelBuilder, Op, Quant, Shape, Tensor, TensorInfo,
 };
 use opml_graph::GraphPhase;
+
+mod common;
+
+use common::{Rng, random_input};
 use opml_vm::ExitStatus;
 
 fn root() -> PathBuf {
@@ -36,41 +40,13 @@ fn models() -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-/// A random input for `model`: f32 in [-2, 2) (or any bit pattern if `raw`), i8 anything,
-/// i32 ids below 4 (every embedding table has at least 4 rows).
+/// A seeded random input for the model in `file`.
 fn input(file: &[u8], rng: &mut Rng, raw: bool) -> Vec<u8> {
-    let file = AlignedBytes::from_slice(file);
-    let model = Model::parse(&file).unwrap();
-    let mut bytes = Vec::new();
-    for &t in model.inputs() {
-        let info = model.tensor(t).unwrap();
-        for _ in 0..info.shape.count() {
-            let r = rng.next();
-            match info.dtype {
-                DType::F32 if raw => bytes.extend_from_slice(&(r as u32).to_le_bytes()),
-                DType::F32 => {
-                    let x = (r >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0;
-                    bytes.extend_from_slice(&x.to_le_bytes());
-                }
-                DType::I8 => bytes.push(r as u8),
-                DType::I32 => bytes.extend_from_slice(&((r % 4) as i32).to_le_bytes()),
-            }
-        }
-    }
-    bytes
+    random_input(
+        &Model::parse(&AlignedBytes::from_slice(file)).unwrap(),
+        rng,
+        raw,
+    )
 }
 
 /// Re-does every step of `phase` in the VM; returns the most instructions a step took.

@@ -489,20 +489,7 @@ fn graph_phases(m: u64, vm_log2: u8) -> Result<PhaseConfig> {
 }
 
 fn describe_graph_phases(config: &PhaseConfig, m: u64) {
-    let lower: Vec<String> = (1..config.len())
-        .map(|p| {
-            let stride = config.stride(p).unwrap_or(1);
-            format!(
-                "2^{} steps of {}",
-                config.height(p).unwrap_or(0),
-                if stride == 1 {
-                    "1 instruction".to_owned()
-                } else {
-                    format!("2^{} instructions", stride.trailing_zeros())
-                }
-            )
-        })
-        .collect();
+    let lower = phase_parts(config, 1);
     println!(
         "dispute game: {} phases: the graph phase over {m} coarse steps (2^{} leaves, computed natively), then the node step program's run in the VM: {}",
         config.len(),
@@ -522,9 +509,9 @@ fn default_phases(steps: u64) -> Result<PhaseConfig> {
     Ok(PhaseConfig::new(&heights)?)
 }
 
-fn describe_phases(config: &PhaseConfig) {
-    let k = config.len();
-    let parts: Vec<String> = (0..k)
+/// Phases `from..` of `config` in words: "2^12 steps of 2^12 instructions", ….
+fn phase_parts(config: &PhaseConfig, from: usize) -> Vec<String> {
+    (from..config.len())
         .map(|p| {
             let stride = config.stride(p).unwrap_or(1);
             format!(
@@ -537,7 +524,12 @@ fn describe_phases(config: &PhaseConfig) {
                 }
             )
         })
-        .collect();
+        .collect()
+}
+
+fn describe_phases(config: &PhaseConfig) {
+    let k = config.len();
+    let parts = phase_parts(config, 0);
     println!(
         "dispute game: {k} phase{} over 2^{} instructions: {}",
         if k == 1 { "" } else { "s" },
