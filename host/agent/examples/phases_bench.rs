@@ -15,8 +15,9 @@
 //!   counters (the recording run, and every replay its tree builds and step witnesses do).
 //! - **Two phases**: the top phase is the model's graph (load, one coarse step per node,
 //!   finish) computed natively (0 VM instructions); the liar alters the output of the heaviest
-//!   node ([`GraphPhase::heaviest_step`]); phases `[top, lower/2, lower − lower/2]` with
-//!   `2^lower` covering the largest node step. The disputed node's step program runs inside
+//!   node ([`GraphPhase::heaviest_step`], the one that reads the most data), and in a second
+//!   dispute the node of the most VM instructions when that is another; phases
+//!   `[top, lower/2, lower − lower/2]` with `2^lower` covering the largest node step. The disputed node's step program runs inside
 //!   each player, out of reach of its counters, so its work is **replayed**: a [`VmTrace`] of
 //!   the same run, the trees of every phase at the ranges the game's moves entered, and as
 //!   many step witnesses per party as the one-phase game's counters show each party computes.
@@ -137,6 +138,10 @@ struct ModelBench {
     one_phase_replay: [PartyWork; 2],
     /// Step witnesses each party computed in the one-phase game, server / challenger.
     witnesses: [u64; 2],
+    /// Two phases, the node of the most VM instructions disputed, when it is not the heaviest.
+    two_phases_largest: Option<Dispute>,
+    /// VM instructions of each node's step program, node 0 first.
+    node_instructions: Vec<u64>,
     /// `/proc/loadavg` before and after this model's measurements (the machine is shared).
     loadavg: [String; 2],
 }
@@ -236,7 +241,8 @@ fn bench(model: mnist::Model, lower: u8, args: &Args) -> Result<ModelBench> {
         moves: game.moves.clone(),
     };
 
-    // Two phases: the graph natively, the heaviest node in the VM.
+    // Two phases: the graph natively, one node in the VM: the heaviest (the most data read),
+    // as in the demo, and the one of the most instructions when that is another.
     let graph_input = mnist::graph_input(pixels);
     let started = Instant::now();
     let phase = GraphPhase::new(model.file(), &graph_input)?;
@@ -244,80 +250,28 @@ fn bench(model: mnist::Model, lower: u8, args: &Args) -> Result<ModelBench> {
     let m = phase.step_count();
     let top = (64 - (m - 1).leading_zeros()).max(1) as u8;
     let config = PhaseConfig::new(&[top, lower / 2, lower - lower / 2])?;
-    let j = phase.heaviest_step();
-    let node = phase.vm_step(j, u64::MAX)?;
-    ensure!(
-        node.steps < 1 << lower,
-        "node step of {} instructions",
-        node.steps
-    );
+    let node_instructions = (2..m)
+        .map(|j| Ok(phase.vm_step(j, u64::MAX)?.steps))
+        .collect::<Result<Vec<u64>>>()?;
+    let largest = (2..m)
+        .max_by_key(|&j| node_instructions[(j - 2) as usize])
+        .context("a model without nodes")?;
     let mut claimed = phase.run().output().context("no graph output")?.to_vec();
     claimed[40..].copy_from_slice(&i32::from(runner_up).to_le_bytes());
-    let scenario = Scenario {
-        program: Program::new(STEP_PROGRAM_ELF)?,
-        input: graph_input,
-        model: Some(model.file().into()),
+    let graph = GraphDispute {
+        model,
+        phase: &phase,
+        input: &graph_input,
+        claimed: &claimed,
         config,
-        registry: RegistryConfig::default(),
-        adversary: Some(Adversary {
-            side: Party::Claimant,
-            from_step: j,
-            conduct: Conduct::Honest,
-        }),
-        claimed_output: Some(claimed),
-        late_join_s: 0,
+        native_s,
+        witnesses,
     };
-    eprintln!(
-        "  two phases {:?}, {m} coarse steps, step {j}: {} instructions",
-        config.heights(),
-        node.steps
-    );
-    let report = dispute(&scenario)?;
-    let game = report.game.as_ref().context("no game")?;
-    let descent = game
-        .moves
-        .iter()
-        .find(|mv| mv.name == "descendProgram")
-        .context("no descendProgram move")?;
-    ensure!(
-        descent.position + 1 == j,
-        "the game disputed coarse step {}, not {j}",
-        descent.position + 1
-    );
-    let lower_config = PhaseConfig::new(&config.heights()[1..])?;
-    let step_trace = Program::new(STEP_PROGRAM_ELF)?.trace_with(
-        &phase.step_input(j),
-        &lower_config,
-        Arc::new(phase.preimages(j)),
-    )?;
-    let recorded = step_trace.work();
-    ensure!(
-        step_trace.end_step() == node.steps,
-        "the step program's run differs"
-    );
-    let ranges = entered_ranges(&config, &game.moves, 1)?;
-    let step = proven_step(&game.moves);
-    let trees = replay(&step_trace, &config, &ranges, None, 0)?;
-    let mut two = [PartyWork::default(); 2];
-    for i in 0..2 {
-        let proofs = replay(&step_trace, &config, &[], step, witnesses[i])?;
-        two[i] = party_work(sum(&[recorded, trees, proofs]), node.steps, &config);
-    }
-    let two_phases = Dispute {
-        how: "two phases",
-        heights: config.heights().to_vec(),
-        steps: m,
-        disputed: Some(format!("step {j}: {}", phase.describe_step(j))),
-        node_instructions: Some(node.steps),
-        native_s: Some(native_s),
-        execute_s: report.execute_s,
-        wall_s: report.wall_s,
-        claimant: two[0],
-        challenger: two[1],
-        work_counted: false,
-        txs: [game.claimant.txs, game.challenger.txs],
-        gas: [game.claimant.gas, game.challenger.gas],
-        moves: game.moves.clone(),
+    let heaviest = phase.heaviest_step();
+    let two_phases = graph.dispute(heaviest)?;
+    let two_phases_largest = match largest == heaviest {
+        true => None,
+        false => Some(graph.dispute(largest)?),
     };
 
     Ok(ModelBench {
@@ -327,11 +281,107 @@ fn bench(model: mnist::Model, lower: u8, args: &Args) -> Result<ModelBench> {
         claimed_class: runner_up,
         one_phase,
         two_phases,
+        two_phases_largest,
+        node_instructions,
         speedup: speedup(model, pixels, args.repeats)?,
         one_phase_replay,
         witnesses,
         loadavg: [load_before, loadavg()],
     })
+}
+
+/// A two-phase dispute of one model's run, whichever node the liar alters.
+struct GraphDispute<'a> {
+    model: mnist::Model,
+    phase: &'a GraphPhase,
+    input: &'a [u8],
+    claimed: &'a [u8],
+    config: PhaseConfig,
+    native_s: f64,
+    /// Step witnesses each party computes (counted in the one-phase game).
+    witnesses: [u64; 2],
+}
+
+impl GraphDispute<'_> {
+    /// The dispute of a liar that alters coarse step `j`'s node.
+    fn dispute(&self, j: u64) -> Result<Dispute> {
+        let (phase, config) = (self.phase, self.config);
+        let node = phase.vm_step(j, u64::MAX)?;
+        ensure!(
+            node.steps < config.span(1).unwrap_or(0),
+            "a node step of {} instructions does not fit {:?}",
+            node.steps,
+            config.heights()
+        );
+        let scenario = Scenario {
+            program: Program::new(STEP_PROGRAM_ELF)?,
+            input: self.input.to_vec(),
+            model: Some(self.model.file().into()),
+            config,
+            registry: RegistryConfig::default(),
+            adversary: Some(Adversary {
+                side: Party::Claimant,
+                from_step: j,
+                conduct: Conduct::Honest,
+            }),
+            claimed_output: Some(self.claimed.to_vec()),
+            late_join_s: 0,
+        };
+        eprintln!(
+            "  two phases {:?}, {} coarse steps, step {j}: {} instructions",
+            config.heights(),
+            phase.step_count(),
+            node.steps
+        );
+        let report = dispute(&scenario)?;
+        let game = report.game.as_ref().context("no game")?;
+        let descent = game
+            .moves
+            .iter()
+            .find(|mv| mv.name == "descendProgram")
+            .context("no descendProgram move")?;
+        ensure!(
+            descent.position + 1 == j,
+            "the game disputed coarse step {}, not {j}",
+            descent.position + 1
+        );
+        // The step program's run as each player records it.
+        let lower = PhaseConfig::new(&config.heights()[1..])?;
+        let step_trace = Program::new(STEP_PROGRAM_ELF)?.trace_with(
+            &phase.step_input(j),
+            &lower,
+            Arc::new(phase.preimages(j)),
+        )?;
+        let recorded = step_trace.work();
+        ensure!(
+            step_trace.end_step() == node.steps,
+            "the step program's run differs"
+        );
+        let ranges = entered_ranges(&config, &game.moves, 1)?;
+        let step = proven_step(&game.moves);
+        let trees = replay(&step_trace, &config, &ranges, None, 0)?;
+        let mut work = [PartyWork::default(); 2];
+        for (i, party) in work.iter_mut().enumerate() {
+            let proofs = replay(&step_trace, &config, &[], step, self.witnesses[i])?;
+            *party = party_work(sum(&[recorded, trees, proofs]), node.steps, &config);
+        }
+        Ok(Dispute {
+            how: "two phases",
+            heights: config.heights().to_vec(),
+            steps: phase.step_count(),
+            disputed: Some(format!("step {j}: {}", phase.describe_step(j))),
+            node_instructions: Some(node.steps),
+            native_s: Some(self.native_s),
+            execute_s: report.execute_s,
+            wall_s: report.wall_s,
+            claimant: work[0],
+            challenger: work[1],
+            work_counted: false,
+            txs: [game.claimant.txs, game.challenger.txs],
+            gas: [game.claimant.gas, game.challenger.gas],
+            moves: game.moves.clone(),
+        })
+    }
 }
 
 /// The first three fields of `/proc/loadavg` (1, 5 and 15 minutes), or "?".
@@ -517,7 +567,10 @@ fn print_model(b: &ModelBench) {
         "| dispute | phases | top-phase steps | wall s | execute s | VM instr. server (run + replays) | VM instr. challenger (run + replays) | leaves per party | txs server / challenger | gas server / challenger |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for d in [&b.one_phase, &b.two_phases] {
+    for d in [&b.one_phase, &b.two_phases]
+        .into_iter()
+        .chain(&b.two_phases_largest)
+    {
         println!(
             "| {} | {:?} | {} | {:.2} | {:.2} | {} ({} + {}) | {} ({} + {}) | {} | {} / {} | {} / {} |",
             d.how,
@@ -538,13 +591,15 @@ fn print_model(b: &ModelBench) {
             d.gas[1],
         );
     }
-    if let Some(what) = &b.two_phases.disputed {
+    for d in std::iter::once(&b.two_phases).chain(&b.two_phases_largest) {
         println!(
-            "\ntwo phases: native graph run {:.1} ms; disputed {what}; node step {} instructions",
-            b.two_phases.native_s.unwrap_or(0.0) * 1e3,
-            b.two_phases.node_instructions.unwrap_or(0)
+            "\ntwo phases: native graph run {:.1} ms; disputed {}; node step {} instructions",
+            d.native_s.unwrap_or(0.0) * 1e3,
+            d.disputed.as_deref().unwrap_or("?"),
+            d.node_instructions.unwrap_or(0)
         );
     }
+    println!("node step instructions: {:?}", b.node_instructions);
     println!(
         "one-phase work counted {:?} / {:?}, replayed {:?} / {:?}; witnesses {:?}",
         b.one_phase.claimant,
@@ -553,13 +608,18 @@ fn print_model(b: &ModelBench) {
         b.one_phase_replay[1],
         b.witnesses
     );
-    println!("\n| move | one phase: n, gas min – max | two phases: n, gas min – max |");
-    println!("|---|---|---|");
+    println!(
+        "\n| move | one phase: n, gas min – max | two phases: n, gas min – max | two phases, largest node |"
+    );
+    println!("|---|---|---|---|");
     for name in ["commitRoot", "reveal", "descend", "descendProgram", "step"] {
         println!(
-            "| {name} | {} | {} |",
+            "| {name} | {} | {} | {} |",
             gas_range(&b.one_phase.moves, name),
-            gas_range(&b.two_phases.moves, name)
+            gas_range(&b.two_phases.moves, name),
+            b.two_phases_largest
+                .as_ref()
+                .map_or_else(|| "–".to_owned(), |d| gas_range(&d.moves, name))
         );
     }
     println!(
