@@ -56,7 +56,7 @@ struct Args {
     /// Timings of the native graph run per thread count (the best is kept).
     #[arg(long, default_value_t = 5)]
     repeats: usize,
-    /// Only the small CNN (skip the deep CNN's 1.6 × 10^9-instruction one-phase game).
+    /// Only the small CNN (skip the deep CNN, whose one-phase game runs 1.35 × 10^9 instructions a party on digit 0).
     #[arg(long)]
     quick: bool,
 }
@@ -167,6 +167,7 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// Everything for `model`, its lower phases covering `2^lower` instructions.
 fn bench(model: mnist::Model, lower: u8, args: &Args) -> Result<ModelBench> {
     let load_before = loadavg();
     let (_, pixels) = mnist::digit(args.digit).context("no such digit")?;
@@ -176,7 +177,72 @@ fn bench(model: mnist::Model, lower: u8, args: &Args) -> Result<ModelBench> {
         .max_by(|&a, &b| truth.scores[usize::from(a)].total_cmp(&truth.scores[usize::from(b)]))
         .unwrap_or(0);
 
-    // One phase: the whole model in the VM.
+    let claimed = mnist::Prediction {
+        class: runner_up,
+        ..truth
+    }
+    .encode()
+    .to_vec();
+    let (one_phase, one_phase_replay, witnesses) = one_phase(model, pixels, &claimed)?;
+
+    // Two phases: the graph natively, one node in the VM: the heaviest (the most data read),
+    // as in the demo, and the one of the most instructions when that is another.
+    let graph_input = mnist::graph_input(pixels);
+    let started = Instant::now();
+    let phase = GraphPhase::new(model.file(), &graph_input)?;
+    let native_s = started.elapsed().as_secs_f64();
+    let m = phase.step_count();
+    let top = (64 - (m - 1).leading_zeros()).max(1) as u8;
+    let config = PhaseConfig::new(&[top, lower / 2, lower - lower / 2])?;
+    let node_instructions = (2..m)
+        .map(|j| Ok(phase.vm_step(j, u64::MAX)?.steps))
+        .collect::<Result<Vec<u64>>>()?;
+    let largest = (2..m)
+        .max_by_key(|&j| node_instructions[(j - 2) as usize])
+        .context("a model without nodes")?;
+    let mut claimed = phase.run().output().context("no graph output")?.to_vec();
+    claimed[40..].copy_from_slice(&i32::from(runner_up).to_le_bytes());
+    let graph = GraphDispute {
+        model,
+        phase: &phase,
+        input: &graph_input,
+        claimed: &claimed,
+        config,
+        native_s,
+        witnesses,
+    };
+    let heaviest = phase.heaviest_step();
+    let two_phases = graph.dispute(heaviest)?;
+    let two_phases_largest = if largest == heaviest {
+        None
+    } else {
+        Some(graph.dispute(largest)?)
+    };
+
+    Ok(ModelBench {
+        model: model.name(),
+        digit: args.digit,
+        true_class: truth.class,
+        claimed_class: runner_up,
+        one_phase,
+        two_phases,
+        two_phases_largest,
+        node_instructions,
+        speedup: speedup(model, pixels, args.repeats)?,
+        one_phase_replay,
+        witnesses,
+        loadavg: [load_before, loadavg()],
+    })
+}
+
+/// The one-phase dispute of `model` on `pixels` (the whole model in the VM), the server
+/// claiming `claimed`; its players' counted work checked against the replay of their trees
+/// and witnesses, and the witnesses each party computed (server first).
+fn one_phase(
+    model: mnist::Model,
+    pixels: &[u8],
+    claimed: &[u8],
+) -> Result<(Dispute, [PartyWork; 2], [u64; 2])> {
     let program = Program::new(opml_methods::MNIST_ELF)?;
     let input = mnist::input(model, pixels);
     let base = VmTrace::new(program.machine(&input)?, u64::MAX);
@@ -185,12 +251,6 @@ fn bench(model: mnist::Model, lower: u8, args: &Args) -> Result<ModelBench> {
     let steps = base.end_step();
     let total = 64 - steps.leading_zeros();
     let config = PhaseConfig::new(&[(total - 16) as u8, 8, 8])?;
-    let claimed = mnist::Prediction {
-        class: runner_up,
-        ..truth
-    }
-    .encode()
-    .to_vec();
     let from_step = steps * 2 / 3;
     let scenario = Scenario {
         program: program.clone(),
@@ -203,12 +263,12 @@ fn bench(model: mnist::Model, lower: u8, args: &Args) -> Result<ModelBench> {
             from_step,
             conduct: Conduct::Honest,
         }),
-        claimed_output: Some(claimed.clone()),
+        claimed_output: Some(claimed.to_vec()),
         late_join_s: 0,
     };
     eprintln!("  one phase {:?}, {steps} instructions", config.heights());
     let report = dispute(&scenario)?;
-    let counted = counted_game(&program, &input, &config, from_step, &claimed)?;
+    let counted = counted_game(&program, &input, &config, from_step, claimed)?;
     let game = report.game.as_ref().context("no game")?;
     let ranges = entered_ranges(&config, &game.moves, 0)?;
     let step = proven_step(&game.moves);
@@ -240,54 +300,7 @@ fn bench(model: mnist::Model, lower: u8, args: &Args) -> Result<ModelBench> {
         gas: [game.claimant.gas, game.challenger.gas],
         moves: game.moves.clone(),
     };
-
-    // Two phases: the graph natively, one node in the VM: the heaviest (the most data read),
-    // as in the demo, and the one of the most instructions when that is another.
-    let graph_input = mnist::graph_input(pixels);
-    let started = Instant::now();
-    let phase = GraphPhase::new(model.file(), &graph_input)?;
-    let native_s = started.elapsed().as_secs_f64();
-    let m = phase.step_count();
-    let top = (64 - (m - 1).leading_zeros()).max(1) as u8;
-    let config = PhaseConfig::new(&[top, lower / 2, lower - lower / 2])?;
-    let node_instructions = (2..m)
-        .map(|j| Ok(phase.vm_step(j, u64::MAX)?.steps))
-        .collect::<Result<Vec<u64>>>()?;
-    let largest = (2..m)
-        .max_by_key(|&j| node_instructions[(j - 2) as usize])
-        .context("a model without nodes")?;
-    let mut claimed = phase.run().output().context("no graph output")?.to_vec();
-    claimed[40..].copy_from_slice(&i32::from(runner_up).to_le_bytes());
-    let graph = GraphDispute {
-        model,
-        phase: &phase,
-        input: &graph_input,
-        claimed: &claimed,
-        config,
-        native_s,
-        witnesses,
-    };
-    let heaviest = phase.heaviest_step();
-    let two_phases = graph.dispute(heaviest)?;
-    let two_phases_largest = match largest == heaviest {
-        true => None,
-        false => Some(graph.dispute(largest)?),
-    };
-
-    Ok(ModelBench {
-        model: model.name(),
-        digit: args.digit,
-        true_class: truth.class,
-        claimed_class: runner_up,
-        one_phase,
-        two_phases,
-        two_phases_largest,
-        node_instructions,
-        speedup: speedup(model, pixels, args.repeats)?,
-        one_phase_replay,
-        witnesses,
-        loadavg: [load_before, loadavg()],
-    })
+    Ok((one_phase, one_phase_replay, witnesses))
 }
 
 /// A two-phase dispute of one model's run, whichever node the liar alters.
