@@ -103,6 +103,10 @@ contract DisputeGame {
         uint64 challengerClock;
         /// Absolute step of the agreed start of the current nodes' range.
         uint64 position;
+        /// The disputed coarse step `j` of a program-defined top phase, once the game has
+        /// descended into its step program's run (0 before): a player joining later needs it
+        /// to re-run the step program, since `position` counts that run's instructions.
+        uint64 programStep;
         bytes32 heights;
         bytes32 claimedEnd;
         /// `S(position)` once proven (always, outside `agreedPending`).
@@ -375,8 +379,9 @@ contract DisputeGame {
         _checkStepResult(finalState, ownLeaf);
         if (g.turn == Party.Challenger) {
             _settleAgreed(id, g, agreedProof);
+            g.programStep = g.position + 1;
             g.agreedState =
-                _stepStart(stepInitialState, g.stepProgram, g.agreedState, g.position + 1);
+                _stepStart(stepInitialState, g.stepProgram, g.agreedState, g.programStep);
             g.pendingLeft = childRoot;
             _pass(g, Party.Claimant);
             emit RootPosted(id, Party.Challenger, 1, 0, childRoot);

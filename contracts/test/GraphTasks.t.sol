@@ -607,6 +607,8 @@ contract GraphTasksTest is TestBase {
         games.descendProgram(gameId, serverChild, proof, none(), "", serverEnd);
         g = games.game(gameId);
         vm.assertEq(g.phase, 1, "VM phase");
+        vm.assertEq(g.position, 0, "positions count the step program's instructions");
+        vm.assertEq(g.programStep, 1, "the game names the disputed coarse step");
         vm.assertEq(g.claimantNode, serverChild, "server's child root");
         vm.prank(ALICE);
         games.reveal(gameId, first, aliceLast);

@@ -394,6 +394,7 @@ impl Player {
     }
 
     fn choose(&mut self, g: &GameRecord, clock_left: u64) -> Result<Option<Move>, AgentError> {
+        self.restore_step_run(g)?;
         if g.turn != self.side {
             // Off turn: prove the step early if it wins, or end the game on the opponent's
             // timeout.
@@ -536,6 +537,50 @@ impl Player {
         }
     }
 
+    /// Runs the step program on coarse step `j` (input `C(j−1) ‖ be64(j)`, its data oracle
+    /// served by the player's trace) and keeps the run as the source of the phases below, ending
+    /// at `own`, the player's `C(j)` (a liar's run is the true one with a made-up last state).
+    /// Returns the run's packed final state.
+    fn run_step(&mut self, j: u64, own: &Hash) -> Result<Vec<u8>, AgentError> {
+        let previous = self.trace.state_hash(j - 1)?;
+        let mut input = previous.to_vec();
+        input.extend_from_slice(&j.to_be_bytes());
+        let lower = PhaseConfig::new(&self.config.heights()[1..])
+            .map_err(|_| AgentError::Internal("a program game needs two phases or more"))?;
+        let preimages = self.trace.step_preimages(j)?;
+        let step = self
+            .step
+            .as_mut()
+            .ok_or(AgentError::Internal("not a program game"))?;
+        let truth = match preimages {
+            Some(preimages) => step.program.trace_with(&input, &lower, preimages)?,
+            None => step.program.trace(&input, &lower)?,
+        };
+        let exited_with_own =
+            truth.status() == opml_vm::ExitStatus::Exited(0) && truth.output() == own.as_slice();
+        let (run, final_state): (Box<dyn Trace + Send>, Vec<u8>) = if exited_with_own {
+            let data = truth.final_state().encode().to_vec();
+            (Box::new(truth), data)
+        } else {
+            let (data, hash) = final_state_with_output(truth.final_state(), own);
+            let end = truth.final_state().step;
+            (Box::new(LyingTrace::new(truth, end, end, hash)), data)
+        };
+        step.run = Some(run);
+        Ok(final_state)
+    }
+
+    /// A player joining a program game below its top phase (a restarted service) re-runs the
+    /// disputed coarse step's step program, which the game names (`programStep`).
+    fn restore_step_run(&mut self, g: &GameRecord) -> Result<(), AgentError> {
+        let missing = self.step.as_ref().is_some_and(|step| step.run.is_none());
+        if g.phase == 0 || !missing || g.program_step == 0 {
+            return Ok(());
+        }
+        let own = self.trace.state_hash(g.program_step)?;
+        self.run_step(g.program_step, &own).map(|_| ())
+    }
+
     /// The descent from coarse step `j = position + 1` of the program-defined phase: runs the
     /// step program on `C(j−1) ‖ be64(j)` and commits to that run, ending at the player's own
     /// `C(j)` (a liar's run is the true one with a made-up last state).
@@ -546,35 +591,11 @@ impl Player {
         index: u64,
     ) -> Result<Move, AgentError> {
         let own = g.node(self.side);
-        let previous = self.trace.state_hash(g.position)?;
-        let mut input = previous.to_vec();
-        input.extend_from_slice(&(g.position + 1).to_be_bytes());
-        let lower = PhaseConfig::new(&self.config.heights()[1..])
-            .map_err(|_| AgentError::Internal("a program game needs two phases or more"))?;
-        let step = self
-            .step
-            .as_mut()
-            .ok_or(AgentError::Internal("not a program game"))?;
-        let truth = match self.trace.step_preimages(g.position + 1)? {
-            Some(preimages) => step.program.trace_with(&input, &lower, preimages)?,
-            None => step.program.trace(&input, &lower)?,
+        let final_state = self.run_step(g.position + 1, &own)?;
+        let step_initial_state = match (&self.step, self.side) {
+            (Some(step), Party::Challenger) => step.program.initial_state().to_vec(),
+            _ => Vec::new(),
         };
-        let exited_with_own =
-            truth.status() == opml_vm::ExitStatus::Exited(0) && truth.output() == own.as_slice();
-        let (run, final_state): (Box<dyn Trace + Send>, Vec<u8>) = if exited_with_own {
-            let data = truth.final_state().encode().to_vec();
-            (Box::new(truth), data)
-        } else {
-            let (data, hash) = final_state_with_output(truth.final_state(), &own);
-            let end = truth.final_state().step;
-            (Box::new(LyingTrace::new(truth, end, end, hash)), data)
-        };
-        let step_initial_state = if self.side == Party::Challenger {
-            step.program.initial_state().to_vec()
-        } else {
-            Vec::new()
-        };
-        step.run = Some(run);
         let forced = match self.conduct {
             Conduct::ForgedDescent => Some(node_hash(&own, &own)),
             _ => None,
@@ -768,6 +789,7 @@ mod tests {
             agreed_pending: false,
             winner: Party::Claimant,
             position,
+            program_step: 0,
             config,
             claimed_end: [0; 32],
             agreed_state: [0; 32],

@@ -98,6 +98,9 @@ pub struct GameRecord {
     pub winner: Party,
     /// Absolute step of the agreed start of the current nodes' range.
     pub position: u64,
+    /// The disputed coarse step of a program-defined top phase once the game descended into
+    /// its step program's run (0 before, and in VM games).
+    pub program_step: u64,
     /// The game's phase configuration.
     pub config: PhaseConfig,
     /// The claimed end state.
@@ -134,6 +137,7 @@ impl GameRecord {
             agreed_pending: game.agreedPending,
             winner: Party::from_u8(game.winner)?,
             position: game.position,
+            program_step: game.programStep,
             config,
             claimed_end: game.claimedEnd.0,
             agreed_state: game.agreedState.0,

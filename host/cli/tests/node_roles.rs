@@ -4,7 +4,7 @@
 //! the test moves the node's clock past.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,8 @@ struct Roles<'a> {
     url: String,
     keys: &'a [PrivateKeySigner],
     registry: String,
-    elf: PathBuf,
+    /// What `serve` and `challenge` run: `--elf FILE` or `--model FILE`.
+    program: [String; 2],
     runs: usize,
 }
 
@@ -86,22 +87,22 @@ impl Roles<'_> {
 
     /// `opml serve` as the server, with `extra` arguments.
     fn serve(&mut self, extra: &[&str]) -> String {
-        let (registry, elf) = (self.registry.clone(), self.elf.clone());
-        let mut args = vec!["serve", "--registry", &registry, "--elf", path(&elf)];
+        let (registry, [flag, file]) = (self.registry.clone(), self.program.clone());
+        let mut args = vec!["serve", "--registry", &registry, &flag, &file];
         args.extend_from_slice(extra);
         self.opml(SERVER, &args)
     }
 
     /// `opml challenge` as the challenger, with `extra` arguments.
     fn challenge(&mut self, extra: &[&str]) -> String {
-        let (registry, elf) = (self.registry.clone(), self.elf.clone());
+        let (registry, [flag, file]) = (self.registry.clone(), self.program.clone());
         let reports = self.dir.0.join("challenger-reports");
         let mut args = vec![
             "challenge",
             "--registry",
             &registry,
-            "--elf",
-            path(&elf),
+            &flag,
+            &file,
             "--report-dir",
             path(&reports),
         ];
@@ -112,13 +113,13 @@ impl Roles<'_> {
     /// `opml request` of the echo guest on `text` as the requester; returns the task id.
     fn request(&mut self, name: &str, text: &[u8]) -> u64 {
         let input = self.dir.file(name, &echo::raw_input(text));
-        let (registry, elf) = (self.registry.clone(), self.elf.clone());
+        let (registry, [flag, file]) = (self.registry.clone(), self.program.clone());
         let args = [
             "request",
             "--registry",
             &registry,
-            "--elf",
-            path(&elf),
+            &flag,
+            &file,
             "--input",
             path(&input),
             "--phases",
@@ -130,6 +131,21 @@ impl Roles<'_> {
         let report: Value = serde_json::from_str(&self.opml(REQUESTER, &args)).unwrap();
         assert_eq!(report["input_len"], text.len() + 1);
         report["task_id"].as_u64().unwrap()
+    }
+}
+
+impl Roles<'_> {
+    /// `opml deploy` with the deployer's key on the command line (every other role's is in
+    /// OPML_KEY); returns the contracts.
+    fn deploy(&mut self, chain: &mut RpcChain) -> Contracts {
+        let deployer_key = hex::encode(self.keys[DEPLOYER].to_bytes());
+        let window = WINDOW_S.to_string();
+        let args = ["deploy", "--key", &deployer_key, "--window-s", &window];
+        let deployed: Value = serde_json::from_str(&self.opml(DEPLOYER, &args)).unwrap();
+        self.registry = deployed["registry"].as_str().unwrap().to_owned();
+        let contracts = Contracts::at(chain, self.registry.parse().unwrap()).unwrap();
+        assert_eq!(deployed["game"], contracts.game.to_string());
+        contracts
     }
 }
 
@@ -164,22 +180,15 @@ fn the_roles_dispute_and_finalize_as_separate_processes_on_anvil() {
         url: anvil.url().to_owned(),
         keys: anvil.keys(),
         registry: String::new(),
-        elf: dir.file("echo.elf", ECHO_ELF),
+        program: [
+            "--elf".to_owned(),
+            path(&dir.file("echo.elf", ECHO_ELF)).to_owned(),
+        ],
         runs: 0,
     };
 
-    // The deployer's key on the command line; every other role's in OPML_KEY.
-    let deployer_key = hex::encode(anvil.keys()[DEPLOYER].to_bytes());
-    let window = WINDOW_S.to_string();
-    let deployed: Value = serde_json::from_str(&run.opml(
-        DEPLOYER,
-        &["deploy", "--key", &deployer_key, "--window-s", &window],
-    ))
-    .unwrap();
-    run.registry = deployed["registry"].as_str().unwrap().to_owned();
-    let contracts = Contracts::at(&mut chain, run.registry.parse().unwrap()).unwrap();
+    let contracts = run.deploy(&mut chain);
     assert_eq!(contracts.config.challenge_window, WINDOW_S);
-    assert_eq!(deployed["game"], contracts.game.to_string());
 
     // A wrong result: the lying server commits it, the challenger disputes it.
     let task = run.request("wrong.bin", b"a wrong result, disputed by another process");
@@ -276,4 +285,77 @@ fn the_roles_dispute_and_finalize_as_separate_processes_on_anvil() {
         TaskStatus::Finalized
     );
     assert_eq!(output_of(&mut chain, &contracts, task), b"tluser thgir a");
+}
+
+#[test]
+fn a_graph_task_is_disputed_at_its_node_by_separate_processes_on_anvil() {
+    let anvil =
+        Anvil::spawn().expect("anvil starts (install it with toolchain/scripts/install.sh)");
+    let mut chain: RpcChain = anvil.connect().unwrap();
+    let dir = Scratch::new("graph-roles");
+    let model = mnist::Model::CnnInt8;
+    let model_file = dir.file("cnn-int8.opml", model.file());
+    let mut run = Roles {
+        dir: &dir,
+        url: anvil.url().to_owned(),
+        keys: anvil.keys(),
+        registry: String::new(),
+        program: ["--model".to_owned(), path(&model_file).to_owned()],
+        runs: 0,
+    };
+    let contracts = run.deploy(&mut chain);
+    let (label, pixels) = mnist::digit(5).unwrap();
+    let input = dir.file("digit.bin", &mnist::graph_input(pixels));
+    let registry = run.registry.clone();
+    let args = [
+        "request",
+        "--registry",
+        &registry,
+        "--model",
+        path(&model_file),
+        "--input",
+        path(&input),
+        "--phases",
+        "4,11,11",
+        "--fee",
+        "1000",
+        "--json",
+    ];
+    let report: Value = serde_json::from_str(&run.opml(REQUESTER, &args)).unwrap();
+    assert_eq!(report["kind"], "graph");
+    let task = report["task_id"].as_u64().unwrap();
+
+    // A lying server alters node 3's output; the challenger disputes the result.
+    let lie = ["--once", "--lie-from-step", "5"];
+    let out = run.serve(&lie);
+    assert!(out.contains(&format!("task {task}")), "{out}");
+    let out = run.challenge(&["--once"]);
+    assert!(
+        out.contains(&format!("task {task}: the result is wrong")),
+        "{out}"
+    );
+    let mut rounds = 0;
+    let mut narration = String::new();
+    while read_game(&mut chain, &contracts, 0).unwrap().stage != Stage::Resolved {
+        rounds += 1;
+        assert!(rounds < 40, "the game did not end");
+        narration += &run.serve(&lie);
+        narration += &run.challenge(&["--once"]);
+    }
+    assert!(narration.contains("coarse step 5: node 3 ("), "{narration}");
+    let out = run.serve(&["--until-idle", "--lie-from-step", "5"]);
+    assert!(out.contains(&format!("task {task}: rejected")), "{out}");
+
+    // An honest server serves round 1; it finalizes after the window with the true digit.
+    let out = run.serve(&["--once"]);
+    assert!(
+        out.contains(&format!("task {task}: committed its result")),
+        "{out}"
+    );
+    chain.advance_time(WINDOW_S + 1).unwrap();
+    run.challenge(&["--until-idle"]);
+    let out = run.serve(&["--until-idle"]);
+    assert!(out.contains(&format!("task {task}: finalized")), "{out}");
+    let output = output_of(&mut chain, &contracts, task);
+    assert_eq!(mnist::graph_output(&output).unwrap().1, label);
 }
