@@ -82,13 +82,15 @@ enum Command {
     Model(commands::model::ModelArgs),
     /// Deploy the opml contracts on a node; print their addresses as JSON.
     Deploy(commands::node::DeployArgs),
-    /// As a requester: publish an input and post a task; print its id.
+    /// As a requester: publish an input and post a task of a program, or post a graph task of
+    /// an `.opml` model (--model) on its input; print its id.
     Request(commands::node::RequestArgs),
-    /// As a server: run the open tasks of the given programs, commit the results with a bond,
-    /// defend them in disputes, finalize them and withdraw (a service polling the node).
+    /// As a server: run the open tasks of the given programs and models, commit the results
+    /// with a bond, defend them in disputes, finalize them and withdraw (a service polling the
+    /// node).
     Serve(commands::node::ServeArgs),
-    /// As a challenger: re-run every result of the given programs, dispute the wrong ones, play
-    /// the games, settle and withdraw (a service polling the node).
+    /// As a challenger: re-run every result of the given programs and models, dispute the wrong
+    /// ones, play the games, settle and withdraw (a service polling the node).
     Challenge(commands::node::ServiceArgs),
 }
 
