@@ -52,7 +52,8 @@ pub(crate) enum Workload {
     Hashbench,
     /// Reverses a short text.
     Echo,
-    /// Classifies a real MNIST digit (or --image) with a built-in model (--model).
+    /// Classifies a real MNIST digit (or --image) with a built-in model (--model), disputed
+    /// in two phases: graph nodes natively, one node in the VM (--one-phase: the whole model).
     Mnist,
 }
 
