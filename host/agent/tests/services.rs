@@ -506,6 +506,12 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
         deadline: chain.timestamp().unwrap() + 7 * 86_400,
     };
     let short = roles::post_graph_task(&mut chain, &contracts, accounts[1], &request).unwrap();
+    // Lower phases of 2^16 instructions, where a node step takes more than 10^6.
+    let request = GraphRequest {
+        config: PhaseConfig::new(&[4, 8, 8]).unwrap(),
+        ..request
+    };
+    let low = roles::post_graph_task(&mut chain, &contracts, accounts[1], &request).unwrap();
     // A server without models takes no graph task.
     let mut vm_only = Server::new(accounts[2], contracts, [], None);
     let lines = poll_once(&mut vm_only, &mut chain);
@@ -550,9 +556,16 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
         ) && Transcript::said(&lines, "more than its top phase of height 2 holds"),
         "{lines:?}"
     );
+    assert!(
+        Transcript::said(
+            &lines,
+            &format!("task {low}: its lower phases hold 2^16 instructions, but the node step")
+        ) && Transcript::said(&lines, "the task cannot be defended; not committing"),
+        "{lines:?}"
+    );
     assert!(!Transcript::said(&lines, "committed"), "{lines:?}");
     assert!(server.is_idle());
-    for task in [lacked, garbage, huge, short] {
+    for task in [lacked, garbage, huge, short, low] {
         assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
     }
 }

@@ -442,6 +442,51 @@ fn mnist_demo_disputes_one_node_in_two_phases_by_default_and_the_whole_model_wit
 }
 
 #[test]
+fn a_graph_request_with_phases_too_low_for_a_node_step_is_refused_before_posting() {
+    let dir = Scratch::new("graph-request");
+    let model = dir.file("cnn-int8.opml", mnist::Model::CnnInt8.file());
+    let input = dir.file("digit.bin", &mnist::graph_input(mnist::digit(0).unwrap().1));
+    let registry = Path::new("0x0000000000000000000000000000000000000001");
+    let request = |phases: &str| {
+        Command::new(env!("CARGO_BIN_EXE_opml"))
+            .args([
+                p("request"),
+                p("--rpc-url"),
+                p("http://127.0.0.1:9"),
+                p("--registry"),
+            ])
+            .args([
+                registry,
+                p("--model"),
+                &model,
+                p("--input"),
+                &input,
+                p("--phases"),
+            ])
+            .arg(phases)
+            .env("OPML_KEY", "01".repeat(32))
+            .output()
+            .expect("opml runs")
+    };
+    let out = request("4,8,8");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the lower phases hold 2^16 instructions, but coarse step"),
+        "{}",
+        stderr(&out)
+    );
+    let out = request("2,11,11");
+    assert!(
+        stderr(&out).contains("2^h ≥ 11 coarse steps"),
+        "{}",
+        stderr(&out)
+    );
+    // Phases that hold the task get past the checks to the (absent) node.
+    let out = request("4,11,11");
+    assert!(!stderr(&out).contains("--phases"), "{}", stderr(&out));
+}
+
+#[test]
 fn mnist_demo_reads_a_users_pgm_and_refuses_a_bad_image() {
     let dir = Scratch::new("mnist");
     // Held-out digit #1, written as a user's PGM file.

@@ -200,6 +200,29 @@ impl GraphPhase {
     }
 }
 
+impl GraphPhase {
+    /// The most instructions the node step program takes to re-do any coarse step of this
+    /// run in the VM, and that step; a step that has not halted after `limit` instructions
+    /// stops the count there (it returns `limit` and that step).
+    ///
+    /// Every coarse step's run must fit the game's lower phases (`2^{Σ lower heights}`
+    /// instructions), or no side could end its descent there in a clean exit. Finding the
+    /// longest re-does every step once in the VM: about the cost of the whole model in the VM.
+    pub fn longest_step(&self, limit: u64) -> Result<(u64, u64), GraphError> {
+        let mut longest = (0, 1);
+        for j in 1..=self.step_count() {
+            let step = self.vm_step(j, limit)?;
+            if step.steps > longest.0 {
+                longest = (step.steps, j);
+            }
+            if step.steps >= limit {
+                break;
+            }
+        }
+        Ok(longest)
+    }
+}
+
 impl ProgramPhase for GraphPhase {
     type Error = GraphError;
 

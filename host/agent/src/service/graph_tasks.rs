@@ -67,6 +67,25 @@ pub(crate) fn refusal(phase: &GraphPhase) -> Option<String> {
     })
 }
 
+/// `Ok` if every coarse step of `phase` halts within `limit = 2^lower_log2` instructions in
+/// the VM (the game's lower phases); else why the task cannot be defended: a dispute landing
+/// on the longest step could not be descended into by either side, and the challenger, who
+/// descends first, would lose on time.
+fn fits(phase: &GraphPhase, limit: u64, lower_log2: u32) -> Result<(), String> {
+    let (longest, j) = phase
+        .longest_step(limit)
+        .map_err(|error| format!("cannot re-do its steps in the VM ({error})"))?;
+    if longest < limit {
+        return Ok(());
+    }
+    Err(format!(
+        "its lower phases hold 2^{lower_log2} instructions, but the node step program of \
+         coarse step {j} ({}) takes at least {longest}: neither side could descend there, so \
+         the task cannot be defended",
+        phase.describe_step(j)
+    ))
+}
+
 impl Desk {
     /// Starts the run of graph task `task_id` (record `task`) within `budget`: reads its model
     /// root and input from its posting event, and runs its model natively as a job (a run
@@ -142,17 +161,24 @@ impl Desk {
             .lie
             .map(|from| from.saturating_sub(2).min(nodes.saturating_sub(1)))
             .map(|node| u32::try_from(node).unwrap_or(u32::MAX));
+        // Instructions the lower phases hold: every node step must halt inside them.
+        let lower_log2 = config.heights()[1..]
+            .iter()
+            .map(|&h| u32::from(h))
+            .sum::<u32>();
+        let vm_limit = 1u64.checked_shl(lower_log2).unwrap_or(u64::MAX);
         self.jobs.submit(JobKey::Run(task_id), spec, move |_| {
             let phase = match fault {
                 None => GraphPhase::new(&model.file, &input),
                 Some(node) => GraphPhase::with_fault(&model.file, &input, node),
             };
             let run = phase
+                .map_err(|error| format!("cannot run it ({error})"))
+                .and_then(|phase| fits(&phase, vm_limit, lower_log2).map(|()| phase))
                 .map(|phase| Run::Graph {
                     phase,
                     step_program,
-                })
-                .map_err(|error| format!("cannot run it ({error})"));
+                });
             JobOutput::Run { task: task_id, run }
         });
         self.work.insert(task_id, TaskWork::running());

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 use opml_agent::roles::{self, GraphRequest, TaskRequest};
 use opml_agent::service::{Challenger, Server, Service, default_job_limit, stops_service};
@@ -196,6 +196,7 @@ fn request_graph(args: &RequestArgs, model: &std::path::Path) -> Result<u8> {
     let model_root =
         ModelStore::root_of(&file).with_context(|| format!("cannot load {}", model.display()))?;
     let input = read_input(args.input.as_deref())?;
+    check_graph_phases(&file, &input, &args.phases)?;
     let (mut chain, account) = args.node.connect()?;
     let contracts = registry(&mut chain, args.registry)?;
     let deadline = chain.timestamp()?.saturating_add(args.deadline_s);
@@ -227,6 +228,34 @@ fn request_graph(args: &RequestArgs, model: &std::path::Path) -> Result<u8> {
         println!("{task_id}");
     }
     Ok(0)
+}
+
+/// Refuses phases under which a graph task could not be defended: the top phase must hold
+/// the run's coarse steps, and the lower ones the longest node step program's run (measured
+/// here by re-doing every step in the VM once, as the servers do before they commit).
+fn check_graph_phases(file: &[u8], input: &[u8], phases: &PhaseConfig) -> Result<()> {
+    let phase = opml_graph::GraphPhase::new(file, input)?;
+    if let Some(refusal) = phase.run().refusal() {
+        bail!("the model refuses this input ({refusal:?}): no server would take the task");
+    }
+    let m = phase.step_count();
+    let heights = phases.heights();
+    ensure!(
+        heights.len() >= 2 && 1u64 << heights[0] >= m,
+        "--phases {phases}: a graph task needs a top phase of 2^h ≥ {m} coarse steps and a VM \
+         phase below it"
+    );
+    let lower: u32 = heights[1..].iter().map(|&h| u32::from(h)).sum();
+    let limit = 1u64.checked_shl(lower).unwrap_or(u64::MAX);
+    let (longest, j) = phase.longest_step(limit)?;
+    ensure!(
+        longest < limit,
+        "--phases {phases}: the lower phases hold 2^{lower} instructions, but coarse step {j} \
+         ({}) takes at least {longest} in the VM; raise them to 2^{} or more",
+        phase.describe_step(j),
+        64 - longest.leading_zeros()
+    );
+    Ok(())
 }
 
 /// What every service takes.
