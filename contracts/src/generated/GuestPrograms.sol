@@ -15,7 +15,7 @@ library GuestPrograms {
     bytes32 internal constant DATA_WALK_ID = 0x16cb13187848f5222e54c314eac47f5d2eb7774898584fe408f74cdb39e85cb0;
 
     /// @notice Program ID of the `dnn-runner` guest.
-    bytes32 internal constant DNN_RUNNER_ID = 0x1f16260751668464091fdc2d0b8b059bbb83299c221976e328b00b5131c96a9a;
+    bytes32 internal constant DNN_RUNNER_ID = 0x8da9ec193a0135f669463dbaefef298d468b5be78a1e82f83b82d92502c3a61d;
 
     /// @notice Program ID of the `echo` guest.
     bytes32 internal constant ECHO_ID = 0x933c2356dcb744ccc7f1e43acde70e9ae8c77a6d4d34e09a82e86c64dbfdd984;

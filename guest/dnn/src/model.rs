@@ -231,13 +231,26 @@ impl<'a> Model<'a> {
     /// The commitment of tensor `index` (`docs/dnn.md`, "Model root"): its metadata word and,
     /// for a constant, the root of its data; the zero word for the data of other tensors.
     pub fn tensor_commitment(&self, index: u32) -> Option<Hash> {
+        Some(tensor_commitment(
+            &self.meta(index)?,
+            &self.data_root(index)?,
+        ))
+    }
+
+    /// Tensor `index`'s metadata word's content: its info and kind.
+    pub fn meta(&self, index: u32) -> Option<TensorMeta> {
         let entry = self.tensors.get(index as usize)?;
-        let data = entry.data.map_or([0; 32], |data| data_root(data.bytes()));
-        let meta = TensorMeta {
+        Some(TensorMeta {
             info: entry.info,
             kind: entry.kind,
-        };
-        Some(tensor_commitment(&meta, &data))
+        })
+    }
+
+    /// The data root of tensor `index` if it is a constant (hashing its data); the zero word
+    /// for other tensors, whose data the model does not hold.
+    pub fn data_root(&self, index: u32) -> Option<Hash> {
+        let entry = self.tensors.get(index as usize)?;
+        Some(entry.data.map_or([0; 32], |data| data_root(data.bytes())))
     }
 
     /// The model root, every tensor and node commitment and their inclusion proofs, computed

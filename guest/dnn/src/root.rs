@@ -543,6 +543,8 @@ pub fn node_commitment(entry: &[u8; NODE_ENTRY_LEN]) -> Hash {
 #[derive(Clone, Debug)]
 pub struct ModelCommitment {
     header: RootHeader,
+    /// Each tensor's data root (the zero word but for constants).
+    data_roots: Vec<Hash>,
     tensors: Vec<Hash>,
     nodes: Vec<Hash>,
     io: Hash,
@@ -553,8 +555,11 @@ pub struct ModelCommitment {
 impl ModelCommitment {
     /// Commits to `model`, hashing each constant's data once.
     pub fn new(model: &Model<'_>) -> ModelCommitment {
-        let tensors: Vec<Hash> = (0..model.tensor_count() as u32)
-            .filter_map(|t| model.tensor_commitment(t))
+        let count = model.tensor_count() as u32;
+        let data_roots: Vec<Hash> = (0..count).filter_map(|t| model.data_root(t)).collect();
+        let tensors: Vec<Hash> = (0..count)
+            .zip(&data_roots)
+            .filter_map(|(t, data)| Some(tensor_commitment(&model.meta(t)?, data)))
             .collect();
         let nodes: Vec<Hash> = model
             .nodes()
@@ -576,6 +581,7 @@ impl ModelCommitment {
             io: node(&list(model.inputs()), &list(model.outputs())),
             tensors_root: tree_root(&tensors),
             nodes_root: tree_root(&nodes),
+            data_roots,
             tensors,
             nodes,
         }
@@ -596,6 +602,11 @@ impl ModelCommitment {
     /// The header word's fields.
     pub fn header(&self) -> &RootHeader {
         &self.header
+    }
+
+    /// Every tensor's data root, by tensor index: a constant's, the zero word for the others.
+    pub fn data_roots(&self) -> &[Hash] {
+        &self.data_roots
     }
 
     /// Every tensor's commitment, by tensor index.

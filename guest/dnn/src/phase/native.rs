@@ -52,10 +52,7 @@ impl GraphRun {
         let model_root = commitment.root();
         let task = task(&model_root, &byte_commitment(input));
         let metas: Vec<TensorMeta> = (0..model.tensor_count() as u32)
-            .filter_map(|t| {
-                let (info, kind) = (model.tensor(t)?, model.kind(t)?);
-                Some(TensorMeta { info, kind })
-            })
+            .filter_map(|t| model.meta(t))
             .collect();
         let mut run = GraphRun {
             data: vec![None; metas.len()],

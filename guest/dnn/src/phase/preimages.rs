@@ -140,9 +140,8 @@ impl GraphRun {
     /// data written by then, or zero.
     fn slot_word(&self, model: &Model<'_>, t: u32, at: u64) -> Hash {
         if model.kind(t) == Some(TensorKind::Constant) {
-            return model
-                .constant(t)
-                .map_or([0; 32], |c| data_root(c.data().bytes()));
+            // Hashed once, when the run committed to the model.
+            return self.commitment().data_roots()[t as usize];
         }
         match self.written(t) {
             Some(bytes) if self.written_step(t) <= at => byte_commitment(bytes),
