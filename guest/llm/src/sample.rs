@@ -1,0 +1,1 @@
+//! Placeholder: sampling (filled in by its own change).
