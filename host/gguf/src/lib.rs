@@ -1128,6 +1128,10 @@ impl<'a> Gguf<'a> {
         let size = (elements / block)
             .checked_mul(ggml_type.type_size())
             .ok_or_else(overflow)?;
+        // A row's bytes overflow when another dimension is 0.
+        (row / block)
+            .checked_mul(ggml_type.type_size())
+            .ok_or_else(overflow)?;
         Ok(TensorInfo {
             name,
             dims,

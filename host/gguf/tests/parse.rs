@@ -371,3 +371,15 @@ fn ggml_types_round_trip_their_ids() {
         BlockFormat::Q8_0.block_bytes() as u64
     );
 }
+
+#[test]
+fn empty_tensors_with_huge_rows_are_refused() {
+    // No elements, but a row of 2^62 f32 values is 2^64 bytes.
+    let e = parse_err(&with_tensors(&[t("a", &[1 << 62, 0], 0, vec![])]));
+    assert!(matches!(e, GgufError::SizeOverflow { .. }), "{e}");
+    let g_bytes = with_tensors(&[t("a", &[1 << 40, 0], 0, vec![])]);
+    let g = Gguf::parse(&g_bytes).unwrap();
+    let info = g.tensor("a").unwrap();
+    assert_eq!((info.rows(), info.row_bytes()), (0, 1 << 42));
+    assert_eq!(g.dequantize(info).unwrap(), []);
+}
