@@ -652,3 +652,79 @@ fn model_info_validates_committed_models_shows_their_roots_and_refuses_corrupt_o
         stderr(&out)
     );
 }
+
+#[test]
+fn model_info_describes_gguf_files_and_refuses_corrupt_ones() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../toolchain/llm/cache/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        model.is_file(),
+        "{} is missing: run `bash toolchain/llm/install.sh`",
+        model.display()
+    );
+    let out = opml(&[p("model"), p("info"), &model, p("--json")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let info = json(&out.stdout);
+    assert_eq!(info["format"], "gguf");
+    assert_eq!(info["version"], 3);
+    assert_eq!(info["architecture"], "llama");
+    assert_eq!(info["file_type"], 3);
+    let hyper = &info["hyperparameters"];
+    assert_eq!(hyper["block_count"], 30);
+    assert_eq!(hyper["embedding_length"], 576);
+    assert_eq!(hyper["feed_forward_length"], 1536);
+    assert_eq!(hyper["attention.head_count"], 9);
+    assert_eq!(hyper["attention.head_count_kv"], 3);
+    assert_eq!(hyper["rope.freq_base"], 100000.0);
+    assert_eq!(hyper["attention.layer_norm_rms_epsilon"], 1e-5);
+    assert_eq!(hyper["vocab_size"], 49152);
+    assert_eq!(info["tokenizer"]["model"], "gpt2");
+    assert_eq!(info["tokenizer"]["pre"], "smollm");
+    assert_eq!(info["tokenizer"]["tokens"], 49152);
+    assert_eq!(info["tokenizer"]["bos_token_id"], 1);
+    assert_eq!(info["tokenizer"]["eos_token_id"], 2);
+    assert_eq!(info["tensors"], 272);
+    assert_eq!(
+        info["tensor_types"],
+        serde_json::json!([
+            { "type": "F32", "count": 61, "bytes": 140544 },
+            { "type": "Q4_1", "count": 210, "bytes": 66355200 },
+            { "type": "Q8_0", "count": 1, "bytes": 30081024 },
+        ])
+    );
+    assert_eq!(info["first_tensors"][0]["name"], "token_embd.weight");
+    assert_eq!(
+        info["first_tensors"][0]["dims"],
+        serde_json::json!([576, 49152])
+    );
+
+    let out = opml(&[p("model"), p("info"), &model]);
+    says(
+        &out,
+        &[
+            "valid GGUF v3 file, 33 metadata keys, 272 tensors",
+            "architecture llama",
+            "llama.block_count                        30",
+            "tokenizer.pre                            smollm",
+            "Q4_1      210 tensors, 66355200 bytes",
+            "tensor token_embd.weight Q8_0 [576, 49152] at offset 0, 30081024 bytes",
+        ],
+    );
+    let out = opml(&[p("model"), p("info"), &model, p("--commitments")]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // The header without the tensor data.
+    let mut head = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(&model).unwrap(), 2 << 20),
+        &mut head,
+    )
+    .unwrap();
+    let dir = Scratch::new("gguf");
+    let path = dir.file("cut.gguf", &head);
+    let out = opml(&[p("model"), p("info"), &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("is not a valid GGUF file"), "{err}");
+    assert!(err.contains("token_embd.weight"), "{err}");
+}
