@@ -49,6 +49,9 @@ pub const MAX_ARRAY_DEPTH: usize = 8;
 const MIN_KV_BYTES: usize = 8 + 4 + 1;
 /// The smallest encoded tensor info: an empty name (8), `n_dims` (4), a type (4), an offset (8).
 const MIN_TENSOR_INFO_BYTES: usize = 8 + 4 + 4 + 8;
+/// The most key/value pairs or tensors reserved for before they are read (the tables grow past
+/// it as items are read, so a false count in a large file reserves little).
+const MAX_RESERVE: usize = 4096;
 
 /// Why a file is not a valid GGUF v3 file, or why a request on it failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -792,7 +795,7 @@ impl<'a> TensorInfo<'a> {
 }
 
 /// A parsed GGUF v3 file, borrowing its bytes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Gguf<'a> {
     bytes: &'a [u8],
     metadata: Vec<(&'a str, Value<'a>)>,
@@ -801,6 +804,19 @@ pub struct Gguf<'a> {
     names: HashMap<&'a str, usize>,
     alignment: u64,
     data_offset: u64,
+}
+
+impl fmt::Debug for Gguf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the bytes: a model is hundreds of megabytes.
+        f.debug_struct("Gguf")
+            .field("len", &self.bytes.len())
+            .field("alignment", &self.alignment)
+            .field("data_offset", &self.data_offset)
+            .field("metadata_keys", &self.metadata.len())
+            .field("tensors", &self.tensors.len())
+            .finish()
+    }
 }
 
 /// A cursor over the file's bytes; every read is bounds-checked.
@@ -987,8 +1003,8 @@ impl<'a> Gguf<'a> {
             .count(MIN_KV_BYTES)
             .map_err(|e| e.in_context(|| "metadata count".to_owned()))?;
 
-        let mut metadata = Vec::with_capacity(kv_count);
-        let mut keys = HashMap::with_capacity(kv_count);
+        let mut metadata = Vec::with_capacity(kv_count.min(MAX_RESERVE));
+        let mut keys = HashMap::with_capacity(kv_count.min(MAX_RESERVE));
         for i in 0..kv_count {
             let key = r
                 .string()
@@ -1027,8 +1043,8 @@ impl<'a> Gguf<'a> {
                 context: "tensor count (after the metadata)".to_owned(),
             });
         }
-        let mut tensors = Vec::with_capacity(tensor_count);
-        let mut names = HashMap::with_capacity(tensor_count);
+        let mut tensors = Vec::with_capacity(tensor_count.min(MAX_RESERVE));
+        let mut names = HashMap::with_capacity(tensor_count.min(MAX_RESERVE));
         for i in 0..tensor_count {
             let name = r
                 .string()
@@ -1067,7 +1083,8 @@ impl<'a> Gguf<'a> {
                 });
             }
         }
-        let mut order: Vec<&TensorInfo> = tensors.iter().collect();
+        // Empty tensors hold no bytes: they overlap nothing.
+        let mut order: Vec<&TensorInfo> = tensors.iter().filter(|t| t.size > 0).collect();
         order.sort_unstable_by_key(|t| (t.offset, t.size));
         for pair in order.windows(2) {
             // In bounds: offset + size cannot overflow.

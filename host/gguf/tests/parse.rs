@@ -346,6 +346,13 @@ fn tensor_errors() {
         }
     );
 
+    // An empty tensor inside another one holds no bytes.
+    let mut inside = t("e", &[0], 0, vec![]);
+    inside.offset = Some(32);
+    let mut big = t("a", &[16], 0, f32_bytes(&[1.0; 16]));
+    big.offset = Some(0);
+    Gguf::parse(&with_tensors(&[big, inside])).unwrap();
+
     // The data section cut short.
     let file = with_tensors(&[ok("a")]);
     let e = parse_err(&file[..file.len() - 1]);
@@ -382,4 +389,6 @@ fn empty_tensors_with_huge_rows_are_refused() {
     let info = g.tensor("a").unwrap();
     assert_eq!((info.rows(), info.row_bytes()), (0, 1 << 42));
     assert_eq!(g.dequantize(info).unwrap(), []);
+    let debug = format!("{g:?}");
+    assert!(debug.contains("tensors: 1") && debug.len() < 200, "{debug}");
 }
