@@ -37,6 +37,7 @@ fn main() {
         (BlockFormat::Q4_1, 192, 576),
         (BlockFormat::Q4_1, 1536, 576),
         (BlockFormat::Q4_1, 576, 1536),
+        (BlockFormat::Q8_0, 576, 576),
         (BlockFormat::Q8_0, 49152, 576),
     ];
     for path in [Path::Portable, Path::Avx2] {

@@ -125,7 +125,10 @@ impl Path {
         match self {
             Path::Portable => true,
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
-            Path::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            Path::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("f16c")
+            }
             #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
             Path::Avx2 => false,
         }
@@ -153,24 +156,12 @@ pub fn matvec_path(
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         Path::Avx2 => {
             assert!(path.available(), "matvec: AVX2 is not available");
-            // SAFETY: the CPU has AVX2 (checked just above).
+            // SAFETY: the CPU has AVX2 and F16C (checked just above).
             unsafe { rows_avx2(format, w, row_bytes, x, out) }
         }
         #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
         Path::Avx2 => panic!("matvec: AVX2 is not available"),
     }
-}
-
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-#[target_feature(enable = "avx2")]
-fn rows_avx2(
-    format: BlockFormat,
-    w: &[u8],
-    row_bytes: usize,
-    x: &QuantizedActivations,
-    out: &mut [f32],
-) {
-    rows_generic(format, w, row_bytes, x, out)
 }
 
 #[inline(always)]
@@ -247,4 +238,116 @@ fn dot_q8_0(qs: &[u8; QK], x: &[i8; QK]) -> i32 {
         s += i32::from(i16::from(qs[j] as i8) * i16::from(x[j]));
     }
     s
+}
+
+/// AVX2: four rows at a time. Per block and row the exact integer sum (`maddubs` of unsigned
+/// 4-bit or |w| by sign-adjusted activations: pairs of products ≤ 2·128·127 < 2^15, so nothing
+/// saturates; then `madd` by 1 and a horizontal add, all exact), then the same f32 operations as
+/// the scalar code, four rows in the four lanes (IEEE single `mulps`/`addps`, no FTZ/DAZ).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,f16c")]
+fn rows_avx2(
+    format: BlockFormat,
+    w: &[u8],
+    row_bytes: usize,
+    x: &QuantizedActivations,
+    out: &mut [f32],
+) {
+    use core::arch::x86_64::*;
+
+    let blocks = x.d.len();
+    let bb = format.block_bytes();
+    let q4 = format == BlockFormat::Q4_1;
+    let mut rows = w.chunks_exact(4 * row_bytes);
+    let mut outs = out.chunks_exact_mut(4);
+    assert_eq!(blocks * bb, row_bytes);
+    for (four, o) in (&mut rows).zip(&mut outs) {
+        let mut acc = _mm_setzero_ps();
+        let p = four.as_ptr();
+        for b in 0..blocks {
+            // SAFETY (all loads): `four` is 4 rows of `blocks` blocks of `bb` bytes, `x.q` is
+            // `blocks · QK` bytes; AVX2 and F16C are enabled.
+            let xv = unsafe { _mm256_loadu_si256(x.q.as_ptr().add(b * QK).cast()) };
+            // Interleaved rows defeat the hardware prefetcher on matrices beyond the caches:
+            // prefetch the group after next, spread over the blocks (a hint: any address is safe).
+            let ahead = p.wrapping_add(8 * row_bytes + b * 4 * bb);
+            for line in 0..(4 * bb).div_ceil(64) {
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64 * line).cast());
+            }
+            let blk = |r: usize| unsafe { p.add(r * row_bytes + b * bb) };
+            // The four rows' first 4 bytes (d, m for Q4_1; d and 2 values for Q8_0) as f16
+            // pairs → f32 (F16C: exact, like f16_to_f32; NaN payloads may differ by the quiet bit).
+            // (Q8_0: only d; the upper half is zeroed, so no garbage subnormal f16 is converted.)
+            let keep = if q4 { -1 } else { 0xffff };
+            let head = |r: usize| unsafe { blk(r).cast::<i32>().read_unaligned() } & keep;
+            let scales = _mm256_cvtph_ps(_mm_setr_epi32(head(0), head(1), head(2), head(3)));
+            // [d0, m0, d1, m1 | d2, m2, d3, m3] → [d0, d1, d2, d3] and [m0, m1, m2, m3].
+            let idx_d = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+            let idx_m = _mm256_setr_epi32(1, 3, 5, 7, 0, 0, 0, 0);
+            let dw = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(scales, idx_d));
+            let sums: [__m256i; 4] = if q4 {
+                core::array::from_fn(|r| unsafe { dot_q4_1_avx2(blk(r).add(4), xv) })
+            } else {
+                core::array::from_fn(|r| unsafe { dot_q8_0_avx2(blk(r).add(2), xv) })
+            };
+            // Horizontal sums of the four rows into the lanes 0..4 (exact i32 adds).
+            let h01 = _mm256_hadd_epi32(sums[0], sums[1]);
+            let h23 = _mm256_hadd_epi32(sums[2], sums[3]);
+            let h = _mm256_hadd_epi32(h01, h23);
+            let isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+            // Exact: |isum| < 2^24.
+            let isum = _mm_cvtepi32_ps(isum);
+            let dwx = _mm_mul_ps(dw, _mm_set1_ps(x.d[b]));
+            let t = _mm_mul_ps(dwx, isum);
+            let t = if q4 {
+                let mw = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(scales, idx_m));
+                _mm_add_ps(t, _mm_mul_ps(mw, _mm_set1_ps(x.s[b])))
+            } else {
+                t
+            };
+            acc = _mm_add_ps(acc, t);
+        }
+        let mut a = [0f32; 4];
+        // SAFETY: 4 floats.
+        unsafe { _mm_storeu_ps(a.as_mut_ptr(), acc) };
+        o.copy_from_slice(&a);
+    }
+    let rest = rows.remainder();
+    rows_generic(format, rest, row_bytes, x, outs.into_remainder());
+}
+
+/// Eight i32 partial sums of the Q4_1 block dot (exact).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+/// SAFETY: `qs` points to 16 readable bytes.
+unsafe fn dot_q4_1_avx2(
+    qs: *const u8,
+    x: core::arch::x86_64::__m256i,
+) -> core::arch::x86_64::__m256i {
+    use core::arch::x86_64::*;
+    // SAFETY: 16 bytes; AVX2 is enabled.
+    let raw = unsafe { _mm_loadu_si128(qs.cast()) };
+    let mask = _mm_set1_epi8(0x0f);
+    let lo = _mm_and_si128(raw, mask);
+    let hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+    let wv = _mm256_set_m128i(hi, lo);
+    _mm256_madd_epi16(_mm256_maddubs_epi16(wv, x), _mm256_set1_epi16(1))
+}
+
+/// Eight i32 partial sums of the Q8_0 block dot (exact; |w| = 128 reads as unsigned 128).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+/// SAFETY: `qs` points to 32 readable bytes.
+unsafe fn dot_q8_0_avx2(
+    qs: *const u8,
+    x: core::arch::x86_64::__m256i,
+) -> core::arch::x86_64::__m256i {
+    use core::arch::x86_64::*;
+    // SAFETY: 32 bytes; AVX2 is enabled.
+    let wv = unsafe { _mm256_loadu_si256(qs.cast()) };
+    let aw = _mm256_sign_epi8(wv, wv);
+    let sx = _mm256_sign_epi8(x, wv);
+    _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1))
 }
