@@ -150,6 +150,11 @@ pub fn matvec_path(
     assert_eq!(x.len(), cols, "matvec: x.len() != cols");
     assert_eq!(out.len(), rows.len(), "matvec: out.len() != rows.len()");
     assert!(w.len() >= rows.end * row_bytes, "matvec: w is too short");
+    if row_bytes == 0 {
+        // cols = 0: every row is the empty sum.
+        out.fill(0.0);
+        return;
+    }
     let w = &w[rows.start * row_bytes..rows.end * row_bytes];
     match path {
         Path::Portable => rows_generic(format, w, row_bytes, x, out),
