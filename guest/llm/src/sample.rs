@@ -3,26 +3,28 @@
 //!
 //! # [`sample`], exactly
 //!
-//! 1. If `!(temperature > 0)` (zero, negative or NaN): [`greedy`].
-//! 2. Candidates: every id whose logit is not NaN, ordered by (logit descending, id ascending)
-//!    — a total order, so the result does not depend on the sorting algorithm. No candidate
-//!    (all NaN): id 0.
-//! 3. Top-k: the first `top_k` candidates (`0` or `≥` their number: all).
-//! 4. Softmax at the temperature, f32: `z_i = l_i / temperature`, `e_i = libm::expf(z_i − z_0)`
-//!    (`z_0` is the largest), `sum = Σ e_i` (left fold from `+0.0` in candidate order),
-//!    `p_i = e_i / sum`.
-//! 5. Top-p (only if `top_p < 1`): keep the shortest prefix whose running sum `c_i = Σ_{j≤i} p_j`
-//!    (left fold, f32) reaches `c_i ≥ top_p` (at least one candidate; all if never reached).
-//! 6. Draw: `u` = the `position`-th output of SplitMix64 seeded with `seed` (see [`random`]),
-//!    `r = ((u >> 40) as f32 · 2^−24) · c_last` (a uniform in `[0, c_last)` with `c_last` the running sum
-//!    of the kept candidates); the result is the first kept candidate with `r < c_i`, or the
-//!    last kept one if there is none (rounding, or NaN from infinite logits).
+//! 1. If the temperature `T` is not `> 0` (zero, negative or NaN): [`greedy`].
+//! 2. Candidates: every id whose logit is not NaN, in the total order (logit descending, id
+//!    ascending; `−0` equals `+0`), so the result does not depend on a sorting algorithm. No
+//!    candidate (all NaN): id 0.
+//! 3. Top-k: the first `top_k` candidates in that order (`0` or `≥` their number: all).
+//! 4. Softmax weights at the temperature, f32: `z_0 = l_0 / T` with `l_0` the first candidate's
+//!    logit (the largest), `e_i = libm::expf(l_i / T − z_0)` for every kept candidate, and
+//!    `S = Σ e_i` (left fold from `+0.0` in **ascending id** order, so that no sort is needed).
+//! 5. Top-p (only if `top_p < 1`): running sums `C_i = C_{i−1} + e_i` (from `C_{−1} = +0.0`) in
+//!    candidate order; keep the candidates through the first `i` with `C_i ≥ top_p · S`, and
+//!    let `total = C_i`. If there is none (or `top_p ≥ 1` or NaN), keep all and `total = S`.
+//! 6. Draw: `u` = the `position`-th output of SplitMix64 seeded with `seed` ([`random`]),
+//!    `r = ((u >> 40) as f32 · 2^−24) · total` (uniform in `[0, total)`); the result is the
+//!    first kept candidate (in candidate order) with `r < C_i`, or the last kept candidate if
+//!    there is none (rounding, or NaN from infinite logits).
 //!
-//! Steps 3–5 follow Hugging Face's order (temperature before top-p); llama.cpp applies top-p to
-//! the untempered distribution and draws with `std::discrete_distribution`, so its draws differ.
+//! The weights are not divided by `S`: `C_i ≥ top_p · S` is the nucleus test on the normalized
+//! probabilities. Steps 3–5 follow Hugging Face's order (temperature before top-p); llama.cpp
+//! applies top-p to the untempered distribution and draws with `std::discrete_distribution`, so
+//! its draws differ. Only the prefix of the candidate order that the walks reach is sorted.
 
 use alloc::vec::Vec;
-use core::cmp::Ordering;
 
 /// Sampling parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,6 +68,41 @@ pub fn random(seed: u64, position: u32) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The sort key of a candidate: ascending keys are (logit descending, id ascending).
+fn key(id: u32, logit: f32) -> u64 {
+    let bits = (logit + 0.0).to_bits(); // −0 + 0 = +0: the zeros are equal
+    // Ascending in the logit (for non-NaN values), then flipped to descending.
+    let ascending = if bits >> 31 == 1 {
+        !bits
+    } else {
+        bits | 0x8000_0000
+    };
+    (u64::from(!ascending) << 32) | u64::from(id)
+}
+
+/// The candidates, sorted lazily: a prefix is sorted, the rest only partitioned after it.
+struct Candidates {
+    keys: Vec<u64>,
+    sorted: usize,
+}
+
+impl Candidates {
+    /// The `i`-th key in candidate order (`i < keys.len()`).
+    fn get(&mut self, i: usize) -> u64 {
+        if i >= self.sorted {
+            let n = self.keys.len();
+            let end = n.min(self.sorted + self.sorted.max(64));
+            let rest = &mut self.keys[self.sorted..];
+            if end < n {
+                rest.select_nth_unstable(end - self.sorted - 1);
+            }
+            self.keys[self.sorted..end].sort_unstable();
+            self.sorted = end;
+        }
+        self.keys[i]
+    }
+}
+
 /// Samples a token id from `logits` at `position`, exactly as the [module docs](self) say.
 ///
 /// Precondition: `logits` is not empty and has fewer than 2^32 entries.
@@ -75,59 +112,58 @@ pub fn sample(logits: &[f32], sampling: &Sampling, position: u32) -> u32 {
     if t.is_nan() || t <= 0.0 {
         return greedy(logits);
     }
-    let order = |a: &(u32, f32), b: &(u32, f32)| -> Ordering {
-        // Both logits are non-NaN: partial_cmp is total here.
-        b.1.partial_cmp(&a.1)
-            .unwrap_or(Ordering::Equal)
-            .then(a.0.cmp(&b.0))
-    };
-    let mut cand: Vec<(u32, f32)> = logits
+    let mut keys: Vec<u64> = logits
         .iter()
         .enumerate()
         .filter(|(_, l)| !l.is_nan())
-        .map(|(i, &l)| (i as u32, l))
+        .map(|(i, &l)| key(i as u32, l))
         .collect();
-    if cand.is_empty() {
+    if keys.is_empty() {
         return 0;
     }
     let k = sampling.top_k as usize;
-    if k != 0 && k < cand.len() {
-        cand.select_nth_unstable_by(k - 1, order);
-        cand.truncate(k);
+    // Kept by top-k ⇔ key ≤ threshold (keys are distinct).
+    let mut threshold = u64::MAX;
+    if k != 0 && k < keys.len() {
+        keys.select_nth_unstable(k - 1);
+        keys.truncate(k);
+        threshold = keys[k - 1];
     }
-    cand.sort_unstable_by(order);
-    let z0 = cand[0].1 / t;
-    let mut p: Vec<f32> = cand.iter().map(|&(_, l)| libm::expf(l / t - z0)).collect();
+    let id = |key: u64| key as u32;
+    let first = *keys.iter().min().expect("not empty");
+    let last = *keys.iter().max().expect("not empty");
+    let z0 = logits[id(first) as usize] / t;
+    let weight = |key: u64| libm::expf(logits[id(key) as usize] / t - z0);
     let mut sum = 0.0f32;
-    for &e in &p {
-        sum += e;
+    for (i, &l) in logits.iter().enumerate() {
+        if !l.is_nan() && key(i as u32, l) <= threshold {
+            sum += libm::expf(l / t - z0);
+        }
     }
-    for e in p.iter_mut() {
-        *e /= sum;
-    }
-    let mut kept = p.len();
+    let mut cand = Candidates { keys, sorted: 0 };
+    let n = cand.keys.len();
+    let (mut kept, mut total, mut last_kept) = (n, sum, last);
     if sampling.top_p < 1.0 {
+        let target = sampling.top_p * sum;
         let mut c = 0.0f32;
-        for (i, &pi) in p.iter().enumerate() {
-            c += pi;
-            if c >= sampling.top_p {
-                kept = i + 1;
+        for i in 0..n {
+            let key = cand.get(i);
+            c += weight(key);
+            if c >= target {
+                (kept, total, last_kept) = (i + 1, c, key);
                 break;
             }
         }
     }
-    let mut total = 0.0f32;
-    for &pi in &p[..kept] {
-        total += pi;
-    }
     let u = (random(sampling.seed, position) >> 40) as f32 * (1.0 / 16_777_216.0);
     let r = u * total;
     let mut c = 0.0f32;
-    for (i, &pi) in p[..kept].iter().enumerate() {
-        c += pi;
+    for i in 0..kept {
+        let key = cand.get(i);
+        c += weight(key);
         if r < c {
-            return cand[i].0;
+            return id(key);
         }
     }
-    cand[kept - 1].0
+    id(last_kept)
 }

@@ -136,3 +136,89 @@ fn distribution_matches_softmax() {
     assert!(t2[0] / z < 0.5 && (t2[0] + t2[1]) / z >= 0.5);
     check(sampling(2.0, 5, 0.5, 12), &softmax(2.0, &[0, 5]));
 }
+
+/// The module docs' algorithm with a full sort: the lazy implementation must agree exactly.
+fn sample_spec(logits: &[f32], s: &Sampling, position: u32) -> u32 {
+    let t = s.temperature;
+    if t.is_nan() || t <= 0.0 {
+        return greedy(logits);
+    }
+    let mut cand: Vec<(u32, f32)> = logits
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.is_nan())
+        .map(|(i, &l)| (i as u32, l))
+        .collect();
+    if cand.is_empty() {
+        return 0;
+    }
+    cand.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap().then(a.0.cmp(&b.0)));
+    if s.top_k != 0 {
+        cand.truncate(s.top_k as usize);
+    }
+    let z0 = cand[0].1 / t;
+    let e: Vec<f32> = cand.iter().map(|&(_, l)| libm::expf(l / t - z0)).collect();
+    let mut by_id: Vec<usize> = (0..cand.len()).collect();
+    by_id.sort_by_key(|&i| cand[i].0);
+    let mut sum = 0.0f32;
+    for &i in &by_id {
+        sum += e[i];
+    }
+    let (mut kept, mut total) = (cand.len(), sum);
+    if s.top_p < 1.0 {
+        let mut c = 0.0f32;
+        for (i, &ei) in e.iter().enumerate() {
+            c += ei;
+            if c >= s.top_p * sum {
+                (kept, total) = (i + 1, c);
+                break;
+            }
+        }
+    }
+    let r = ((random(s.seed, position) >> 40) as f32 / 16_777_216.0) * total;
+    let mut c = 0.0f32;
+    for i in 0..kept {
+        c += e[i];
+        if r < c {
+            return cand[i].0;
+        }
+    }
+    cand[kept - 1].0
+}
+
+#[test]
+fn lazy_sort_equals_the_spec() {
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for case in 0..3000u32 {
+        let n = 1 + (next() % 700) as usize;
+        let spread = [0.01f32, 1.0, 5.0, 30.0][case as usize % 4];
+        let logits: Vec<f32> = (0..n)
+            .map(|_| match next() % 40 {
+                0 => f32::NAN,
+                1 => f32::NEG_INFINITY,
+                2 => -0.0,
+                3 => 0.0,
+                4 => 1.0, // ties
+                _ => ((next() >> 40) as f32 / 16_777_216.0 - 0.5) * spread,
+            })
+            .collect();
+        let s = sampling(
+            [0.3f32, 0.7, 1.0, 2.5][(next() % 4) as usize],
+            [0u32, 0, 1, 5, 40, 1000][(next() % 6) as usize],
+            [1.0f32, 0.95, 0.9, 0.5, 0.0][(next() % 5) as usize],
+            next(),
+        );
+        let pos = (next() % 10_000) as u32;
+        assert_eq!(
+            sample(&logits, &s, pos),
+            sample_spec(&logits, &s, pos),
+            "case {case}: {s:?}"
+        );
+    }
+}
