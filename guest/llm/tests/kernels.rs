@@ -2,7 +2,8 @@
 //! specification (bit for bit).
 
 use opml_llm::kernels::{
-    Path, attention, embedding, matvec, matvec_path, quantize_activations, reference, rope, swiglu,
+    Path, attention, attention_heads, embedding, matvec, matvec_path, quantize_activations,
+    reference, rope, swiglu,
 };
 use opml_llm::quant::{BlockFormat, QK};
 
@@ -346,6 +347,7 @@ fn attention_against_f64_with_gqa() {
         (9, 3, 64, 13),
         (4, 4, 16, 9),
         (6, 1, 8, 40),
+        (3, 3, 64, 100),
         (2, 2, 4, 3),
     ] {
         let q: Vec<f32> = (0..heads * hd).map(|_| rng.unit() * 3.0).collect();
@@ -356,6 +358,17 @@ fn attention_against_f64_with_gqa() {
         let want = attention_f64(&q, &k, &v, heads, kv_heads, hd);
         for (g, w) in out.iter().zip(&want) {
             assert!((*g as f64 - w).abs() < 1e-5, "{g} vs {w}");
+        }
+        // Any split of the heads gives the same values, bit for bit.
+        for split in [1, heads / 2, heads - 1] {
+            let mut part = vec![0f32; heads * hd];
+            let (a, b) = part.split_at_mut(split * hd);
+            attention_heads(&q, &k, &v, heads, kv_heads, hd, 0..split, a);
+            attention_heads(&q, &k, &v, heads, kv_heads, hd, split..heads, b);
+            assert_eq!(
+                part.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                out.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
         }
         if t == 1 {
             // A single position: the output is v of the head's kv head, exactly.

@@ -1,10 +1,12 @@
 //! Causal grouped-query attention of one query position.
 
 use alloc::vec;
+use core::ops::Range;
 
-/// Positions whose scores are computed together (independent accumulators; each score is
-/// still one sequential sum).
-const LANES: usize = 8;
+/// Positions whose scores are computed together: the lanes of a transposed tile of keys (each
+/// lane is still its own sequential sum over `d`, so SIMD over lanes changes nothing). Enough
+/// independent accumulators to hide the latency of the additions.
+const LANES: usize = 32;
 
 /// Attention of one query over a KV cache of `t` positions, in the order of the
 /// [module docs](crate::kernels).
@@ -22,6 +24,59 @@ pub fn attention(
     head_dim: usize,
     out: &mut [f32],
 ) {
+    attention_heads(q, k, v, heads, kv_heads, head_dim, 0..heads, out)
+}
+
+/// [`attention`] of the query heads in `range` only (to split heads across threads): `out` is
+/// `range.len() · head_dim`, the same values as the corresponding part of [`attention`]'s.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_heads(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    range: Range<usize>,
+    out: &mut [f32],
+) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if super::Path::Avx2.available() {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { attention_avx2(q, k, v, heads, kv_heads, head_dim, range, out) };
+    }
+    attention_generic(q, k, v, heads, kv_heads, head_dim, range, out)
+}
+
+/// The same code compiled with AVX2 (wider vectors over the same lanes; no FMA).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+fn attention_avx2(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    range: Range<usize>,
+    out: &mut [f32],
+) {
+    attention_generic(q, k, v, heads, kv_heads, head_dim, range, out)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn attention_generic(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    range: Range<usize>,
+    out: &mut [f32],
+) {
     assert!(
         head_dim != 0 && kv_heads != 0 && heads.is_multiple_of(kv_heads),
         "attention: bad head counts"
@@ -29,7 +84,7 @@ pub fn attention(
     let hd = head_dim;
     let kv_dim = kv_heads * hd;
     assert!(
-        q.len() == heads * hd && out.len() == heads * hd,
+        range.end <= heads && q.len() == heads * hd && out.len() == range.len() * hd,
         "attention: q or out length"
     );
     assert!(
@@ -39,27 +94,57 @@ pub fn attention(
     let t = k.len() / kv_dim;
     let group = heads / kv_heads;
     let scale = 1.0 / libm::sqrtf(hd as f32);
-    let mut p = vec![0.0f32; t];
-    for h in 0..heads {
+    // scores[i · t + j]: query head range.start + i, position j.
+    let mut scores = vec![0.0f32; range.len() * t];
+    // tile[d · LANES + l] = k[j0 + l][g · hd + d] for the lanes l in use.
+    let mut tile = vec![0.0f32; hd * LANES];
+    let mut h = range.start;
+    while h < range.end {
         let g = h / group;
-        let qh = &q[h * hd..(h + 1) * hd];
-        // Scores, LANES positions at a time (each lane its own sequential sum over d).
+        let group_end = range.end.min((g + 1) * group);
         let mut j0 = 0;
         while j0 < t {
             let n = LANES.min(t - j0);
-            let mut acc = [0.0f32; LANES];
-            for (d, &qd) in qh.iter().enumerate() {
-                for (l, a) in acc.iter_mut().enumerate().take(n) {
-                    *a += qd * k[(j0 + l) * kv_dim + g * hd + d];
+            for l in 0..n {
+                let row = &k[(j0 + l) * kv_dim + g * hd..][..hd];
+                for (d, &kd) in row.iter().enumerate() {
+                    tile[d * LANES + l] = kd;
                 }
             }
-            for (l, &a) in acc.iter().enumerate().take(n) {
-                p[j0 + l] = a * scale;
+            for hh in h..group_end {
+                let mut acc = [0.0f32; LANES];
+                let qh = &q[hh * hd..][..hd];
+                if n == LANES {
+                    for (&qd, kd) in qh.iter().zip(tile.chunks_exact(LANES)) {
+                        for (a, &kl) in acc.iter_mut().zip(kd) {
+                            *a += qd * kl;
+                        }
+                    }
+                } else {
+                    // A partial tile: only the lanes in use (the same operations per lane).
+                    for (&qd, kd) in qh.iter().zip(tile.chunks_exact(LANES)) {
+                        for (a, &kl) in acc[..n].iter_mut().zip(kd) {
+                            *a += qd * kl;
+                        }
+                    }
+                }
+                let row = &mut scores[(hh - range.start) * t..][..t];
+                for (s, &a) in row[j0..j0 + n].iter_mut().zip(&acc) {
+                    *s = a * scale;
+                }
             }
             j0 += n;
         }
+        h = group_end;
+    }
+    for (i, (p, oh)) in scores
+        .chunks_exact_mut(t)
+        .zip(out.chunks_exact_mut(hd))
+        .enumerate()
+    {
+        let g = (range.start + i) / group;
         let mut max = f32::NEG_INFINITY;
-        for &a in &p {
+        for &a in p.iter() {
             if a > max {
                 max = a;
             }
@@ -73,7 +158,6 @@ pub fn attention(
         for a in p.iter_mut() {
             *a *= inv;
         }
-        let oh = &mut out[h * hd..(h + 1) * hd];
         oh.fill(0.0);
         for (j, &pj) in p.iter().enumerate() {
             let vj = &v[j * kv_dim + g * hd..][..hd];

@@ -54,7 +54,7 @@ mod matvec;
 pub mod reference;
 mod rope;
 
-pub use attention::attention;
+pub use attention::{attention, attention_heads};
 #[doc(hidden)]
 pub use matvec::{Path, matvec_path};
 pub use matvec::{QuantizedActivations, matvec, quantize_activations, quantize_activations_into};
