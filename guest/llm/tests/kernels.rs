@@ -2,8 +2,8 @@
 //! specification (bit for bit).
 
 use opml_llm::kernels::{
-    Path, attention, attention_heads, embedding, matvec, matvec_path, quantize_activations,
-    reference, rope, swiglu,
+    Path, attention, attention_heads, attention_path, embedding, matvec, matvec_path,
+    quantize_activations, reference, rope, swiglu,
 };
 use opml_llm::quant::{BlockFormat, QK};
 
@@ -452,4 +452,42 @@ fn swiglu_against_f64() {
     assert_eq!(o[0], 0.0);
     assert_eq!(o[1], f32::INFINITY);
     assert!(o[2].abs() < 1e-40);
+}
+
+/// The AVX2 copy of attention equals the portable code bit for bit, extreme values included.
+#[test]
+fn attention_paths_agree() {
+    let mut rng = Rng(9);
+    for case in 0..100 {
+        let kv_heads = 1 + rng.below(3);
+        let heads = kv_heads * (1 + rng.below(3));
+        let hd = 2 * (1 + rng.below(40));
+        let t = 1 + rng.below(80);
+        let wild = case % 3 == 0;
+        let mut gen_ = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| if wild { rng.wild() } else { rng.unit() * 4.0 })
+                .collect()
+        };
+        let q = gen_(heads * hd);
+        let k = gen_(t * kv_heads * hd);
+        let v = gen_(t * kv_heads * hd);
+        let mut want = vec![0f32; heads * hd];
+        attention_path(
+            Path::Portable,
+            &q,
+            &k,
+            &v,
+            heads,
+            kv_heads,
+            hd,
+            0..heads,
+            &mut want,
+        );
+        let mut got = vec![0f32; heads * hd];
+        attention(&q, &k, &v, heads, kv_heads, hd, &mut got);
+        for (g, w) in got.iter().zip(&want) {
+            assert!(same(*g, *w), "case {case}: {g} vs {w}");
+        }
+    }
 }

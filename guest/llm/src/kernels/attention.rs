@@ -3,6 +3,8 @@
 use alloc::vec;
 use core::ops::Range;
 
+use super::Path;
+
 /// Positions whose scores are computed together: the lanes of a transposed tile of keys (each
 /// lane is still its own sequential sum over `d`, so SIMD over lanes changes nothing). Enough
 /// independent accumulators to hide the latency of the additions.
@@ -40,12 +42,44 @@ pub fn attention_heads(
     range: Range<usize>,
     out: &mut [f32],
 ) {
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if super::Path::Avx2.available() {
-        // SAFETY: the CPU has AVX2.
-        return unsafe { attention_avx2(q, k, v, heads, kv_heads, head_dim, range, out) };
+    attention_path(
+        Path::detect(),
+        q,
+        k,
+        v,
+        heads,
+        kv_heads,
+        head_dim,
+        range,
+        out,
+    )
+}
+
+/// [`attention_heads`] by a given [`Path`] (panics if it is not [`available`](Path::available)).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn attention_path(
+    path: Path,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    range: Range<usize>,
+    out: &mut [f32],
+) {
+    match path {
+        Path::Portable => attention_generic(q, k, v, heads, kv_heads, head_dim, range, out),
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        Path::Avx2 => {
+            assert!(path.available(), "attention: AVX2 is not available");
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { attention_avx2(q, k, v, heads, kv_heads, head_dim, range, out) }
+        }
+        #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+        Path::Avx2 => panic!("attention: AVX2 is not available"),
     }
-    attention_generic(q, k, v, heads, kv_heads, head_dim, range, out)
 }
 
 /// The same code compiled with AVX2 (wider vectors over the same lanes; no FMA).

@@ -54,6 +54,8 @@ mod matvec;
 pub mod reference;
 mod rope;
 
+#[doc(hidden)]
+pub use attention::attention_path;
 pub use attention::{attention, attention_heads};
 #[doc(hidden)]
 pub use matvec::{Path, matvec_path};
