@@ -48,6 +48,28 @@
 //!
 //! **SwiGLU** ([`swiglu`], ggml's `ggml_vec_swiglu_f32`): `out_i = (g_i / (1 + libm::expf(−g_i)))
 //! · up_i`.
+//!
+//! # Relation to ggml / llama.cpp
+//!
+//! The formulas are ggml's CPU reference (scalar) code with these differences, so results are
+//! close to llama.cpp's but not bit-compatible with it: activation scales `d`, `s` stay f32 (ggml
+//! rounds them to f16); rounding is `roundf` (half away from zero) as in ggml's
+//! `quantize_row_q8_1_ref`, while ggml's x86 SIMD quantizer rounds half to even; ggml's SIMD dot
+//! products keep several partial f32 sums, we keep one per row; the KV cache is f32 here (f16 in
+//! llama.cpp); the softmax sum is f32 (f64 in ggml); `expf`, `sinf`, `cosf`, `powf`, `sqrtf` are
+//! the `libm` crate's, not the C library's.
+//!
+//! # Implementations
+//!
+//! [`matvec`] and [`attention`] choose a [`Path`] at run time: the portable code (the only one
+//! in the VM; auto-vectorized natively for the compile-time target features) or, with the `std`
+//! feature on x86-64 CPUs with AVX2 and F16C, an AVX2 one. Matvec's AVX2 path computes the exact
+//! integer block sums with `maddubs`/`madd` and runs four rows in the four lanes of the f32
+//! accumulation, each lane doing exactly the scalar operations; attention's is the portable code
+//! compiled with AVX2 (its SIMD lanes are positions or output elements, never parts of one
+//! sum). Every path is tested bit-identical to the portable one and, for matvec, to the scalar
+//! [`reference`](mod@reference). Threads: split [`matvec`] by rows and [`attention_heads`] by heads; any split
+//! gives the same bits.
 
 mod attention;
 mod matvec;
