@@ -3,7 +3,7 @@
 
 use opml_llm::kernels::{
     Path, attention, attention_heads, attention_path, embedding, matvec, matvec_path,
-    quantize_activations, reference, rope, swiglu,
+    quantize_activations, reference, rope, round_clamp, swiglu,
 };
 use opml_llm::quant::{BlockFormat, QK};
 
@@ -489,5 +489,76 @@ fn attention_paths_agree() {
         for (g, w) in got.iter().zip(&want) {
             assert!(same(*g, *w), "case {case}: {g} vs {w}");
         }
+    }
+}
+
+/// The spec of the fast rounding.
+fn round_spec(r: f32) -> i32 {
+    (libm::roundf(r) as i32).clamp(-127, 127)
+}
+
+#[test]
+fn round_clamp_equals_roundf() {
+    let mut values = vec![
+        0.0f32,
+        -0.0,
+        f32::NAN,
+        -f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+        f32::MIN_POSITIVE,
+        1e-45,
+        0.499_999_97,
+        -0.499_999_97,
+    ];
+    for k in -300..=300 {
+        for base in [k as f32, k as f32 + 0.5] {
+            let bits = base.to_bits();
+            for delta in 0..6u32 {
+                values.push(f32::from_bits(bits.wrapping_add(delta)));
+                values.push(f32::from_bits(bits.wrapping_sub(delta)));
+            }
+        }
+    }
+    let mut rng = Rng(10);
+    for _ in 0..200_000 {
+        values.push(f32::from_bits(rng.next() as u32));
+        values.push(rng.unit() * 200.0);
+    }
+    for r in values {
+        assert_eq!(round_clamp(r), round_spec(r), "{r} ({:#010x})", r.to_bits());
+    }
+}
+
+/// Every f32: `cargo test --release -p opml-llm --test kernels -- --ignored` (about a minute).
+#[test]
+#[ignore]
+fn round_clamp_equals_roundf_exhaustively() {
+    for bits in 0..=u32::MAX {
+        let r = f32::from_bits(bits);
+        assert_eq!(round_clamp(r), round_spec(r), "{bits:#010x}");
+    }
+}
+
+#[test]
+fn quantize_activations_equals_reference() {
+    let mut rng = Rng(11);
+    for case in 0..500 {
+        let n = QK * (1 + rng.below(8));
+        let x: Vec<f32> = (0..n)
+            .map(|_| match case % 3 {
+                0 => rng.wild(),
+                1 => rng.unit() * 1e-38,
+                _ => rng.unit() * 10.0,
+            })
+            .collect();
+        let a = quantize_activations(&x);
+        let (d, s, q) = reference::quantize_activations(&x);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(a.d()), bits(&d), "case {case}");
+        assert_eq!(bits(a.s()), bits(&s), "case {case}");
+        assert_eq!(a.q(), &q[..], "case {case}");
     }
 }

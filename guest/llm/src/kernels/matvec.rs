@@ -62,24 +62,45 @@ pub fn quantize_activations_into(x: &[f32], out: &mut QuantizedActivations) {
     out.s.clear();
     out.q.clear();
     for block in x.chunks_exact(QK) {
+        // The maximum of non-negative, non-NaN values does not depend on the order: eight
+        // partial maxima (vectorizable), then theirs.
+        let mut lanes = [0.0f32; 8];
+        for chunk in block.chunks_exact(8) {
+            for (m, &v) in lanes.iter_mut().zip(chunk) {
+                let a = libm::fabsf(v);
+                if a > *m {
+                    *m = a;
+                }
+            }
+        }
         let mut amax = 0.0f32;
-        for &v in block {
-            let a = libm::fabsf(v);
-            if a > amax {
-                amax = a;
+        for m in lanes {
+            if m > amax {
+                amax = m;
             }
         }
         let d = amax / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let mut sum = 0i32;
-        for &v in block {
-            let q = (libm::roundf(v * id) as i32).clamp(-127, 127);
-            sum += q;
-            out.q.push(q as i8);
+        let mut q = [0i32; QK];
+        for (q, &v) in q.iter_mut().zip(block) {
+            *q = round_clamp(v * id);
         }
+        let sum: i32 = q.iter().sum();
+        out.q.extend(q.iter().map(|&q| q as i8));
         out.d.push(d);
         out.s.push(d * sum as f32);
     }
+}
+
+/// `clamp(libm::roundf(r) as i32, −127, 127)` without the call, equal to it for every `r`
+/// (tested exhaustively): `t` = `r` truncated (and clamped to ±128; NaN → 0), `f = r − t` (exact
+/// for `|r| < 128`), then `t ± 1` when `|f| ≥ 0.5` (half away from zero), clamped.
+#[doc(hidden)]
+#[inline(always)]
+pub fn round_clamp(r: f32) -> i32 {
+    let t = (r as i32).clamp(-128, 128);
+    let f = r - t as f32;
+    (t + i32::from(f >= 0.5) - i32::from(f <= -0.5)).clamp(-127, 127)
 }
 
 /// `out[r − rows.start] = W[r] · x` for `r` in `rows`, with `W` a `rows × cols` block-quantized

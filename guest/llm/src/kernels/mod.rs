@@ -14,10 +14,11 @@
 //! left fold from `+0.0` in ascending index order; `Σ` over integers is exact.
 //!
 //! **Activation quantization** ([`quantize_activations`], ggml's `quantize_row_q8_1_ref` with f32
-//! instead of f16 scales): for each block of [`QK`] values `x_i`, `amax = max |x_i|` (a left fold
-//! from `0.0` of `if |x_i| > amax { amax = |x_i| }`, so NaN never raises it), `d = amax / 127`,
-//! `id = 1 / d` if `d ≠ 0` else `0`, `q_i = clamp(libm::roundf(x_i · id) as i32, −127, 127)`
-//! (the product `x·(1/d)`, as ggml; `as` saturates and maps NaN to 0), and `s = d · (Σ q_i as f32)`.
+//! instead of f16 scales; scalar spec: [`reference::quantize_activations`]): for each block of
+//! [`QK`] values `x_i`, `amax = max |x_i|` (a left fold from `0.0` of `if |x_i| > amax { amax =
+//! |x_i| }`: NaN never raises it, and the order is free), `d = amax / 127`, `id = 1 / d` if
+//! `d ≠ 0` else `0`, `q_i = clamp(libm::roundf(x_i · id) as i32, −127, 127)` (the product
+//! `x·(1/d)`, as ggml; `as` saturates and maps NaN to 0), and `s = d · (Σ q_i as f32)`.
 //!
 //! **Quantized matrix-vector product** ([`matvec`]; scalar spec: [`reference::matvec`]): per row,
 //! `acc = +0.0`; for each block `b` in ascending order, `isum = Σ_i qw_i · qx_i` (exact i32; Q4_1
@@ -80,7 +81,7 @@ mod rope;
 pub use attention::attention_path;
 pub use attention::{attention, attention_heads};
 #[doc(hidden)]
-pub use matvec::{Path, matvec_path};
+pub use matvec::{Path, matvec_path, round_clamp};
 pub use matvec::{QuantizedActivations, matvec, quantize_activations, quantize_activations_into};
 pub use rope::rope;
 

@@ -1,11 +1,39 @@
-//! The scalar specification of [`matvec`](super::matvec): the normative order of the
-//! [module docs](crate::kernels), written as plainly as possible. The fast paths are tested
-//! bit-identical to it.
+//! The scalar specification of [`quantize_activations`](super::quantize_activations) and
+//! [`matvec`](super::matvec): the normative order of the [module docs](crate::kernels), written
+//! as plainly as possible. The fast paths are tested bit-identical to it.
 
+use alloc::vec::Vec;
 use core::ops::Range;
 
 use super::QuantizedActivations;
 use crate::quant::{BlockFormat, QK, f16_to_f32};
+
+/// [`quantize_activations`](super::quantize_activations) as `(d, s, q)`, one scalar operation at a
+/// time (same precondition).
+pub fn quantize_activations(x: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<i8>) {
+    assert!(x.len().is_multiple_of(QK), "length is not a multiple of QK");
+    let (mut ds, mut ss, mut qs) = (Vec::new(), Vec::new(), Vec::new());
+    for block in x.chunks_exact(QK) {
+        let mut amax = 0.0f32;
+        for &v in block {
+            let a = libm::fabsf(v);
+            if a > amax {
+                amax = a;
+            }
+        }
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let mut sum = 0i32;
+        for &v in block {
+            let q = (libm::roundf(v * id) as i32).clamp(-127, 127);
+            sum += q;
+            qs.push(q as i8);
+        }
+        ds.push(d);
+        ss.push(d * sum as f32);
+    }
+    (ds, ss, qs)
+}
 
 /// [`matvec`](super::matvec), one scalar operation at a time (same preconditions).
 pub fn matvec(
