@@ -11,7 +11,12 @@ and writes JSON
      corpus: [{text, ids[, llama_ids]}], chat: [{user, rendered, ids[, llama_ids]}]}
 
 Usage: tokenizer_reference.py OUT.json [--model GGUF] [--llama-cpp]
-  --llama-cpp  also record llama.cpp's ids (llama-cpp-python, vocab only) when `llama_cpp` imports.
+       tokenizer_reference.py --codepoints OUT.json
+  --llama-cpp   also record llama.cpp's ids (llama-cpp-python, vocab only) when `llama_cpp` imports.
+  --codepoints  instead, the pre-tokenizer's pieces of probes of every Unicode scalar value:
+                {probes: [{text, pieces: "byte lengths, comma-separated"}]}; each code point c
+                is probed as `a{c}a`, ` {c}x` and `{c} ` (digits separate the probes), which
+                tells its class (letter, number, white space, other) apart.
 """
 
 import argparse
@@ -176,12 +181,33 @@ def corpus():
     return texts
 
 
+def codepoint_probes(out):
+    pt = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
+    cps = [chr(cp) for cp in range(0x110000) if not 0xD800 <= cp < 0xE000]
+    probes = []
+    for i in range(0, len(cps), 64):
+        text = "1".join(f"a{c}a1 {c}x1{c} " for c in cps[i : i + 64])
+        # ByteLevel pieces have one character per byte.
+        pieces = ",".join(str(len(p)) for p, _ in pt.pre_tokenize_str(text))
+        probes.append({"text": text, "pieces": pieces})
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps({"probes": probes}, ensure_ascii=False), encoding="utf-8")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
+    ap.add_argument("--codepoints", action="store_true", help="write code point probes instead")
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--llama-cpp", action="store_true", help="also record llama.cpp's ids if llama_cpp imports")
     args = ap.parse_args()
+    if args.codepoints:
+        return codepoint_probes(args.out)
 
     tokens, types, merges, template = read_vocab(args.model)
     if template != CHAT_TEMPLATE:

@@ -1,7 +1,7 @@
 //! The tokenizer against Hugging Face `tokenizers` built from the same GGUF vocabulary
 //! (`toolchain/llm/tokenizer_reference.py`), and the table blob's validation.
 
-use opml_llm::tokenizer::{Tables, TokenizerError, chat_prompt};
+use opml_llm::tokenizer::{Tables, TokenizerError, chat_prompt, pre_tokenize};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,12 @@ fn root() -> PathBuf {
 /// The reference JSON, generated once per test binary.
 fn reference() -> &'static Value {
     static REF: OnceLock<Value> = OnceLock::new();
-    REF.get_or_init(|| {
+    REF.get_or_init(|| run_reference("tokenizer_reference.json", &[]))
+}
+
+/// Runs `toolchain/llm/tokenizer_reference.py` with `args` and reads its JSON output.
+fn run_reference(name: &str, args: &[&str]) -> Value {
+    {
         let root = root();
         let python = root.join("toolchain/llm/.venv/bin/python");
         let model = root.join("toolchain/llm/cache/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -26,9 +31,10 @@ fn reference() -> &'static Value {
             python.display(),
             model.display()
         );
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tokenizer_reference.json");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         let status = Command::new(&python)
             .arg(root.join("toolchain/llm/tokenizer_reference.py"))
+            .args(args)
             .arg(&out)
             .status()
             .expect("running toolchain/llm/tokenizer_reference.py");
@@ -37,7 +43,38 @@ fn reference() -> &'static Value {
             "tokenizer_reference.py failed ({status}): run `bash toolchain/llm/install.sh`"
         );
         serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
-    })
+    }
+}
+
+/// Every Unicode scalar value is classified as Hugging Face's pre-tokenizer does (its letters,
+/// numbers and white space, whatever Unicode versions its Oniguruma and Rust use).
+#[test]
+fn every_code_point_pre_tokenizes_as_hugging_face() {
+    let r = run_reference("tokenizer_codepoints.json", &["--codepoints"]);
+    let probes = r["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), (0x110000 - 0x800usize).div_ceil(64));
+    let mut bad = Vec::new();
+    for p in probes {
+        let text = p["text"].as_str().unwrap();
+        let mut got = Vec::new();
+        pre_tokenize(text.as_bytes(), |piece| got.push(piece.len().to_string()));
+        let got = got.join(",");
+        if got != p["pieces"].as_str().unwrap() {
+            let cps: Vec<String> = text
+                .chars()
+                .skip(1)
+                .step_by(10)
+                .map(|c| format!("{:04X}", c as u32))
+                .collect();
+            bad.push(format!("  code points {}..={}", cps[0], cps[cps.len() - 1]));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} probe blocks split differently:\n{}",
+        bad.len(),
+        bad[..bad.len().min(20)].join("\n")
+    );
 }
 
 fn strs(v: &Value) -> Vec<&str> {

@@ -9,10 +9,12 @@
 //! 1. Control tokens (`<|im_start|>`, `<|im_end|>`, `<|endoftext|>`, ...) are matched in the
 //!    text first, leftmost-longest, as Hugging Face does for special added tokens (llama.cpp's
 //!    `parse_special`).
-//! 2. Between them, each `\p{N}` character (Nd Nl No) is a piece of its own, then GPT-2's
-//!    pattern `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-//!    splits the rest (`\s` is Unicode `White_Space`, `\p{L}` is Lu Ll Lt Lm Lo; general
-//!    categories of Unicode 16.0). Contractions are case-sensitive ASCII.
+//! 2. Between them, each number character is a piece of its own (Hugging Face's
+//!    `Digits(individual_digits)`: Nd Nl No of Unicode 17.0, Rust's `char::is_numeric`), then
+//!    GPT-2's pattern `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+//!    splits the rest (`\s` is Unicode `White_Space`, `\p{L}` is Lu Ll Lt Lm Lo, `\p{N}` is Nd
+//!    Nl No, general categories of Unicode 16.0 as Oniguruma's). Contractions are case-sensitive
+//!    ASCII. Checked against Hugging Face for every Unicode scalar value.
 //! 3. Each piece's bytes are single-byte tokens merged lowest rank first (ties: leftmost), in
 //!    O(n log n) for a piece of n bytes.
 //!
@@ -505,6 +507,12 @@ impl<'a> Tables<'a> {
     pub fn encode_chat(&self, user: &[u8], out: &mut Vec<u32>) {
         self.encode(&chat_prompt(user), out);
     }
+}
+
+/// Calls `f` with each pre-token piece of `text` (a text without control tokens), in order: the
+/// `smollm` pre-tokenizer, the pieces BPE merges within.
+pub fn pre_tokenize(text: &[u8], f: impl FnMut(&[u8])) {
+    pretok::split(text, f);
 }
 
 /// SmolLM2's chat template applied to one user message, with the default system prompt and the

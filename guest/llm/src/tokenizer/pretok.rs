@@ -1,4 +1,4 @@
-//! The `smollm` pre-tokenizer, hand-written: `\p{N}` characters are isolated, then GPT-2's
+//! The `smollm` pre-tokenizer, hand-written: number characters are isolated, then GPT-2's
 //! pattern `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+` splits
 //! each remaining piece (the end of a piece counts as the end of the text).
 
@@ -11,9 +11,9 @@ pub(crate) enum Class {
     Space,
     /// Other `White_Space` characters (`\s`).
     White,
-    /// `\p{L}`: Lu Ll Lt Lm Lo.
+    /// `\p{L}`: Lu Ll Lt Lm Lo (Unicode 16.0).
     Letter,
-    /// `\p{N}`: Nd Nl No.
+    /// `\p{N}`: Nd Nl No (Unicode 16.0).
     Number,
     /// Everything else, U+FFFD for invalid UTF-8 included.
     Other,
@@ -22,9 +22,24 @@ pub(crate) enum Class {
 /// Decodes the character at the start of `s` (non-empty): its class and its length in bytes.
 /// An invalid sequence is one U+FFFD per maximal subpart (as `String::from_utf8_lossy`).
 pub(crate) fn next_char(s: &[u8]) -> (Class, usize) {
+    let (c, len) = decode(s);
+    (classify(c), len)
+}
+
+fn classify(c: Option<char>) -> Class {
+    match c {
+        Some(c) if c.is_ascii() => ascii_class(c as u8),
+        Some(c) => char_class(c),
+        None => Class::Other,
+    }
+}
+
+/// Decodes the character at the start of `s` (non-empty): `None` for an invalid sequence (its
+/// maximal subpart), and the length in bytes.
+fn decode(s: &[u8]) -> (Option<char>, usize) {
     let b0 = s[0];
     if b0 < 0x80 {
-        return (ascii_class(b0), 1);
+        return (Some(char::from(b0)), 1);
     }
     let (need, lo, hi) = match b0 {
         0xC2..=0xDF => (1, 0x80, 0xBF),
@@ -34,18 +49,25 @@ pub(crate) fn next_char(s: &[u8]) -> (Class, usize) {
         0xF0 => (3, 0x90, 0xBF),
         0xF1..=0xF3 => (3, 0x80, 0xBF),
         0xF4 => (3, 0x80, 0x8F),
-        _ => return (Class::Other, 1),
+        _ => return (None, 1),
     };
     let mut cp = u32::from(b0) & (0x7F >> (need + 1));
     for k in 1..=need {
         let (lo, hi) = if k == 1 { (lo, hi) } else { (0x80, 0xBF) };
         match s.get(k) {
             Some(&b) if (lo..=hi).contains(&b) => cp = (cp << 6) | u32::from(b & 0x3F),
-            _ => return (Class::Other, k),
+            _ => return (None, k),
         }
     }
-    let class = char::from_u32(cp).map_or(Class::Other, char_class);
-    (class, need + 1)
+    (char::from_u32(cp), need + 1)
+}
+
+/// Whether the Digits step isolates the character: Nd Nl No of Unicode 17.0 (`char::is_numeric`
+/// of the Rust that `tokenizers` is built with), i.e. those of Unicode 16.0 and the 13 numbers
+/// Unicode 17.0 added, which the pattern (Oniguruma, Unicode 16.0) does not know.
+fn isolated(c: Option<char>, class: Class) -> bool {
+    class == Class::Number
+        || c.is_some_and(|c| matches!(c, '\u{11DE0}'..='\u{11DE9}' | '\u{16FF4}'..='\u{16FF6}'))
 }
 
 fn ascii_class(b: u8) -> Class {
@@ -84,8 +106,8 @@ pub(crate) fn split(s: &[u8], mut f: impl FnMut(&[u8])) {
     let mut start = 0;
     let mut i = 0;
     while i < s.len() {
-        let (class, len) = next_char(&s[i..]);
-        if class == Class::Number {
+        let (c, len) = decode(&s[i..]);
+        if isolated(c, classify(c)) {
             if start < i {
                 split_gpt2(&s[start..i], &mut f);
             }
