@@ -31,7 +31,7 @@ impl BlockFormat {
 
     /// Bytes of a row of `values` values, or `None` unless `values` is a multiple of [`QK`].
     pub const fn row_bytes(self, values: usize) -> Option<usize> {
-        if values % QK == 0 {
+        if values.is_multiple_of(QK) {
             Some(values / QK * self.block_bytes())
         } else {
             None
