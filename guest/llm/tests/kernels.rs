@@ -121,7 +121,7 @@ fn matvec_fast_equals_reference() {
     #[cfg(target_arch = "x86_64")]
     assert_eq!(
         Path::Avx2.available(),
-        std::arch::is_x86_feature_detected!("avx2")
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c")
     );
     for case in 0..400 {
         let format = [BlockFormat::Q4_1, BlockFormat::Q8_0][case % 2];
