@@ -121,7 +121,7 @@ fn matvec_fast_equals_reference() {
     #[cfg(target_arch = "x86_64")]
     assert_eq!(
         Path::Avx2.available(),
-        std::arch::is_x86_feature_detected!("avx2")
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c")
     );
     for case in 0..400 {
         let format = [BlockFormat::Q4_1, BlockFormat::Q8_0][case % 2];
@@ -560,5 +560,31 @@ fn quantize_activations_equals_reference() {
         assert_eq!(bits(a.d()), bits(&d), "case {case}");
         assert_eq!(bits(a.s()), bits(&s), "case {case}");
         assert_eq!(a.q(), &q[..], "case {case}");
+    }
+}
+
+/// Splitting the rows (as threads do) never changes a bit, at any boundary.
+#[test]
+fn matvec_row_splits_are_bit_identical() {
+    let mut rng = Rng(12);
+    for format in [BlockFormat::Q4_1, BlockFormat::Q8_0] {
+        let (rows, cols) = (37, 160);
+        let w = sane_weights(&mut rng, format, rows, cols);
+        let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
+        let xq = quantize_activations(&x);
+        let mut full = vec![0f32; rows];
+        matvec(format, &w, cols, &xq, 0..rows, &mut full);
+        for split in 0..=rows {
+            let mut parts = vec![0f32; rows];
+            let (a, b) = parts.split_at_mut(split);
+            matvec(format, &w, cols, &xq, 0..split, a);
+            matvec(format, &w, cols, &xq, split..rows, b);
+            assert!(
+                parts
+                    .iter()
+                    .zip(&full)
+                    .all(|(p, f)| p.to_bits() == f.to_bits())
+            );
+        }
     }
 }

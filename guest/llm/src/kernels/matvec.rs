@@ -108,8 +108,8 @@ pub fn round_clamp(r: f32) -> i32 {
 /// [module docs](crate::kernels) (bit-identical to [`reference::matvec`](super::reference::matvec)).
 ///
 /// Preconditions: `cols % QK == 0`, `x.len() == cols`, `out.len() == rows.len()`, `w` holds
-/// rows `..rows.end`. With the `std` feature on x86-64, AVX2 is used when the CPU has it (same
-/// exact integer sums, same f32 operations).
+/// rows `..rows.end`. With the `std` feature on x86-64, AVX2 and F16C are used when the CPU has
+/// them (the same exact integer sums and f32 operations).
 pub fn matvec(
     format: BlockFormat,
     w: &[u8],
@@ -127,7 +127,8 @@ pub fn matvec(
 pub enum Path {
     /// Portable code (auto-vectorized for the compile-time target features).
     Portable,
-    /// The same code compiled with AVX2 enabled (x86-64 with the `std` feature only).
+    /// AVX2 and F16C (x86-64 with the `std` feature only): intrinsics for [`matvec`], the
+    /// portable code compiled with AVX2 for [`attention`](super::attention).
     Avx2,
 }
 

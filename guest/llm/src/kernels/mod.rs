@@ -69,8 +69,9 @@
 //! accumulation, each lane doing exactly the scalar operations; attention's is the portable code
 //! compiled with AVX2 (its SIMD lanes are positions or output elements, never parts of one
 //! sum). Every path is tested bit-identical to the portable one and, for matvec, to the scalar
-//! [`reference`](mod@reference). Threads: split [`matvec`] by rows and [`attention_heads`] by heads; any split
-//! gives the same bits.
+//! [`reference`](mod@reference). Threads: split [`matvec`] by rows (best at multiples of 4
+//! rows) and [`attention_heads`] by heads; any split gives the same bits. Quantize an input
+//! vector once for all the matrices that read it (q, k and v; gate and up).
 
 mod attention;
 mod matvec;
