@@ -49,8 +49,8 @@ pub const MAX_ARRAY_DEPTH: usize = 8;
 const MIN_KV_BYTES: usize = 8 + 4 + 1;
 /// The smallest encoded tensor info: an empty name (8), `n_dims` (4), a type (4), an offset (8).
 const MIN_TENSOR_INFO_BYTES: usize = 8 + 4 + 4 + 8;
-/// The most key/value pairs or tensors reserved for before they are read (the tables grow past
-/// it as items are read, so a false count in a large file reserves little).
+/// The most key/value pairs or tensors to reserve room for before reading them (the tables grow
+/// as items are read, so a false count in a large file reserves little).
 const MAX_RESERVE: usize = 4096;
 
 /// Why a file is not a valid GGUF v3 file, or why a request on it failed.
@@ -114,7 +114,7 @@ pub enum GgufError {
     },
     /// Arrays nested deeper than [`MAX_ARRAY_DEPTH`].
     NestingTooDeep {
-        /// Where the innermost array too many starts.
+        /// Where the array one level too deep starts.
         offset: u64,
         /// Which value.
         context: String,
