@@ -80,6 +80,7 @@ fn input(g: &mut Gen, info: &TensorInfo) -> Tensor {
         DType::F32 => Tensor::f32(info.shape.dims(), g.f32s(n, true)),
         DType::I8 => Tensor::i8(info.shape.dims(), g.i8s(n), info.quant),
         DType::I32 => Tensor::i32(info.shape.dims(), vec![0; n]),
+        DType::Q4_1 | DType::Q8_0 => unreachable!("block dtypes are constants"),
     }
     .expect("valid tensor")
 }

@@ -142,7 +142,7 @@ impl ModelBuilder {
             kind: kind as u8,
             dims: info.shape.padded(),
             offset,
-            len: u32_of(info.shape.count() * info.dtype.size()),
+            len: u32_of(info.dtype.byte_len(&info.shape).unwrap_or(u64::MAX) as usize),
             scale: info.quant.scale.to_bits(),
             zero_point: info.quant.zero_point,
             ..TensorEntry::default()

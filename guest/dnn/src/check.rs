@@ -94,6 +94,7 @@ pub(crate) fn check(op: &Op, inputs: &[TensorInfo], out: &TensorInfo) -> Rule {
         }
         Op::Argmax => {
             rule(rank >= 1, "Argmax takes rank ≥ 1")?;
+            rule(x.dtype.block().is_none(), "Argmax takes f32, i8 or i32")?;
             output(out, DType::I32, &xd[..rank - 1])
         }
         Op::LayerNorm { .. } | Op::RmsNorm { .. } => {
@@ -154,6 +155,7 @@ pub(crate) fn check(op: &Op, inputs: &[TensorInfo], out: &TensorInfo) -> Rule {
         }
         Op::Reshape => {
             rule(out.dtype == x.dtype, "Reshape keeps the dtype")?;
+            rule(x.dtype.block().is_none(), "Reshape takes f32, i8 or i32")?;
             rule(
                 out.shape.count() == x.shape.count(),
                 "Reshape keeps the element count",
@@ -167,6 +169,114 @@ pub(crate) fn check(op: &Op, inputs: &[TensorInfo], out: &TensorInfo) -> Rule {
         Op::Dequantize => {
             rule(x.dtype == DType::I8, "Dequantize takes i8")?;
             output(out, DType::F32, xd)
+        }
+        Op::QLinear => {
+            let w = rest.first().ok_or(ARITY)?;
+            rule(
+                x.dtype == DType::F32 && rank >= 1,
+                "QLinear takes f32 x (…, K)",
+            )?;
+            rule(
+                w.dtype.block().is_some() && w.shape.rank() == 2,
+                "QLinear needs block-quantized W (N, K)",
+            )?;
+            let (n, k) = (w.shape.dims()[0], w.shape.dims()[1]);
+            rule(k == xd[rank - 1], "QLinear: x and W disagree on K")?;
+            output(out, DType::F32, &with_last(xd, n))
+        }
+        Op::Rope { head_dim, .. } => {
+            rule(
+                x.dtype == DType::F32 && rank == 2 && xd[1] % head_dim == 0,
+                "Rope takes f32 (R, D), D a multiple of the head length",
+            )?;
+            rule(
+                u64::from(xd[0]) <= 1 << 31,
+                "Rope: too many rows for their positions",
+            )?;
+            output(out, DType::F32, xd)
+        }
+        Op::Attention { heads, kv_heads } => {
+            let (k, v) = (rest.first().ok_or(ARITY)?, rest.get(1).ok_or(ARITY)?);
+            rule(
+                x.dtype == DType::F32 && rank == 2 && xd[0] == 1 && xd[1] % heads == 0,
+                "Attention takes q f32 (1, H·hd)",
+            )?;
+            let head_dim = xd[1] / heads;
+            rule(
+                k.dtype == DType::F32
+                    && k.shape == v.shape
+                    && v.dtype == DType::F32
+                    && k.shape.rank() == 2
+                    && u64::from(k.shape.dims()[1]) == u64::from(*kv_heads) * u64::from(head_dim),
+                "Attention takes k and v f32 (T, KV·hd)",
+            )?;
+            output(out, DType::F32, xd)
+        }
+        Op::Concat => {
+            let b = rest.first().ok_or(ARITY)?;
+            rule(
+                matches!(x.dtype, DType::F32 | DType::I8 | DType::I32) && b.dtype == x.dtype,
+                "Concat takes two f32, i8 or i32 tensors",
+            )?;
+            rule(
+                rank >= 1 && b.shape.rank() == rank && b.shape.dims()[1..] == xd[1..],
+                "Concat: a and b differ past the first axis",
+            )?;
+            same_quant(x, out)?;
+            rule(x.quant == b.quant, "Concat: a and b differ in quantization")?;
+            let mut dims = xd.to_vec();
+            dims[0] = xd[0]
+                .checked_add(b.shape.dims()[0])
+                .ok_or("Concat output too large")?;
+            output(out, x.dtype, &dims)
+        }
+        Op::SwiGlu => {
+            let up = rest.first().ok_or(ARITY)?;
+            rule(
+                x.dtype == DType::F32 && up.dtype == DType::F32 && up.shape == x.shape,
+                "SwiGlu takes gate and up f32 of one shape",
+            )?;
+            output(out, DType::F32, xd)
+        }
+        Op::Tokenize => {
+            let tables = rest.first().ok_or(ARITY)?;
+            rule(
+                x.dtype == DType::I8 && rank == 1,
+                "Tokenize takes a task record i8 (L)",
+            )?;
+            rule(
+                tables.dtype == DType::I8 && tables.shape.rank() == 1,
+                "Tokenize takes tokenizer tables i8 (B)",
+            )?;
+            rule(
+                out.dtype == DType::I32 && out.shape.rank() == 1,
+                "Tokenize writes i32 ids (n)",
+            )
+        }
+        Op::TokenEmbedding { index } => {
+            let table = rest.first().ok_or(ARITY)?;
+            rule(
+                x.dtype == DType::I32 && rank == 1 && *index < xd[0],
+                "TokenEmbedding takes i32 ids (T) and an index below T",
+            )?;
+            rule(
+                table.shape.rank() == 2
+                    && (table.dtype == DType::F32 || table.dtype.block().is_some()),
+                "TokenEmbedding takes an f32 or block-quantized table (V, D)",
+            )?;
+            output(out, DType::F32, &[1, table.shape.dims()[1]])
+        }
+        Op::Sample { .. } => {
+            let record = rest.first().ok_or(ARITY)?;
+            rule(
+                x.dtype == DType::F32 && rank == 2 && xd[0] == 1,
+                "Sample takes logits f32 (1, V)",
+            )?;
+            rule(
+                record.dtype == DType::I8 && record.shape.rank() == 1,
+                "Sample takes a task record i8 (L)",
+            )?;
+            output(out, DType::I32, &[1])
         }
     }
 }
@@ -200,7 +310,7 @@ fn linear(x: &TensorInfo, w: &TensorInfo, b: Option<&TensorInfo>, n: u32, k: u64
                 "i8 layer reduces over more than 2^16 elements",
             )
         }
-        DType::I32 => Err("layers take f32 or i8"),
+        DType::I32 | DType::Q4_1 | DType::Q8_0 => Err("layers take f32 or i8"),
     }
 }
 

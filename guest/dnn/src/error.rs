@@ -252,6 +252,9 @@ pub enum DnnError {
     },
     /// There is no node with this index.
     NodeIndex(usize),
+    /// An LLM task record or the tokenizer tables are invalid, or the prompt does not have the
+    /// token count the graph was built for.
+    Task,
     /// A tensor the executor needs is missing, or an operator got a dtype it cannot take. The
     /// checks of [`Model::parse`](crate::Model::parse) rule this out; the executor reports it
     /// rather than panic.
@@ -275,6 +278,9 @@ impl fmt::Display for DnnError {
                 write!(f, "embedding id {id} outside 0..{vocab}")
             }
             DnnError::NodeIndex(index) => write!(f, "no node {index}"),
+            DnnError::Task => f.write_str(
+                "invalid LLM task record or tokenizer tables, or a prompt of another token count",
+            ),
             DnnError::Malformed => f.write_str("model inconsistent with its operators"),
         }
     }

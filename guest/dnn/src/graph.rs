@@ -18,11 +18,11 @@ use crate::model::{Model, Node, TensorKind};
 use crate::op::{Conv, Epilogue, Op, Pool};
 use crate::ops::{
     Conv2dDims, LinearF32, LinearI8, Pool2dDims, add, argmax, avg_pool2d_f32, avg_pool2d_i8,
-    conv2d, dense, dequantize, embedding, gelu, layer_norm, matmul, max_pool2d, mul, quantize,
+    conv2d, dense, dequantize, embedding, gelu, layer_norm, llm, matmul, max_pool2d, mul, quantize,
     relu, relu_i8, rms_norm, silu, softmax,
 };
 use crate::tensor::{Data, DataRef, Element, Tensor, TensorInfo, TensorRef};
-use crate::{DnnError, Hash, sha256};
+use crate::{AlignedBytes, DnnError, Hash, sha256};
 
 /// Domain separator of `C(0)`.
 const DOMAIN: &[u8] = b"opml-dnn";
@@ -229,7 +229,7 @@ pub fn compute(node: &Node, args: &[TensorRef<'_>], out: &TensorInfo) -> Result<
             match table.data() {
                 DataRef::F32(rows) => embedding(ids, rows, d)?.into(),
                 DataRef::I8(rows) => embedding(ids, rows, d)?.into(),
-                DataRef::I32(_) => return Err(DnnError::Malformed),
+                DataRef::I32(_) | DataRef::Blocks(..) => return Err(DnnError::Malformed),
             }
         }
         (Op::Add, DataRef::F32(a)) => add(a, get(rest, 0)?).into(),
@@ -241,6 +241,57 @@ pub fn compute(node: &Node, args: &[TensorRef<'_>], out: &TensorInfo) -> Result<
         (Op::Reshape, xs) => xs.to_canonical(),
         (Op::Quantize, DataRef::F32(xs)) => map(xs, 0, |v| quantize(v, out.quant)),
         (Op::Dequantize, DataRef::I8(xs)) => map(xs, 0, |q| dequantize(q, x.quant())),
+        (Op::QLinear, DataRef::F32(xs)) => {
+            let w = input(0)?;
+            let DataRef::Blocks(format, blocks) = w.data() else {
+                return Err(DnnError::Malformed);
+            };
+            llm::qlinear(xs, blocks, format, w.shape().dims()[0] as usize, k).into()
+        }
+        (
+            Op::Rope {
+                head_dim,
+                position,
+                base,
+            },
+            DataRef::F32(xs),
+        ) => llm::rope(xs, k, *head_dim as usize, *position, *base).into(),
+        (Op::Attention { heads, kv_heads }, DataRef::F32(q)) => {
+            let (keys, values) = (get(rest, 0)?, get(rest, 1)?);
+            llm::attention(q, keys, values, *heads as usize, *kv_heads as usize).into()
+        }
+        (Op::Concat, a) => {
+            let b = input(0)?.data();
+            let bytes = [a.bytes(), b.bytes()].concat();
+            DataRef::from_bytes(a.dtype(), &AlignedBytes::from_slice(&bytes))
+                .ok_or(DnnError::Malformed)?
+                .to_canonical()
+        }
+        (Op::SwiGlu, DataRef::F32(gate)) => llm::swiglu(gate, get(rest, 0)?).into(),
+        (Op::Tokenize, DataRef::I8(record)) => {
+            let tables: &[i8] = get(rest, 0)?;
+            let (record, tables) = (bytemuck::cast_slice(record), bytemuck::cast_slice(tables));
+            llm::tokenize(record, tables, out.shape.count())?.into()
+        }
+        (Op::TokenEmbedding { index }, DataRef::I32(ids)) => {
+            let table = input(0)?;
+            let d = table.shape().last();
+            let id = ids[*index as usize];
+            match table.data() {
+                DataRef::F32(rows) => embedding(&[id], rows, d)?.into(),
+                DataRef::Blocks(format, blocks) => llm::block_row(blocks, format, d, id)?.into(),
+                _ => return Err(DnnError::Malformed),
+            }
+        }
+        (Op::Sample { position }, DataRef::F32(logits)) => {
+            let record: &[i8] = get(rest, 0)?;
+            vec![llm::sample(
+                logits,
+                bytemuck::cast_slice(record),
+                *position,
+            )?]
+            .into()
+        }
         _ => return Err(DnnError::Malformed),
     };
     Ok(Tensor::new(out.shape, data)?.with_quant(out.quant))

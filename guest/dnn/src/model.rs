@@ -359,7 +359,7 @@ fn read_tensors<'a>(
         let code = e.kind;
         let kind = TensorKind::from_code(code).ok_or(ModelError::Kind { tensor, code })?;
         let shape = shape(e.rank, e.dims).ok_or(ModelError::Shape { tensor })?;
-        let size = shape.count() as u64 * dtype.size() as u64;
+        let size = dtype.byte_len(&shape).ok_or(ModelError::Shape { tensor })?;
         if size > i32::MAX as u64 || size != u64::from(e.len) {
             return Err(ModelError::Length { tensor });
         }

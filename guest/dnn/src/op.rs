@@ -90,6 +90,42 @@ pub enum Op {
     Quantize,
     /// Code 18: i8 to f32 with the input tensor's quantization.
     Dequantize,
+    /// Code 19: x (…, K) · Wᵀ (N, K) with block-quantized W; each row of x is quantized per
+    /// block for integer dot products.
+    QLinear,
+    /// Code 20: rotary position embedding of x (R, D) in heads of `head_dim`, row `r` at
+    /// position `position + r`.
+    Rope {
+        /// Length of a head (even).
+        head_dim: u32,
+        /// Position of the first row.
+        position: u32,
+        /// The frequency base θ (finite, > 0).
+        base: f32,
+    },
+    /// Code 21: causal grouped-query attention of q (1, H·hd) over a cache k, v (T, KV·hd).
+    Attention {
+        /// Query heads H.
+        heads: u32,
+        /// Key and value heads KV (dividing H).
+        kv_heads: u32,
+    },
+    /// Code 22: a (T, …) then b (U, …) along the first axis.
+    Concat,
+    /// Code 23: `silu(gate) · up`.
+    SwiGlu,
+    /// Code 24: the prompt's token ids, from an LLM task record and the tokenizer tables.
+    Tokenize,
+    /// Code 25: row `ids[index]` of an embedding table (V, D), as f32 (1, D).
+    TokenEmbedding {
+        /// Which id of the ids tensor.
+        index: u32,
+    },
+    /// Code 26: the next token, from logits (1, V) and an LLM task record's sampling settings.
+    Sample {
+        /// The position the token is drawn for (keys the sampler's random numbers).
+        position: u32,
+    },
 }
 
 /// Parameter count of a node entry.
@@ -117,6 +153,14 @@ impl Op {
             Op::Reshape => 16,
             Op::Quantize => 17,
             Op::Dequantize => 18,
+            Op::QLinear => 19,
+            Op::Rope { .. } => 20,
+            Op::Attention { .. } => 21,
+            Op::Concat => 22,
+            Op::SwiGlu => 23,
+            Op::Tokenize => 24,
+            Op::TokenEmbedding { .. } => 25,
+            Op::Sample { .. } => 26,
         }
     }
 
@@ -124,8 +168,18 @@ impl Op {
     pub fn arity(&self) -> RangeInclusive<usize> {
         match self {
             Op::Dense(_) | Op::Conv2d(..) => 2..=3,
-            Op::LayerNorm { .. } => 3..=3,
-            Op::RmsNorm { .. } | Op::Embedding | Op::Add | Op::Mul | Op::MatMul => 2..=2,
+            Op::LayerNorm { .. } | Op::Attention { .. } => 3..=3,
+            Op::RmsNorm { .. }
+            | Op::Embedding
+            | Op::Add
+            | Op::Mul
+            | Op::MatMul
+            | Op::QLinear
+            | Op::Concat
+            | Op::SwiGlu
+            | Op::Tokenize
+            | Op::TokenEmbedding { .. }
+            | Op::Sample { .. } => 2..=2,
             _ => 1..=1,
         }
     }
@@ -147,6 +201,20 @@ impl Op {
                 }
             }
             Op::LayerNorm { eps } | Op::RmsNorm { eps } => p.push(eps.to_bits() as i32),
+            Op::Rope {
+                head_dim,
+                position,
+                base,
+            } => {
+                for v in [*head_dim, *position, base.to_bits()] {
+                    p.push(v as i32);
+                }
+            }
+            Op::Attention { heads, kv_heads } => {
+                p.push(*heads as i32);
+                p.push(*kv_heads as i32);
+            }
+            Op::TokenEmbedding { index: v } | Op::Sample { position: v } => p.push(*v as i32),
             _ => {}
         }
         p.values
@@ -206,6 +274,37 @@ impl Op {
             16 => Op::Reshape,
             17 => Op::Quantize,
             18 => Op::Dequantize,
+            19 => Op::QLinear,
+            20 => {
+                let head_dim = p.positive().filter(|d| d.is_multiple_of(2)).ok_or(bad)?;
+                let position = p.non_negative().ok_or(bad)?;
+                let base = f32::from_bits(p.next().ok_or(bad)? as u32);
+                if !(base.is_finite() && base > 0.0) {
+                    return Err(bad);
+                }
+                Op::Rope {
+                    head_dim,
+                    position,
+                    base,
+                }
+            }
+            21 => {
+                let heads = p.positive().ok_or(bad)?;
+                let kv_heads = p
+                    .positive()
+                    .filter(|kv| heads.is_multiple_of(*kv))
+                    .ok_or(bad)?;
+                Op::Attention { heads, kv_heads }
+            }
+            22 => Op::Concat,
+            23 => Op::SwiGlu,
+            24 => Op::Tokenize,
+            25 => Op::TokenEmbedding {
+                index: p.non_negative().ok_or(bad)?,
+            },
+            26 => Op::Sample {
+                position: p.non_negative().ok_or(bad)?,
+            },
             _ => return Err(ModelError::Op { node, code }),
         };
         // Every parameter the operator does not use must be 0.
@@ -259,7 +358,7 @@ impl Params {
                 let valid = (m0 == 0 || m0 >= 1 << 30) && (-30..=31).contains(&s);
                 Some(valid.then_some(Requant { m0, s })?)
             }
-            DType::F32 | DType::I32 => None,
+            DType::F32 | DType::I32 | DType::Q4_1 | DType::Q8_0 => None,
         };
         let relu = match self.next()? {
             0 => false,
@@ -294,6 +393,14 @@ impl Op {
             Op::Reshape => "Reshape",
             Op::Quantize => "Quantize",
             Op::Dequantize => "Dequantize",
+            Op::QLinear => "QLinear",
+            Op::Rope { .. } => "Rope",
+            Op::Attention { .. } => "Attention",
+            Op::Concat => "Concat",
+            Op::SwiGlu => "SwiGlu",
+            Op::Tokenize => "Tokenize",
+            Op::TokenEmbedding { .. } => "TokenEmbedding",
+            Op::Sample { .. } => "Sample",
         }
     }
 }

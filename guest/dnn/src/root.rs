@@ -496,8 +496,8 @@ impl TensorMeta {
             .split_at_checked(usize::from(rank))
             .ok_or(RootError::Meta)?;
         let shape = Shape::new(used).map_err(|_| RootError::Meta)?;
-        let size = shape.count() as u64 * dtype.size() as u64;
-        if reserved != 0 || unused.iter().any(|&d| d != 1) || size != u64::from(len) {
+        let size = dtype.byte_len(&shape);
+        if reserved != 0 || unused.iter().any(|&d| d != 1) || size != Some(u64::from(len)) {
             return Err(RootError::Meta);
         }
         Ok(TensorMeta {
@@ -520,7 +520,8 @@ impl TensorMeta {
 
     /// The byte length of the tensor's data.
     pub fn byte_len(&self) -> usize {
-        self.info.shape.count() * self.info.dtype.size()
+        // The reader and `decode` only accept metas whose length fits.
+        self.info.dtype.byte_len(&self.info.shape).unwrap_or(0) as usize
     }
 }
 

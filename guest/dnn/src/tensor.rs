@@ -6,6 +6,8 @@
 
 use alloc::vec::Vec;
 
+pub use opml_llm::quant::{BlockFormat, QK};
+
 use crate::{DnnError, Hash};
 
 /// The quiet NaN every f32 result's NaNs are replaced with.
@@ -30,6 +32,10 @@ pub enum DType {
     I8 = 1,
     /// Signed 32-bit integer: biases of quantized layers, ids, argmax results.
     I32 = 2,
+    /// GGML Q4_1 blocks of [`QK`] values along the last axis (constants only).
+    Q4_1 = 3,
+    /// GGML Q8_0 blocks of [`QK`] values along the last axis (constants only).
+    Q8_0 = 4,
 }
 
 impl DType {
@@ -39,15 +45,46 @@ impl DType {
             0 => Some(DType::F32),
             1 => Some(DType::I8),
             2 => Some(DType::I32),
+            3 => Some(DType::Q4_1),
+            4 => Some(DType::Q8_0),
             _ => None,
         }
     }
 
-    /// Bytes per element.
-    pub fn size(self) -> usize {
+    /// The dtype's name in `docs/dnn.md`: `f32`, `i8`, `i32`, `q4_1`, `q8_0`.
+    pub fn name(self) -> &'static str {
         match self {
-            DType::F32 | DType::I32 => 4,
-            DType::I8 => 1,
+            DType::F32 => "f32",
+            DType::I8 => "i8",
+            DType::I32 => "i32",
+            DType::Q4_1 => "q4_1",
+            DType::Q8_0 => "q8_0",
+        }
+    }
+
+    /// The block format of a block-quantized dtype.
+    pub fn block(self) -> Option<BlockFormat> {
+        match self {
+            DType::Q4_1 => Some(BlockFormat::Q4_1),
+            DType::Q8_0 => Some(BlockFormat::Q8_0),
+            DType::F32 | DType::I8 | DType::I32 => None,
+        }
+    }
+
+    /// The byte length of a tensor of this dtype and shape: `None` for a block dtype whose
+    /// last dimension is not a multiple of [`QK`], or past `u64`.
+    pub fn byte_len(self, shape: &Shape) -> Option<u64> {
+        let count = shape.count() as u64;
+        match self {
+            DType::F32 | DType::I32 => count.checked_mul(4),
+            DType::I8 => Some(count),
+            DType::Q4_1 | DType::Q8_0 => {
+                let format = self.block()?;
+                shape
+                    .last()
+                    .is_multiple_of(QK)
+                    .then(|| count / QK as u64 * format.block_bytes() as u64)
+            }
         }
     }
 }
@@ -204,6 +241,8 @@ pub enum Data {
     I8(Vec<i8>),
     /// i32 elements.
     I32(Vec<i32>),
+    /// Whole blocks of a block-quantized format.
+    Blocks(BlockFormat, Vec<u8>),
 }
 
 /// Borrowed tensor elements.
@@ -215,6 +254,8 @@ pub enum DataRef<'a> {
     I8(&'a [i8]),
     /// i32 elements.
     I32(&'a [i32]),
+    /// Whole blocks of a block-quantized format.
+    Blocks(BlockFormat, &'a [u8]),
 }
 
 impl Data {
@@ -224,18 +265,24 @@ impl Data {
             Data::F32(v) => DataRef::F32(v),
             Data::I8(v) => DataRef::I8(v),
             Data::I32(v) => DataRef::I32(v),
+            Data::Blocks(format, v) => DataRef::Blocks(*format, v),
         }
     }
 }
 
 impl<'a> DataRef<'a> {
     /// Views little-endian `bytes` as elements of `dtype`, without copying. `None` if the
-    /// length is not a multiple of the element size or `bytes` is not aligned for it.
+    /// length is not a multiple of the element (or block) size or `bytes` is not aligned for it.
     pub fn from_bytes(dtype: DType, bytes: &'a [u8]) -> Option<DataRef<'a>> {
         Some(match dtype {
             DType::F32 => DataRef::F32(bytemuck::try_cast_slice(bytes).ok()?),
             DType::I8 => DataRef::I8(bytemuck::cast_slice(bytes)),
             DType::I32 => DataRef::I32(bytemuck::try_cast_slice(bytes).ok()?),
+            DType::Q4_1 | DType::Q8_0 => {
+                let format = dtype.block()?;
+                let whole = bytes.len().is_multiple_of(format.block_bytes());
+                DataRef::Blocks(format, whole.then_some(bytes)?)
+            }
         })
     }
 
@@ -245,6 +292,7 @@ impl<'a> DataRef<'a> {
             DataRef::F32(v) => bytemuck::cast_slice(v),
             DataRef::I8(v) => bytemuck::cast_slice(v),
             DataRef::I32(v) => bytemuck::cast_slice(v),
+            DataRef::Blocks(_, v) => v,
         }
     }
 
@@ -254,12 +302,19 @@ impl<'a> DataRef<'a> {
             DataRef::F32(_) => DType::F32,
             DataRef::I8(_) => DType::I8,
             DataRef::I32(_) => DType::I32,
+            DataRef::Blocks(BlockFormat::Q4_1, _) => DType::Q4_1,
+            DataRef::Blocks(BlockFormat::Q8_0, _) => DType::Q8_0,
         }
     }
 
     /// The number of elements.
     pub fn count(self) -> usize {
-        self.bytes().len() / self.dtype().size()
+        match self {
+            DataRef::F32(v) => v.len(),
+            DataRef::I8(v) => v.len(),
+            DataRef::I32(v) => v.len(),
+            DataRef::Blocks(format, v) => v.len() / format.block_bytes() * QK,
+        }
     }
 
     /// An owned copy, every element [`Element::canonical`].
@@ -271,6 +326,7 @@ impl<'a> DataRef<'a> {
             DataRef::F32(v) => copy(v),
             DataRef::I8(v) => copy(v),
             DataRef::I32(v) => copy(v),
+            DataRef::Blocks(format, v) => Data::Blocks(format, v.to_vec()),
         }
     }
 }
@@ -287,7 +343,7 @@ pub struct TensorRef<'a> {
 impl<'a> TensorRef<'a> {
     /// A tensor of `shape` over `data`; fails if the element counts differ.
     pub fn new(shape: Shape, data: DataRef<'a>, quant: Quant) -> Result<TensorRef<'a>, DnnError> {
-        check_count(&shape, data.count())?;
+        check_count(&shape, data)?;
         Ok(TensorRef { shape, data, quant })
     }
 
@@ -342,6 +398,7 @@ impl<'a> TensorRef<'a> {
             DataRef::F32(v) => Data::F32(v.to_vec()),
             DataRef::I8(v) => Data::I8(v.to_vec()),
             DataRef::I32(v) => Data::I32(v.to_vec()),
+            DataRef::Blocks(format, v) => Data::Blocks(format, v.to_vec()),
         };
         Tensor {
             shape: self.shape,
@@ -363,7 +420,7 @@ impl Tensor {
     /// A tensor of `shape` holding `data`, quantization zero; fails if the element counts
     /// differ.
     pub fn new(shape: Shape, data: Data) -> Result<Tensor, DnnError> {
-        check_count(&shape, data.as_ref().count())?;
+        check_count(&shape, data.as_ref())?;
         Ok(Tensor {
             shape,
             data,
@@ -447,8 +504,11 @@ impl<'a> From<&'a Tensor> for TensorRef<'a> {
     }
 }
 
-fn check_count(shape: &Shape, got: usize) -> Result<(), DnnError> {
-    let expected = shape.count();
+fn check_count(shape: &Shape, data: DataRef<'_>) -> Result<(), DnnError> {
+    let (expected, got) = (shape.count(), data.count());
+    if matches!(data, DataRef::Blocks(..)) && !shape.last().is_multiple_of(QK) {
+        return Err(DnnError::Shape);
+    }
     if expected == got {
         Ok(())
     } else {

@@ -336,8 +336,8 @@ fn refuses_buffer_alignment() {
 
 #[test]
 fn refuses_dtype() {
-    let error = refuse(|f| f[tensor_entry(f, 1)] = 3, true);
-    assert_eq!(error, ModelError::DType { tensor: 1, code: 3 });
+    let error = refuse(|f| f[tensor_entry(f, 1)] = 5, true);
+    assert_eq!(error, ModelError::DType { tensor: 1, code: 5 });
 }
 
 #[test]

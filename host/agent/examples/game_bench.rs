@@ -59,6 +59,7 @@ fn dispute(
         }),
         claimed_output: None,
         late_join_s: 0,
+        runs: Default::default(),
     };
     let report = scenario::run(chain, &scenario, &mut |_| {}).expect("the dispute runs");
     assert!(report.honest_won, "the honest challenger must win");

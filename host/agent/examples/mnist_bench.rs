@@ -36,6 +36,7 @@ fn challenge(chain: &mut dyn Chain, model: mnist::Model, pixels: &[u8], steps: u
         }),
         claimed_output: Some(wrong.encode().to_vec()),
         late_join_s: 0,
+        runs: Default::default(),
     };
     let started = Instant::now();
     let report = scenario::run(chain, &scenario, &mut |_| {}).expect("the dispute runs");

@@ -265,6 +265,7 @@ fn one_phase(
         }),
         claimed_output: Some(claimed.to_vec()),
         late_join_s: 0,
+        runs: Default::default(),
     };
     eprintln!("  one phase {:?}, {steps} instructions", config.heights());
     let report = dispute(&scenario)?;
@@ -339,6 +340,7 @@ impl GraphDispute<'_> {
             }),
             claimed_output: Some(self.claimed.to_vec()),
             late_join_s: 0,
+            runs: Default::default(),
         };
         eprintln!(
             "  two phases {:?}, {} coarse steps, step {j}: {} instructions",

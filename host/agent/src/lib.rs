@@ -35,7 +35,7 @@ pub use models::ModelStore;
 pub use player::{Conduct, Move, Player};
 pub use program::Program;
 pub use record::{GameRecord, Party, Stage};
-pub use scenario::{Adversary, DisputeReport, Event, Scenario};
+pub use scenario::{Adversary, DisputeReport, Event, GraphRuns, Scenario};
 pub use service::{Challenger, Server, Service};
 
 /// Why an agent could not act.

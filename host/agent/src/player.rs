@@ -762,6 +762,7 @@ mod tests {
                         }),
                         claimed_output: None,
                         late_join_s: 0,
+                        runs: Default::default(),
                     };
                     let report = scenario::run(&mut EmbeddedChain::new(), &scenario, &mut |_| {})
                         .unwrap_or_else(|error| {

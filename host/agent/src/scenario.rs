@@ -62,6 +62,19 @@ pub struct Scenario {
     /// Seconds that pass between the challenge and the server's first answer (a server that
     /// joins the game late; it must still win within its clock when it is right).
     pub late_join_s: u64,
+    /// A graph task's runs computed beforehand, used instead of running the model again: the
+    /// honest run, and the adversary's (which may depart in any way, a lazy server's say;
+    /// without it, the adversary alters the output of the node at `from_step`).
+    pub runs: GraphRuns,
+}
+
+/// A graph task's runs computed beforehand (see [`Scenario::runs`]).
+#[derive(Clone, Debug, Default)]
+pub struct GraphRuns {
+    /// The honest run.
+    pub honest: Option<GraphPhase>,
+    /// The adversary's run.
+    pub lying: Option<GraphPhase>,
 }
 
 /// Something that happened in the story.
@@ -231,7 +244,10 @@ pub fn run_on(
     // Both sides run the task (a liar runs it too, to know where to lie).
     let executing = Instant::now();
     let graph = match &scenario.model {
-        Some(model) => Some(GraphPhase::new(model, &scenario.input)?),
+        Some(model) => match &scenario.runs.honest {
+            Some(run) => Some(run.clone()),
+            None => Some(GraphPhase::new(model, &scenario.input)?),
+        },
         None => None,
     };
     let vm = match graph {
@@ -575,6 +591,9 @@ fn lying_graph(
     honest: &GraphPhase,
     from_step: u64,
 ) -> Result<(GraphPhase, bool), AgentError> {
+    if let Some(run) = &scenario.runs.lying {
+        return Ok((run.clone(), true));
+    }
     let m = honest.step_count();
     match (&scenario.model, from_step) {
         (Some(model), j) if j >= 2 && j < m => {

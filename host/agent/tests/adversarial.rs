@@ -226,6 +226,7 @@ fn honest_side_wins_every_game_and_books_balance() {
             adversary: Some(adversary),
             claimed_output: None,
             late_join_s: 0,
+            runs: Default::default(),
         };
         let mut chain = EmbeddedChain::new();
         let report = scenario::run(&mut chain, &scenario, &mut |_| {})

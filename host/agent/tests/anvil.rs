@@ -26,6 +26,7 @@ fn dispute_on_anvil_rejects_a_wrong_result() {
         }),
         claimed_output: None,
         late_join_s: 0,
+        runs: Default::default(),
     };
     let mut moves = 0;
     let report = scenario::run(&mut chain, &scenario, &mut |event| {

@@ -39,6 +39,7 @@ fn scenario(model: &str, heights: &[u8], adversary: Option<Adversary>) -> Scenar
         adversary,
         claimed_output: None,
         late_join_s: 0,
+        runs: Default::default(),
     }
 }
 

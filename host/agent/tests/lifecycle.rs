@@ -24,6 +24,7 @@ fn honest_result_finalizes_and_the_requester_reads_it() {
         adversary: None,
         claimed_output: None,
         late_join_s: 0,
+        runs: Default::default(),
     };
     let mut disputed = false;
     let report = scenario::run_on(&mut chain, &contracts, &scenario, &mut |event| {

@@ -22,6 +22,7 @@ fn dispute(liar: Party, conduct: Conduct, late_join_s: u64) -> DisputeReport {
         }),
         claimed_output: None,
         late_join_s,
+        runs: Default::default(),
     };
     scenario::run(&mut EmbeddedChain::new(), &scenario, &mut |_| {}).expect("the dispute runs")
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use opml_dnn::{AlignedBytes, DType, Model, Node, Op, compute};
+use opml_dnn::{AlignedBytes, Model, Node, Op, compute};
 use opml_graph::GraphPhase;
 use opml_vm::ExitStatus;
 use serde_json::{Value, json};
@@ -180,7 +180,7 @@ fn measure(file: &[u8], rng: &mut Rng, cli: &Cli) -> Result<Vec<Row>, Box<dyn Er
         }
         rows.push(Row {
             node: k,
-            op: format!("{} {}", node.op().name(), dtype(args[0].dtype())),
+            op: format!("{} {}", node.op().name(), args[0].dtype().name()),
             shape: out.shape.dims().to_vec(),
             macs: macs(
                 node,
@@ -301,15 +301,6 @@ fn dims(dims: &[u32]) -> String {
         "()".into()
     } else {
         dims.join("×")
-    }
-}
-
-/// The dtype's name in `docs/dnn.md`.
-fn dtype(dtype: DType) -> &'static str {
-    match dtype {
-        DType::F32 => "f32",
-        DType::I8 => "i8",
-        DType::I32 => "i32",
     }
 }
 

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use opml_dnn::phase::{Coarse, GraphRun, Preimage};
+use opml_dnn::phase::{Coarse, GraphRun, Preimage, Tamper};
 use opml_dnn::{AlignedBytes, Hash, Model, ModelError};
 use opml_game::ProgramPhase;
 use opml_vm::{ExitStatus, Machine, PreimageSource, Preimages};
@@ -85,6 +85,15 @@ impl GraphPhase {
         GraphPhase::build(file, |model| GraphRun::with_fault(model, input, k))
     }
 
+    /// An adversary's run whose node outputs `tamper` changes ([`GraphRun::with_tamper`]).
+    pub fn with_tamper(
+        file: &[u8],
+        input: &[u8],
+        tamper: &Tamper<'_>,
+    ) -> Result<GraphPhase, GraphError> {
+        GraphPhase::build(file, |model| GraphRun::with_tamper(model, input, tamper))
+    }
+
     fn build(
         file: &[u8],
         run: impl FnOnce(&Model<'_>) -> GraphRun,
@@ -131,7 +140,7 @@ impl GraphPhase {
                     .iter()
                     .map(|&t| metas[t as usize].byte_len())
                     .sum();
-                let dtype = format!("{:?}", out.dtype).to_lowercase();
+                let dtype = out.dtype.name();
                 format!(
                     "node {k} ({}): output {} {dtype}, reads {}",
                     node.op().name(),

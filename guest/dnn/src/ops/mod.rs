@@ -27,6 +27,7 @@ mod activation;
 mod elementwise;
 mod index;
 mod linear;
+pub mod llm;
 mod norm;
 mod parallel;
 mod pool;

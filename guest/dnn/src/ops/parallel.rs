@@ -11,6 +11,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::Range;
 
 /// The least work for which a kernel splits its output across threads, in units of about a
 /// nanosecond (a multiply-add; see [`ops`](super) for each kernel's count). Below it, rayon's
@@ -44,7 +45,20 @@ pub(crate) fn generate<T: Copy + Default + Send, E: Fn(usize) -> T>(
     work: usize,
     row: impl Fn(usize) -> E + Sync,
 ) -> Vec<T> {
-    let len = rows * row_len;
+    ranges(rows * row_len, work, |range, out| {
+        fill(out, range.start, row_len, &row)
+    })
+}
+
+/// `len` elements that take `work` units of work together, each range of them written by
+/// `fill(range, out)` (which must compute every element alone, as if the range were any
+/// other): the whole range in order, or (if [`splits`]`(work)`) contiguous ranges on rayon's
+/// threads.
+pub(crate) fn ranges<T: Copy + Default + Send>(
+    len: usize,
+    work: usize,
+    fill: impl Fn(Range<usize>, &mut [T]) + Sync,
+) -> Vec<T> {
     let mut out = vec![T::default(); len];
     if len == 0 {
         return out;
@@ -59,11 +73,11 @@ pub(crate) fn generate<T: Copy + Default + Send, E: Fn(usize) -> T>(
             let range = len.div_ceil(4 * rayon::current_num_threads());
             out.par_chunks_mut(range)
                 .enumerate()
-                .for_each(|(i, chunk)| fill(chunk, i * range, row_len, &row));
+                .for_each(|(i, chunk)| fill(i * range..i * range + chunk.len(), chunk));
             return out;
         }
     }
-    fill(&mut out, 0, row_len, &row);
+    fill(0..len, &mut out);
     out
 }
 

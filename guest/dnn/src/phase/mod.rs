@@ -14,7 +14,7 @@ mod preimages;
 pub mod state;
 pub mod step;
 
-pub use native::GraphRun;
+pub use native::{GraphRun, Tamper};
 pub use preimages::Preimage;
 pub use state::{Coarse, Refusal};
 pub use step::{Oracle, step};

@@ -15,6 +15,9 @@ use crate::root::{MerkleTree, ModelCommitment, TensorMeta};
 use crate::tensor::{DataRef, TensorRef};
 use crate::{AlignedBytes, Hash};
 
+/// How an adversary's run changes node outputs: `(node, inputs, output bytes)`.
+pub type Tamper<'t> = dyn Fn(u32, &[TensorRef<'_>], &mut [u8]) + 't;
+
 /// A whole graph run: its states, and what a step program re-doing any of its steps reads.
 #[derive(Clone, Debug)]
 pub struct GraphRun {
@@ -44,10 +47,21 @@ impl GraphRun {
     /// every later state follows from it, so the run looks consistent everywhere but at node
     /// `k` (for dispute tests and demos).
     pub fn with_fault(model: &Model<'_>, input: &[u8], k: u32) -> GraphRun {
-        GraphRun::run(model, input, Some(k))
+        GraphRun::with_tamper(model, input, &|node, _, output| {
+            if node == k {
+                output[0] ^= 1;
+            }
+        })
     }
 
-    fn run(model: &Model<'_>, input: &[u8], fault: Option<u32>) -> GraphRun {
+    /// An adversary's run: after each node computes its output, `tamper(node, inputs, output)`
+    /// may change the output's bytes (a lazy server skipping work, a liar changing a result);
+    /// every later state follows from what it left.
+    pub fn with_tamper(model: &Model<'_>, input: &[u8], tamper: &Tamper<'_>) -> GraphRun {
+        GraphRun::run(model, input, Some(tamper))
+    }
+
+    fn run(model: &Model<'_>, input: &[u8], tamper: Option<&Tamper<'_>>) -> GraphRun {
         let commitment = model.commit();
         let model_root = commitment.root();
         let task = task(&model_root, &byte_commitment(input));
@@ -66,7 +80,7 @@ impl GraphRun {
             output: None,
             refusal: None,
         };
-        if let Err(refusal) = run.execute(model, fault) {
+        if let Err(refusal) = run.execute(model, tamper) {
             let values = if run.states.len() == 1 {
                 ZERO
             } else {
@@ -78,7 +92,7 @@ impl GraphRun {
         run
     }
 
-    fn execute(&mut self, model: &Model<'_>, fault: Option<u32>) -> Result<(), Refusal> {
+    fn execute(&mut self, model: &Model<'_>, tamper: Option<&Tamper<'_>>) -> Result<(), Refusal> {
         let sizes: Vec<usize> = model.inputs().iter().map(|&t| self.len(t)).collect();
         if sizes.iter().sum::<usize>() != self.input.len() {
             return Err(Refusal::InputLength);
@@ -101,8 +115,8 @@ impl GraphRun {
             let out = self.metas[node.output() as usize].info;
             let output = compute(node, &args, &out).map_err(|_| Refusal::Compute)?;
             let mut bytes = AlignedBytes::from_slice(output.as_ref().data().bytes());
-            if fault == Some(k as u32) {
-                bytes[0] ^= 1;
+            if let Some(tamper) = tamper {
+                tamper(k as u32, &args, &mut bytes);
             }
             self.write(&mut values, node.output(), bytes, k as u64 + 2);
             self.states.push(state(&self.task, &values.root(), &ZERO));

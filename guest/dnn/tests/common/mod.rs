@@ -212,6 +212,7 @@ pub(crate) fn filled_inputs(model: &Model<'_>, fill: f32) -> Vec<Tensor> {
                 DType::F32 => vec![fill; n].into(),
                 DType::I8 => vec![fill as i8; n].into(),
                 DType::I32 => vec![0; n].into(),
+                DType::Q4_1 | DType::Q8_0 => unreachable!("block dtypes are constants"),
             };
             Tensor::new(info.shape, data)
                 .unwrap()

@@ -56,7 +56,7 @@ impl Output {
         let mut outputs = Vec::new();
         for &t in model.outputs() {
             let info = model.tensor(t)?;
-            let len = info.shape.count() * info.dtype.size();
+            let len = usize::try_from(info.dtype.byte_len(&info.shape)?).ok()?;
             let (data, tail) = rest.split_at_checked(len)?;
             outputs.push(data.to_vec());
             rest = tail;

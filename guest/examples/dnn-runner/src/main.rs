@@ -31,7 +31,9 @@ fn main() {
         let Some(info) = model.tensor(t) else {
             refuse(format_args!("no input tensor {t}"))
         };
-        let mut data = AlignedBytes::zeroed(info.shape.count() * info.dtype.size());
+        // The reader checked every tensor's byte length.
+        let len = info.dtype.byte_len(&info.shape).unwrap_or(0) as usize;
+        let mut data = AlignedBytes::zeroed(len);
         opml_guest::read_slice(&mut data);
         let tensor = DataRef::from_bytes(info.dtype, &data)
             .and_then(|data| TensorRef::new(info.shape, data, info.quant).ok())

@@ -243,6 +243,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         // Only a lying server claims an output; a lying challenger disputes the true one.
         claimed_output: claimed_output.filter(|_| side == Party::Claimant),
         late_join_s: 0,
+        runs: Default::default(),
     };
 
     let mut narrator = Narrator::new(config, side, None);
@@ -320,6 +321,7 @@ fn graph_demo(
         }),
         claimed_output: Some(claimed).filter(|_| side == Party::Claimant),
         late_join_s: 0,
+        runs: Default::default(),
     };
     let mut narrator = Narrator::new(config, side, Some(phase));
     let report = run_story(args, &scenario, &mut narrator)?;

@@ -42,6 +42,7 @@ pub(crate) fn random_input(model: &Model<'_>, rng: &mut Rng, raw: bool) -> Vec<u
                 }
                 DType::I8 => bytes.push(r as u8),
                 DType::I32 => bytes.extend_from_slice(&((r % rows) as i32).to_le_bytes()),
+                DType::Q4_1 | DType::Q8_0 => unreachable!("block dtypes are constants"),
             }
         }
     }

@@ -1,0 +1,95 @@
+//! The LLM operators (`docs/dnn.md`, "LLM operators"): the kernels of [`opml_llm`] with the
+//! executor's conventions. Every f32 result is [`canonical`]; `QLinear` splits its output rows
+//! across threads (each row is computed alone, in the kernel's order).
+
+use alloc::vec::Vec;
+
+use opml_llm::kernels;
+use opml_llm::quant::BlockFormat;
+use opml_llm::sample::sample as draw;
+use opml_llm::task::Task;
+use opml_llm::tokenizer::Tables;
+
+use super::parallel::ranges;
+use crate::{DnnError, canonical};
+
+/// `x (…, K) · Wᵀ (N, K)` with `W` in `format`: each row of `x` quantized per block, then one
+/// integer-dot-product row of `W` per output element.
+pub fn qlinear(x: &[f32], w: &[u8], format: BlockFormat, n: usize, k: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len() / k * n);
+    for row in x.chunks_exact(k) {
+        let activations = kernels::quantize_activations(row);
+        out.extend(ranges(n, n * k, |rows, slot: &mut [f32]| {
+            kernels::matvec(format, w, k, &activations, rows, slot)
+        }));
+    }
+    canonical_all(out)
+}
+
+/// RoPE of each row of `x` (length `d`), row `r` at `position + r`.
+pub fn rope(x: &[f32], d: usize, head_dim: usize, position: u32, base: f32) -> Vec<f32> {
+    let mut out = x.to_vec();
+    for (row, pos) in out.chunks_exact_mut(d).zip(position..) {
+        kernels::rope(row, head_dim, pos, base);
+    }
+    canonical_all(out)
+}
+
+/// Attention of one query `q` (H·hd) over the cache `k`, `v` (T × KV·hd).
+pub fn attention(q: &[f32], k: &[f32], v: &[f32], heads: usize, kv_heads: usize) -> Vec<f32> {
+    let mut out = alloc::vec![0.0; q.len()];
+    kernels::attention(q, k, v, heads, kv_heads, q.len() / heads, &mut out);
+    canonical_all(out)
+}
+
+/// `silu(gate) · up`, element by element.
+pub fn swiglu(gate: &[f32], up: &[f32]) -> Vec<f32> {
+    let mut out = alloc::vec![0.0; gate.len()];
+    kernels::swiglu(gate, up, &mut out);
+    canonical_all(out)
+}
+
+/// Row `id` of a block-quantized table of rows of `d` values.
+pub fn block_row(
+    table: &[u8],
+    format: BlockFormat,
+    d: usize,
+    id: i32,
+) -> Result<Vec<f32>, DnnError> {
+    let rows = table.len() / format.row_bytes(d).ok_or(DnnError::Malformed)?;
+    let row = usize::try_from(id).ok().filter(|&i| i < rows);
+    let row = row.ok_or(DnnError::EmbeddingId { id, vocab: rows })?;
+    let mut out = alloc::vec![0.0; d];
+    kernels::embedding(format, table, d, row, &mut out);
+    Ok(canonical_all(out))
+}
+
+/// The prompt's token ids: the task record's prompt (in the chat template if it asks for it)
+/// encoded with the tokenizer `tables`; exactly `n` of them, or an error.
+pub fn tokenize(record: &[u8], tables: &[u8], n: usize) -> Result<Vec<i32>, DnnError> {
+    let task = Task::parse(record).map_err(|_| DnnError::Task)?;
+    let tables = Tables::parse(tables).map_err(|_| DnnError::Task)?;
+    let mut ids = Vec::new();
+    if task.chat {
+        tables.encode_chat(task.prompt.as_bytes(), &mut ids);
+    } else {
+        tables.encode(task.prompt.as_bytes(), &mut ids);
+    }
+    if ids.len() != n {
+        return Err(DnnError::Task);
+    }
+    Ok(ids.into_iter().map(|id| id as i32).collect())
+}
+
+/// The token drawn at `position` from `logits` with the task record's sampling settings.
+pub fn sample(logits: &[f32], record: &[u8], position: u32) -> Result<i32, DnnError> {
+    let task = Task::parse(record).map_err(|_| DnnError::Task)?;
+    Ok(draw(logits, &task.sampling, position) as i32)
+}
+
+fn canonical_all(mut values: Vec<f32>) -> Vec<f32> {
+    for v in &mut values {
+        *v = canonical(*v);
+    }
+    values
+}
