@@ -157,6 +157,8 @@ pub struct Tables<'a> {
     specials: Vec<u32>,
     /// Whether a control token starts with the byte (bit per byte).
     special_first: [u64; 4],
+    /// The merges whose left token is `l` are entries `left_start[l]..left_start[l + 1]`.
+    left_start: Vec<u32>,
 }
 
 /// A merge: its rank and the merged token.
@@ -297,6 +299,7 @@ impl<'a> Tables<'a> {
             byte_ids: [0; 256],
             specials: Vec::new(),
             special_first: [0; 4],
+            left_start: vec![0; n_tokens + 1],
         };
         // Offsets, types, non-empty tokens.
         if rd(offsets, 0) != 0 || rd(offsets, 4 * n_tokens) as u64 != text_len {
@@ -369,10 +372,14 @@ impl<'a> Tables<'a> {
             }
             seen[rank as usize / 64] |= 1 << (rank % 64);
             prev = Some((l, r));
+            t.left_start[l as usize + 1] += 1;
             let (lb, rb, mb) = (t.bytes(l), t.bytes(r), t.bytes(m));
             if mb.len() != lb.len() + rb.len() || mb[..lb.len()] != *lb || mb[lb.len()..] != *rb {
                 return Err(E::BadMergeTable);
             }
+        }
+        for l in 0..n_tokens {
+            t.left_start[l + 1] += t.left_start[l];
         }
         Ok(t)
     }
@@ -433,11 +440,15 @@ impl<'a> Tables<'a> {
 
     /// The merge of the pair `(left, right)`, if any.
     pub fn merge(&self, left: u32, right: u32) -> Option<Merge> {
-        let (mut lo, mut hi) = (0, self.merges.len() / 16);
+        let l = left as usize;
+        if l >= self.n_tokens {
+            return None;
+        }
+        let (mut lo, mut hi) = (self.left_start[l] as usize, self.left_start[l + 1] as usize);
         while lo < hi {
             let mid = (lo + hi) / 2;
             let at = 16 * mid;
-            match (rd(self.merges, at), rd(self.merges, at + 4)).cmp(&(left, right)) {
+            match rd(self.merges, at + 4).cmp(&right) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => {
