@@ -467,3 +467,22 @@ fn measure() {
         bytes as f64 / dt / 1e6
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Any bytes (invalid UTF-8 included) and any text encode without panicking, every id is in
+    /// the vocabulary, and decoding gives back the bytes that have a token.
+    #[test]
+    fn arbitrary_input_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..200), text in "\\PC{0,60}") {
+        static TABLES: OnceLock<Tables<'static>> = OnceLock::new();
+        let tables = TABLES.get_or_init(|| Tables::parse(blob()).unwrap());
+        for input in [&bytes[..], text.as_bytes()] {
+            let mut out = vec![7];
+            tables.encode(input, &mut out);
+            prop_assert_eq!(out[0], 7, "encode appends");
+            prop_assert!(out.iter().all(|&id| (id as usize) < tables.n_tokens()));
+            prop_assert_eq!(tables.decode(&out[1..]).unwrap(), encodable(tables, input));
+        }
+    }
+}
