@@ -14,9 +14,9 @@ Usage: tokenizer_reference.py OUT.json [--model GGUF] [--llama-cpp]
        tokenizer_reference.py --codepoints OUT.json
   --llama-cpp   also record llama.cpp's ids (llama-cpp-python, vocab only) when `llama_cpp` imports.
   --codepoints  instead, the pre-tokenizer's pieces of probes of every Unicode scalar value:
-                {probes: [{text, pieces: "byte lengths, comma-separated"}]}; each code point c
-                is probed as `a{c}a`, ` {c}x` and `{c} ` (digits separate the probes), which
-                tells its class (letter, number, white space, other) apart.
+                {probes_per_text, pieces: ["byte lengths, comma-separated"]}, one string per
+                text of probe_text() of probes_per_text consecutive scalar values; the probe
+                `a{c} {c}x` tells the class of c (letter, number, white space, other) apart.
 """
 
 import argparse
@@ -189,14 +189,22 @@ def codepoint_probes(out):
         ]
     )
     cps = [chr(cp) for cp in range(0x110000) if not 0xD800 <= cp < 0xE000]
-    probes = []
-    for i in range(0, len(cps), 64):
-        text = "1".join(f"a{c}a1 {c}x1{c} " for c in cps[i : i + 64])
+    pieces = []
+    for i in range(0, len(cps), PROBES_PER_TEXT):
+        text = probe_text(cps[i : i + PROBES_PER_TEXT])
         # ByteLevel pieces have one character per byte.
-        pieces = ",".join(str(len(p)) for p, _ in pt.pre_tokenize_str(text))
-        probes.append({"text": text, "pieces": pieces})
+        pieces.append(",".join(str(len(p)) for p, _ in pt.pre_tokenize_str(text)))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps({"probes": probes}, ensure_ascii=False), encoding="utf-8")
+    Path(out).write_text(json.dumps({"probes_per_text": PROBES_PER_TEXT, "pieces": pieces}), encoding="utf-8")
+
+
+PROBES_PER_TEXT = 256
+
+
+def probe_text(chars):
+    """`a{c} {c}x` for each c, separated by digits (isolated pieces): letters, numbers, white
+    space and others give different pieces."""
+    return "1".join(f"a{c} {c}x" for c in chars)
 
 
 def main():

@@ -16,14 +16,18 @@ fn root() -> PathBuf {
 /// The reference JSON, generated once per test binary.
 fn reference() -> &'static Value {
     static REF: OnceLock<Value> = OnceLock::new();
-    REF.get_or_init(|| run_reference("tokenizer_reference.json", &[]))
+    REF.get_or_init(|| run_reference("tokenizer_reference.json", &["--llama-cpp"]))
 }
 
-/// Runs `toolchain/llm/tokenizer_reference.py` with `args` and reads its JSON output.
+/// Runs `toolchain/llm/tokenizer_reference.py` with `args` and reads its JSON output. The
+/// interpreter is `toolchain/llm/.venv/bin/python`, or `$OPML_LLM_PYTHON` when set.
 fn run_reference(name: &str, args: &[&str]) -> Value {
     {
         let root = root();
-        let python = root.join("toolchain/llm/.venv/bin/python");
+        let python = std::env::var_os("OPML_LLM_PYTHON").map_or_else(
+            || root.join("toolchain/llm/.venv/bin/python"),
+            PathBuf::from,
+        );
         let model = root.join("toolchain/llm/cache/SmolLM2-135M-Instruct.Q4_1.gguf");
         assert!(
             python.exists() && model.exists(),
@@ -51,22 +55,23 @@ fn run_reference(name: &str, args: &[&str]) -> Value {
 #[test]
 fn every_code_point_pre_tokenizes_as_hugging_face() {
     let r = run_reference("tokenizer_codepoints.json", &["--codepoints"]);
-    let probes = r["probes"].as_array().unwrap();
-    assert_eq!(probes.len(), (0x110000 - 0x800usize).div_ceil(64));
+    let per_text = r["probes_per_text"].as_u64().unwrap() as usize;
+    let want = r["pieces"].as_array().unwrap();
+    let scalars: Vec<char> = (0..0x110000).filter_map(char::from_u32).collect();
+    assert_eq!(want.len(), scalars.len().div_ceil(per_text));
     let mut bad = Vec::new();
-    for p in probes {
-        let text = p["text"].as_str().unwrap();
+    for (chars, want) in scalars.chunks(per_text).zip(want) {
+        // `a{c} {c}x` for each c, separated by digits (as probe_text in the script).
+        let text = chars
+            .iter()
+            .map(|c| format!("a{c} {c}x"))
+            .collect::<Vec<_>>()
+            .join("1");
         let mut got = Vec::new();
         pre_tokenize(text.as_bytes(), |piece| got.push(piece.len().to_string()));
-        let got = got.join(",");
-        if got != p["pieces"].as_str().unwrap() {
-            let cps: Vec<String> = text
-                .chars()
-                .skip(1)
-                .step_by(10)
-                .map(|c| format!("{:04X}", c as u32))
-                .collect();
-            bad.push(format!("  code points {}..={}", cps[0], cps[cps.len() - 1]));
+        if got.join(",") != want.as_str().unwrap() {
+            let (first, last) = (chars[0] as u32, chars[chars.len() - 1] as u32);
+            bad.push(format!("  code points {first:04X}..={last:04X}"));
         }
     }
     assert!(
@@ -119,8 +124,19 @@ fn encodable(tables: &Tables<'_>, text: &[u8]) -> Vec<u8> {
 /// Compares the encoding of each entry's text with the ids under `key`; panics listing the first
 /// mismatches.
 fn compare(tables: &Tables<'_>, entries: &[Value], key: &str) -> usize {
+    compare_except(tables, entries, key, |_| false).0
+}
+
+/// [`compare`], except the strings `known` says may differ: returns how many strings were
+/// compared and how many of them were known differences.
+fn compare_except(
+    tables: &Tables<'_>,
+    entries: &[Value],
+    key: &str,
+    known: impl Fn(&str) -> bool,
+) -> (usize, usize) {
     let mut bad = Vec::new();
-    let mut n = 0;
+    let (mut n, mut known_bad) = (0, 0);
     for e in entries {
         let Some(want) = e.get(key) else { continue };
         n += 1;
@@ -129,7 +145,11 @@ fn compare(tables: &Tables<'_>, entries: &[Value], key: &str) -> usize {
         tables.encode(text.as_bytes(), &mut got);
         let want = ids(want);
         if got != want {
-            bad.push(format!("  {text:?}\n    got  {got:?}\n    want {want:?}"));
+            if known(text) {
+                known_bad += 1;
+            } else {
+                bad.push(format!("  {text:?}\n    got  {got:?}\n    want {want:?}"));
+            }
         }
         assert_eq!(
             tables.decode(&got).unwrap(),
@@ -143,7 +163,7 @@ fn compare(tables: &Tables<'_>, entries: &[Value], key: &str) -> usize {
         bad.len(),
         bad[..bad.len().min(12)].join("\n")
     );
-    n
+    (n, known_bad)
 }
 
 #[test]
@@ -154,14 +174,27 @@ fn corpus_matches_hugging_face() {
     assert_eq!(compare(&tables, corpus, "ids"), corpus.len());
 }
 
-/// llama.cpp's ids, when the reference was generated with `--llama-cpp` (not by default).
+/// llama.cpp's ids, recorded when `llama_cpp` (llama-cpp-python) imports in the reference's
+/// interpreter; required when `$OPML_REQUIRE_LLAMA_CPP` is set. The known difference: bytes
+/// without a token are dropped by both, but llama.cpp does not merge their neighbours.
 #[test]
 fn corpus_matches_llama_cpp_when_recorded() {
     let tables = Tables::parse(blob()).unwrap();
-    compare(
+    let tokenless = |text: &str| text.bytes().any(|b| tables.token_id(&[b]).is_none());
+    let r = reference();
+    let (n, known) = compare_except(
         &tables,
-        reference()["corpus"].as_array().unwrap(),
+        r["corpus"].as_array().unwrap(),
         "llama_ids",
+        tokenless,
+    );
+    let (chat, _) = compare_except(&tables, r["chat"].as_array().unwrap(), "llama_ids", |_| {
+        false
+    });
+    eprintln!("llama.cpp: {n} corpus strings ({known} known differences), {chat} chat prompts");
+    assert!(
+        n > 0 || std::env::var_os("OPML_REQUIRE_LLAMA_CPP").is_none(),
+        "no llama.cpp ids: llama_cpp does not import in the reference's Python"
     );
 }
 
@@ -187,6 +220,21 @@ fn chat_prompt_matches_the_rendered_template() {
     assert_eq!(tables.special_id(b"<|im_start"), None);
     assert_eq!(tables.specials().len(), 17);
 }
+
+/// The blob of SmolLM2's vocabulary is pinned: a change of its format or of the vocabulary
+/// changes the model's constants.
+#[test]
+fn blob_of_smollm2_is_pinned() {
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(blob())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!((blob().len(), hash.as_str()), (BLOB_LEN, BLOB_SHA256));
+}
+
+const BLOB_LEN: usize = 1_557_095;
+const BLOB_SHA256: &str = "0ac1631c6e4682fdbe09888cebe8a7ec5a2331a66ac6dbc09bc956642b0c9f8f";
 
 #[test]
 fn vocabulary_lookups() {
@@ -349,7 +397,7 @@ fn parse_rejects_truncations() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Corrupted blobs are rejected or parse into tables that still encode without panicking.
     #[test]
@@ -383,12 +431,15 @@ proptest! {
 #[ignore]
 fn measure() {
     let blob = blob();
-    let t = Instant::now();
-    let reps = 20;
-    for _ in 0..reps {
-        Tables::parse(blob).unwrap();
-    }
-    let parse = t.elapsed() / reps;
+    // The fastest of several runs (the machine may be shared).
+    let parse = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            Tables::parse(blob).unwrap();
+            t.elapsed()
+        })
+        .min()
+        .unwrap();
     let tables = Tables::parse(blob).unwrap();
     let corpus: Vec<&str> = reference()["corpus"]
         .as_array()
@@ -399,15 +450,16 @@ fn measure() {
     let bytes: usize = corpus.iter().map(|s| s.len()).sum();
     let mut scratch = opml_llm::tokenizer::Scratch::default();
     let mut out = Vec::new();
-    let t = Instant::now();
-    let reps = 5;
-    for _ in 0..reps {
-        for s in &corpus {
-            out.clear();
-            tables.encode_with(s.as_bytes(), &mut out, &mut scratch);
-        }
-    }
-    let dt = t.elapsed().as_secs_f64() / reps as f64;
+    let dt = (0..10)
+        .map(|_| {
+            let t = Instant::now();
+            for s in &corpus {
+                out.clear();
+                tables.encode_with(s.as_bytes(), &mut out, &mut scratch);
+            }
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
     eprintln!(
         "blob {} bytes; parse {parse:?}; encode {} strings, {bytes} bytes in {:.1} ms: {:.1} MB/s",
         blob.len(),
@@ -415,4 +467,23 @@ fn measure() {
         dt * 1e3,
         bytes as f64 / dt / 1e6
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Any bytes (invalid UTF-8 included) and any text encode without panicking, every id is in
+    /// the vocabulary, and decoding gives back the bytes that have a token.
+    #[test]
+    fn arbitrary_input_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..200), text in "\\PC{0,60}") {
+        static TABLES: OnceLock<Tables<'static>> = OnceLock::new();
+        let tables = TABLES.get_or_init(|| Tables::parse(blob()).unwrap());
+        for input in [&bytes[..], text.as_bytes()] {
+            let mut out = vec![7];
+            tables.encode(input, &mut out);
+            prop_assert_eq!(out[0], 7, "encode appends");
+            prop_assert!(out.iter().all(|&id| (id as usize) < tables.n_tokens()));
+            prop_assert_eq!(tables.decode(&out[1..]).unwrap(), encodable(tables, input));
+        }
+    }
 }

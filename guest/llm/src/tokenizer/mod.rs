@@ -13,10 +13,11 @@
 //!    `Digits(individual_digits)`: Nd Nl No of Unicode 17.0, Rust's `char::is_numeric`), then
 //!    GPT-2's pattern `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 //!    splits the rest (`\s` is Unicode `White_Space`, `\p{L}` is Lu Ll Lt Lm Lo, `\p{N}` is Nd
-//!    Nl No, general categories of Unicode 16.0 as Oniguruma's). Contractions are case-sensitive
-//!    ASCII. Checked against Hugging Face for every Unicode scalar value.
-//! 3. Each piece's bytes are single-byte tokens merged lowest rank first (ties: leftmost), in
-//!    O(n log n) for a piece of n bytes.
+//!    Nl No, general categories of Unicode 16.0). Contractions are case-sensitive ASCII. Checked
+//!    against Hugging Face (whose Oniguruma pattern and Rust `Digits` these Unicode versions
+//!    reproduce) and llama.cpp for every Unicode scalar value.
+//! 3. Each piece's bytes are single-byte tokens merged lowest rank first (ties: leftmost): by
+//!    scanning for pieces of up to 24 tokens, with a binary heap above (O(n log n) for n bytes).
 //!
 //! The input is bytes. Invalid UTF-8 is classified as one U+FFFD (a symbol, `[^\s\p{L}\p{N}]`)
 //! per maximal invalid subpart, as `String::from_utf8_lossy` does, but the raw bytes are kept and
@@ -32,7 +33,8 @@
 //!
 //! [`Tables::build`] (host) turns the GGUF's `tokenizer.ggml.tokens`, `token_type` and `merges`
 //! into a flat, deterministic blob; [`Tables::parse`] validates it fully and views it without
-//! copying (lookups are binary searches). All integers are little-endian `u32`:
+//! copying (lookups are binary searches; parse only adds the first merge of each left token,
+//! `4 (n_tokens + 1)` bytes, and the control tokens). All integers are little-endian `u32`:
 //!
 //! | field | size (bytes) | content |
 //! |---|---|---|
@@ -143,7 +145,7 @@ fn rd(b: &[u8], at: usize) -> u32 {
 }
 
 /// A validated view of a table blob.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Tables<'a> {
     n_tokens: usize,
     offsets: &'a [u8],
@@ -157,6 +159,18 @@ pub struct Tables<'a> {
     specials: Vec<u32>,
     /// Whether a control token starts with the byte (bit per byte).
     special_first: [u64; 4],
+    /// The merges whose left token is `l` are entries `left_start[l]..left_start[l + 1]`.
+    left_start: Vec<u32>,
+}
+
+impl fmt::Debug for Tables<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tables")
+            .field("n_tokens", &self.n_tokens)
+            .field("n_merges", &self.n_merges())
+            .field("specials", &self.specials)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A merge: its rank and the merged token.
@@ -297,6 +311,7 @@ impl<'a> Tables<'a> {
             byte_ids: [0; 256],
             specials: Vec::new(),
             special_first: [0; 4],
+            left_start: vec![0; n_tokens + 1],
         };
         // Offsets, types, non-empty tokens.
         if rd(offsets, 0) != 0 || rd(offsets, 4 * n_tokens) as u64 != text_len {
@@ -369,10 +384,14 @@ impl<'a> Tables<'a> {
             }
             seen[rank as usize / 64] |= 1 << (rank % 64);
             prev = Some((l, r));
+            t.left_start[l as usize + 1] += 1;
             let (lb, rb, mb) = (t.bytes(l), t.bytes(r), t.bytes(m));
             if mb.len() != lb.len() + rb.len() || mb[..lb.len()] != *lb || mb[lb.len()..] != *rb {
                 return Err(E::BadMergeTable);
             }
+        }
+        for l in 0..n_tokens {
+            t.left_start[l + 1] += t.left_start[l];
         }
         Ok(t)
     }
@@ -433,11 +452,15 @@ impl<'a> Tables<'a> {
 
     /// The merge of the pair `(left, right)`, if any.
     pub fn merge(&self, left: u32, right: u32) -> Option<Merge> {
-        let (mut lo, mut hi) = (0, self.merges.len() / 16);
+        let l = left as usize;
+        if l >= self.n_tokens {
+            return None;
+        }
+        let (mut lo, mut hi) = (self.left_start[l] as usize, self.left_start[l + 1] as usize);
         while lo < hi {
             let mid = (lo + hi) / 2;
             let at = 16 * mid;
-            match (rd(self.merges, at), rd(self.merges, at + 4)).cmp(&(left, right)) {
+            match rd(self.merges, at + 4).cmp(&right) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => {
