@@ -629,3 +629,30 @@ fn llm_runs_the_kernels_refuse_are_refused_alike_in_the_vm() {
 fn chat_free(task: &Task<'_>) -> Vec<u8> {
     task.prompt.as_bytes().to_vec()
 }
+
+/// The reader accepts a block-quantized graph input (reported as a bug: block dtypes are
+/// documented "constants only"); while it does, such a run is the same in the VM.
+#[test]
+fn a_block_graph_input_if_accepted_is_the_same_in_the_vm() {
+    let mut rng = Rng(77);
+    for (format, dtype) in [
+        (BlockFormat::Q4_1, DType::Q4_1),
+        (BlockFormat::Q8_0, DType::Q8_0),
+    ] {
+        let mut g = Graph::default();
+        let x = g.f32_input(&mut rng, &[2, 64]);
+        let w = blocks(&mut rng, format, 3, 64);
+        g.input.extend_from_slice(w.as_ref().data().bytes());
+        let w = g.b.input(info(dtype, &[3, 64]));
+        let ids = g.i32_input(&[2, 0]);
+        g.node(Op::QLinear, &[x, w], info(DType::F32, &[2, 3]));
+        let index = Op::TokenEmbedding { index: 0 };
+        g.node(index, &[ids, w], info(DType::F32, &[1, 64]));
+        let (file, input) = g.file(&mut rng);
+        let Ok(phase) = GraphPhase::new(&file, &input) else {
+            continue;
+        };
+        assert_eq!(phase.run().refusal(), None);
+        check_in_the_vm("block graph input", &phase);
+    }
+}
