@@ -10,7 +10,7 @@ use opml_dnn::phase::Refusal;
 use opml_dnn::tensor::BlockFormat;
 use opml_dnn::{DType, Data, ModelBuilder, Op, Quant, Shape, Tensor, TensorInfo};
 use opml_graph::GraphPhase;
-use opml_llm::sample::Sampling;
+use opml_llm::sample::{Sampling, greedy};
 use opml_llm::task::Task;
 use opml_llm::tokenizer::Tables;
 use opml_vm::ExitStatus;
@@ -291,9 +291,9 @@ fn block_format(rng: &mut Rng) -> (BlockFormat, DType) {
     ])
 }
 
-/// A random graph with nodes of every LLM operator, some of them chained: the file and its
-/// input.
-fn random_graph(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
+/// A random graph with nodes of every LLM operator, some of them chained: the file, its input,
+/// and the tensors of the logits and the token `Sample` draws from them.
+fn random_graph(rng: &mut Rng) -> (Vec<u8>, Vec<u8>, (u32, u32)) {
     let mut g = Graph::default();
 
     // QLinear on x of rank 1, 2 or 3, then SwiGlu of two projections of the same x.
@@ -473,7 +473,8 @@ fn random_graph(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
         info(DType::F32, &[1, width]),
     );
 
-    g.file(rng)
+    let (file, input) = g.file(rng);
+    (file, input, (logits.1, next))
 }
 
 /// Re-does every step of `phase` in the VM; returns the most instructions a step took.
@@ -498,18 +499,38 @@ fn every_step_of_random_llm_graphs_is_the_same_in_the_vm() {
     let mut rng = Rng(0x11a_0b5);
     let mut nodes = 0;
     let mut most = 0;
+    // Draws that are not the greedy token, and the distinct tokens drawn: the sampler's
+    // tempered paths are exercised, not only greedy and all-NaN logits.
+    let (mut not_greedy, mut drawn) = (0, std::collections::BTreeSet::new());
     for graph in 0..120 {
-        let (file, input) = random_graph(&mut rng);
+        let (file, input, (logits, next)) = random_graph(&mut rng);
         let phase = GraphPhase::new(&file, &input).unwrap();
         assert_eq!(phase.run().refusal(), None, "graph {graph}");
-        most = most.max(check_in_the_vm(
-            &format!("random LLM graph {graph}"),
-            &phase,
-        ));
+        let name = format!("random LLM graph {graph}");
+        most = most.max(check_in_the_vm(&name, &phase));
         nodes += phase.step_count() - 2;
+        let logits: Vec<f32> = phase
+            .run()
+            .written(logits)
+            .unwrap()
+            .chunks_exact(4)
+            .map(|w| f32::from_le_bytes(w.try_into().unwrap()))
+            .collect();
+        let token = phase.run().written(next).unwrap();
+        let token = i32::from_le_bytes(token.try_into().unwrap());
+        not_greedy += usize::from(token as u32 != greedy(&logits));
+        drawn.insert(token);
     }
-    eprintln!("{nodes} nodes, at most {most} instructions a step");
+    eprintln!(
+        "{nodes} nodes, at most {most} instructions a step; {not_greedy} draws not greedy, {} \
+         distinct tokens",
+        drawn.len()
+    );
     assert!(nodes >= 1500, "only {nodes} nodes");
+    assert!(
+        not_greedy >= 20 && drawn.len() >= 20,
+        "{not_greedy}, {drawn:?}"
+    );
 }
 
 /// One node reading the task record `record` (and logits) with `tables`, `n` ids declared.
