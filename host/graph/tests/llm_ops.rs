@@ -6,14 +6,19 @@
 //! patterns. Every coarse step re-done in the VM gives the native state; the runs the kernels
 //! refuse (a bad task record, a wrong token count, an id out of the table) are refused alike.
 
-use opml_dnn::phase::Refusal;
+use std::sync::Arc;
+
+use opml_dnn::Hash;
+use opml_dnn::phase::state;
+use opml_dnn::phase::{Oracle, Refusal, step};
+use opml_dnn::root::{MerkleTree, RootHeader, chunks, node_commitment};
 use opml_dnn::tensor::BlockFormat;
 use opml_dnn::{DType, Data, ModelBuilder, Op, Quant, Shape, Tensor, TensorInfo};
 use opml_graph::GraphPhase;
 use opml_llm::sample::{Sampling, greedy};
 use opml_llm::task::Task;
 use opml_llm::tokenizer::Tables;
-use opml_vm::ExitStatus;
+use opml_vm::{ExitStatus, Machine};
 
 mod common;
 
@@ -676,4 +681,305 @@ fn a_block_graph_input_if_accepted_is_the_same_in_the_vm() {
         assert_eq!(phase.run().refusal(), None);
         check_in_the_vm("block graph input", &phase);
     }
+}
+
+/// The preimages of a forged state: every `H(left ‖ right)` computed is kept.
+struct Forge(opml_vm::Preimages);
+
+impl Forge {
+    fn h(&mut self, left: &Hash, right: &Hash) -> Hash {
+        let mut p = [0; 64];
+        p[..32].copy_from_slice(left);
+        p[32..].copy_from_slice(right);
+        self.0.insert(p)
+    }
+
+    fn tree(&mut self, leaves: &[Hash]) -> Hash {
+        let tree = MerkleTree::new(leaves);
+        for (l, r) in tree.inner_nodes() {
+            let (l, r) = (*l, *r);
+            self.h(&l, &r);
+        }
+        tree.root()
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> Hash {
+        let root = self.tree(&chunks(bytes));
+        self.h(&state::len_word(bytes.len() as u64), &root)
+    }
+}
+
+impl Oracle for &Forge {
+    type Error = Hash;
+
+    fn preimage(&mut self, key: &Hash) -> Result<[u8; 64], Hash> {
+        use opml_vm::PreimageSource;
+        self.0.preimage(key).ok_or(*key)
+    }
+}
+
+/// `S(0)` of a run on `input` of the model root of `file`, a file that need not be valid: the
+/// root computed from its raw tables (`docs/dnn.md`, "Model root"), and the preimages that the
+/// load and the first node step read; also the task word and the values after the load.
+fn forge(file: &[u8], input: &[u8]) -> (Forge, Hash, Hash, Hash) {
+    let mut f = Forge(opml_vm::Preimages::new());
+    let word = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap());
+    let header = RootHeader {
+        tensor_count: word(16),
+        node_count: word(20),
+        input_count: word(24),
+        output_count: word(28),
+    };
+    let (tensors_at, nodes_at, data_at) = (word(32) as usize, word(36) as usize, word(48) as usize);
+    let mut metas = Vec::new();
+    let mut slots = Vec::new();
+    for t in 0..header.tensor_count as usize {
+        let e = tensors_at + 48 * t;
+        let mut meta = [0; 32];
+        meta[..3].copy_from_slice(&file[e..e + 3]);
+        meta[4..20].copy_from_slice(&file[e + 4..e + 20]);
+        meta[20..28].copy_from_slice(&file[e + 28..e + 36]);
+        meta[28..32].copy_from_slice(&file[e + 24..e + 28]);
+        let (offset, len) = (word(e + 20) as usize, word(e + 24) as usize);
+        let c = if file[e + 2] == 0 {
+            f.tree(&chunks(&file[data_at + offset..][..len]))
+        } else {
+            [0; 32]
+        };
+        slots.push(f.h(&meta, &c));
+        metas.push((meta, len));
+    }
+    let tensors_root = f.tree(&slots);
+    let nodes: Vec<Hash> = (0..header.node_count as usize)
+        .map(|n| {
+            let entry: [u8; 56] = file[nodes_at + 56 * n..][..56].try_into().unwrap();
+            let mut p = [0; 64];
+            p[..56].copy_from_slice(&entry);
+            assert_eq!(f.0.insert(p), node_commitment(&entry));
+            node_commitment(&entry)
+        })
+        .collect();
+    let nodes_root = f.tree(&nodes);
+    let list = |at: usize, n: u32| file[word(at) as usize..][..4 * n as usize].to_vec();
+    let (inputs, outputs) = (list(40, header.input_count), list(44, header.output_count));
+    let (i, o) = (f.tree(&chunks(&inputs)), f.tree(&chunks(&outputs)));
+    let io = f.h(&i, &o);
+    let graph = f.h(&nodes_root, &io);
+    let body = f.h(&graph, &tensors_root);
+    let root = f.h(&header.encode(), &body);
+    let input_commitment = f.bytes(input);
+    let task = f.h(&root, &input_commitment);
+    let zero = f.h(&[0; 32], &[0; 32]);
+    let s0 = f.h(&task, &zero);
+    let mut at = 0;
+    for w in inputs.chunks_exact(4) {
+        let t = u32::from_le_bytes(w.try_into().unwrap()) as usize;
+        let (meta, len) = metas[t];
+        let c = f.bytes(&input[at..at + len]);
+        at += len;
+        slots[t] = f.h(&meta, &c);
+    }
+    let values = f.tree(&slots);
+    let inner = f.h(&values, &[0; 32]);
+    f.h(&task, &inner);
+    (f, task, s0, values)
+}
+
+/// A one-node graph: `op` on graph inputs and zero-filled constants (`true`), writing `out`.
+fn one_node(inputs: &[(TensorInfo, bool)], op: Op, out: TensorInfo) -> Vec<u8> {
+    let mut b = ModelBuilder::new();
+    let inputs: Vec<u32> = inputs
+        .iter()
+        .map(|&(info, constant)| {
+            if !constant {
+                return b.input(info);
+            }
+            let n = info.shape.count();
+            let data = match info.dtype.block() {
+                Some(format) => Data::Blocks(format, vec![0; n / 32 * format.block_bytes()]),
+                None if info.dtype == DType::F32 => Data::from(vec![0f32; n]),
+                None if info.dtype == DType::I32 => Data::from(vec![0i32; n]),
+                None => Data::from(vec![0i8; n]),
+            };
+            b.constant(
+                &Tensor::new(info.shape, data)
+                    .unwrap()
+                    .with_quant(info.quant),
+            )
+        })
+        .collect();
+    let y = b.node(op, &inputs, out);
+    b.output(y);
+    b.finish().to_vec()
+}
+
+/// Malformed LLM nodes under a state that commits to their model root anyway: the node step
+/// program refuses them in the VM exactly as natively (no panic in the 32-bit guest).
+#[test]
+fn malformed_llm_nodes_are_refused_alike_in_the_vm() {
+    let f = |dims: &[u32]| (info(DType::F32, dims), false);
+    let c = |dtype, dims: &[u32]| (info(dtype, dims), true);
+    let i8q = |dims: &[u32], scale| TensorInfo {
+        quant: Quant {
+            scale,
+            zero_point: 0,
+        },
+        ..info(DType::I8, dims)
+    };
+    let rope = |head_dim, base| Op::Rope {
+        head_dim,
+        position: 0,
+        base,
+    };
+    let attention = |heads, kv_heads| Op::Attention { heads, kv_heads };
+    let out = |dims: &[u32]| info(DType::F32, dims);
+    let mut cases: Vec<(&str, Vec<u8>, Refusal)> = vec![
+        (
+            "rope odd head_dim",
+            one_node(&[f(&[2, 6])], rope(3, 1e4), out(&[2, 6])),
+            Refusal::Node,
+        ),
+        (
+            "rope base NaN",
+            one_node(&[f(&[2, 6])], rope(2, f32::NAN), out(&[2, 6])),
+            Refusal::Node,
+        ),
+        (
+            "rope base 0",
+            one_node(&[f(&[2, 6])], rope(2, 0.0), out(&[2, 6])),
+            Refusal::Node,
+        ),
+        (
+            "attention kv_heads not dividing",
+            one_node(
+                &[f(&[1, 8]), f(&[3, 4]), f(&[3, 4])],
+                attention(4, 3),
+                out(&[1, 8]),
+            ),
+            Refusal::Node,
+        ),
+        (
+            "attention k width",
+            one_node(
+                &[f(&[1, 8]), f(&[3, 6]), f(&[3, 6])],
+                attention(4, 2),
+                out(&[1, 8]),
+            ),
+            Refusal::Node,
+        ),
+        (
+            "concat i8 quantizations",
+            one_node(
+                &[(i8q(&[2], 0.5), false), (i8q(&[3], 0.25), false)],
+                Op::Concat,
+                i8q(&[5], 0.5),
+            ),
+            Refusal::Node,
+        ),
+        (
+            "qlinear K",
+            one_node(
+                &[f(&[1, 32]), c(DType::Q8_0, &[4, 64])],
+                Op::QLinear,
+                out(&[1, 4]),
+            ),
+            Refusal::Node,
+        ),
+        (
+            "swiglu shapes",
+            one_node(&[f(&[2, 3]), f(&[3, 2])], Op::SwiGlu, out(&[2, 3])),
+            Refusal::Node,
+        ),
+        (
+            "token embedding index = T",
+            one_node(
+                &[(info(DType::I32, &[3]), false), c(DType::Q4_1, &[5, 32])],
+                Op::TokenEmbedding { index: 3 },
+                out(&[1, 32]),
+            ),
+            Refusal::Node,
+        ),
+        (
+            "sample negative position",
+            one_node(
+                &[f(&[1, 5]), (i8q(&[40], 1.0), false)],
+                Op::Sample { position: 1 << 31 },
+                info(DType::I32, &[1]),
+            ),
+            Refusal::Node,
+        ),
+        (
+            "tokenize f32 ids",
+            one_node(
+                &[(i8q(&[40], 1.0), false), (i8q(&[30], 1.0), true)],
+                Op::Tokenize,
+                out(&[4]),
+            ),
+            Refusal::Node,
+        ),
+        (
+            "reshape of blocks",
+            one_node(
+                &[c(DType::Q4_1, &[2, 32])],
+                Op::Reshape,
+                info(DType::Q4_1, &[1, 64]),
+            ),
+            Refusal::Node,
+        ),
+        (
+            "argmax of blocks",
+            one_node(
+                &[c(DType::Q8_0, &[2, 32])],
+                Op::Argmax,
+                info(DType::I32, &[2]),
+            ),
+            Refusal::Node,
+        ),
+    ];
+    // A Q4_1 constant (4, 32) whose dims say (8, 16): the same bytes, rows of half a block.
+    let mut file = one_node(
+        &[f(&[1, 32]), c(DType::Q4_1, &[4, 32])],
+        Op::QLinear,
+        out(&[1, 4]),
+    );
+    let e = u32::from_le_bytes(file[32..36].try_into().unwrap()) as usize + 48;
+    file[e + 4..e + 12].copy_from_slice(&[8, 0, 0, 0, 16, 0, 0, 0]);
+    let body = file.len() - 32;
+    let checksum = opml_state::sha256(&file[..body]);
+    file[body..].copy_from_slice(&checksum);
+    cases.push(("block rows of 16", file, Refusal::Tensor));
+    for (name, file, refusal) in cases {
+        assert!(opml_dnn::Model::parse(&opml_dnn::AlignedBytes::from_slice(&file)).is_err());
+        let len = input_length(&file);
+        let input: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let (mut forge, task, s0, values) = forge(&file, &input);
+        // The refused state's own preimages, for the step after it.
+        let inner = forge.h(&values, &refusal.word());
+        forge.h(&task, &inner);
+        let forge = Arc::new(forge);
+        let mut s = s0;
+        for j in 1..=3 {
+            let native = step(&s, j, &mut &*forge).unwrap_or_else(|k| panic!("{name}: {k:?}"));
+            let mut machine = Machine::load(
+                opml_graph::STEP_PROGRAM_ELF,
+                graph_step::input(&s, j).to_vec(),
+            )
+            .unwrap();
+            machine.set_preimages(Arc::new(forge.0.clone()));
+            machine.run(1 << 32);
+            assert!(machine.host_error().is_none(), "{name}: step {j}");
+            assert_eq!(machine.status(), ExitStatus::Exited(0), "{name}: step {j}");
+            assert_eq!(machine.output(), native, "{name}: step {j}");
+            s = native;
+        }
+        assert_eq!(s, state::state(&task, &values, &refusal.word()), "{name}");
+    }
+}
+
+/// The graph inputs' total byte length, from the raw tensor table.
+fn input_length(file: &[u8]) -> usize {
+    let word = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+    (0..word(24))
+        .map(|i| word(word(32) + 48 * word(word(40) + 4 * i) + 24))
+        .sum()
 }
