@@ -1408,3 +1408,483 @@ proptest! {
         }
     }
 }
+
+// The operators against `docs/dnn.md`, "LLM operators": each formula written out plainly from
+// the spec (full sorts, no lanes, no lazy prefix) and compared bit for bit with the executor.
+
+/// SplitMix64, for the spec tests' random cases.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// Ordinary values, any bit patterns, or ordinary values with specials mixed in.
+    fn f32s(&mut self, n: usize) -> Vec<f32> {
+        let mode = self.below(4);
+        (0..n)
+            .map(|_| {
+                let r = self.next();
+                let sane = (r >> 40) as f32 / (1u32 << 23) as f32 - 1.0;
+                match mode {
+                    0 | 1 => sane * 4.0,
+                    2 => f32::from_bits(r as u32),
+                    _ => match r % 16 {
+                        0 => f32::NAN,
+                        1 => f32::INFINITY,
+                        2 => f32::NEG_INFINITY,
+                        3 => -0.0,
+                        4 => 0.0,
+                        _ => sane,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Block bytes: random, with an ordinary or special f16 scale (and minimum) most of the time.
+    fn blocks(&mut self, format: BlockFormat, count: usize) -> Vec<u8> {
+        let mut bytes: Vec<u8> = Vec::new();
+        for _ in 0..count {
+            let mut block: Vec<u8> = (0..format.block_bytes())
+                .map(|_| self.next() as u8)
+                .collect();
+            for at in [0, 2] {
+                if at == 2 && format == BlockFormat::Q8_0 {
+                    break;
+                }
+                let scale: u16 = match self.below(4) {
+                    0 => self.next() as u16,
+                    1 => [0x7c00, 0xfc00, 0x7e00, 0x0001, 0x8000, 0x03ff][self.below(6) as usize],
+                    _ => 0x2000 + self.below(0x1000) as u16,
+                };
+                block[at..at + 2].copy_from_slice(&scale.to_le_bytes());
+            }
+            bytes.extend(block);
+        }
+        bytes
+    }
+}
+
+fn canon(x: f32) -> f32 {
+    if x.is_nan() {
+        f32::from_bits(0x7fc0_0000)
+    } else {
+        x
+    }
+}
+
+fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| canon(*v).to_bits()).collect()
+}
+
+/// Runs a one-node graph: `op` on `inputs` (constants if `true`), writing `out`.
+fn run_one(
+    op: Op,
+    inputs: &[(Tensor, bool)],
+    out: TensorInfo,
+) -> Result<Tensor, opml_dnn::DnnError> {
+    let mut b = ModelBuilder::new();
+    let mut given = Vec::new();
+    let indices: Vec<u32> = inputs
+        .iter()
+        .map(|(t, constant)| {
+            if *constant {
+                b.constant(t)
+            } else {
+                given.push(t.clone());
+                b.input(t.info())
+            }
+        })
+        .collect();
+    let y = b.node(op, &indices, out);
+    b.output(y);
+    let file = b.finish();
+    let model = Model::parse(&file).expect("a valid one-node graph");
+    Ok(opml_dnn::run(&model, &given)?.remove(0))
+}
+
+fn f16(bits: u16) -> f32 {
+    opml_llm::quant::f16_to_f32(bits)
+}
+
+/// Value `i` of a block, as the dtype table says.
+fn block_value(format: BlockFormat, block: &[u8], i: usize) -> f32 {
+    let d = f16(u16::from_le_bytes([block[0], block[1]]));
+    match format {
+        BlockFormat::Q4_1 => {
+            let m = f16(u16::from_le_bytes([block[2], block[3]]));
+            let q = if i < 16 {
+                block[4 + i] & 15
+            } else {
+                block[4 + i - 16] >> 4
+            };
+            f32::from(q) * d + m
+        }
+        BlockFormat::Q8_0 => f32::from(block[2 + i] as i8) * d,
+    }
+}
+
+fn spec_qlinear(x: &[f32], w: &[u8], format: BlockFormat, n: usize, k: usize) -> Vec<f32> {
+    let bb = format.block_bytes();
+    let mut out = Vec::new();
+    for row in x.chunks_exact(k) {
+        let (mut ds, mut ss, mut qs) = (Vec::new(), Vec::new(), Vec::new());
+        for block in row.chunks_exact(32) {
+            let mut amax = 0.0f32;
+            for v in block {
+                if v.abs() > amax {
+                    amax = v.abs();
+                }
+            }
+            let d = amax / 127.0;
+            let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+            let q: Vec<i32> = block
+                .iter()
+                .map(|v| (libm::roundf(v * id) as i32).clamp(-127, 127))
+                .collect();
+            ds.push(d);
+            ss.push(d * q.iter().sum::<i32>() as f32);
+            qs.push(q);
+        }
+        for r in 0..n {
+            let mut acc = 0.0f32;
+            for (b, q) in qs.iter().enumerate() {
+                let block = &w[(r * k / 32 + b) * bb..][..bb];
+                let dw = f16(u16::from_le_bytes([block[0], block[1]]));
+                let qw = |i: usize| -> i32 {
+                    match format {
+                        BlockFormat::Q4_1 => i32::from(if i < 16 {
+                            block[4 + i] & 15
+                        } else {
+                            block[4 + i - 16] >> 4
+                        }),
+                        BlockFormat::Q8_0 => i32::from(block[2 + i] as i8),
+                    }
+                };
+                let isum: i32 = (0..32).map(|i| qw(i) * q[i]).sum();
+                acc = match format {
+                    BlockFormat::Q4_1 => {
+                        let mw = f16(u16::from_le_bytes([block[2], block[3]]));
+                        acc + ((dw * ds[b]) * (isum as f32) + mw * ss[b])
+                    }
+                    BlockFormat::Q8_0 => acc + (dw * ds[b]) * (isum as f32),
+                };
+            }
+            out.push(acc);
+        }
+    }
+    out
+}
+
+fn spec_rope(x: &[f32], d: usize, head_dim: usize, position: u32, base: f32) -> Vec<f32> {
+    let mut out = x.to_vec();
+    for (r, row) in out.chunks_exact_mut(d).enumerate() {
+        let pos = position + r as u32;
+        let scale = libm::powf(base, -2.0 / (head_dim as f32));
+        let mut theta = vec![pos as f32];
+        for i in 1..head_dim / 2 {
+            theta.push(theta[i - 1] * scale);
+        }
+        for head in row.chunks_exact_mut(head_dim) {
+            for (i, &t) in theta.iter().enumerate() {
+                let (c, s) = (libm::cosf(t), libm::sinf(t));
+                let (x0, x1) = (head[2 * i], head[2 * i + 1]);
+                head[2 * i] = x0 * c - x1 * s;
+                head[2 * i + 1] = x0 * s + x1 * c;
+            }
+        }
+    }
+    out
+}
+
+#[allow(clippy::needless_range_loop)] // the spec's indices, as written
+fn spec_attention(q: &[f32], k: &[f32], v: &[f32], heads: usize, kv_heads: usize) -> Vec<f32> {
+    let hd = q.len() / heads;
+    let t = k.len() / (kv_heads * hd);
+    let mut out = Vec::new();
+    for h in 0..heads {
+        let g = h / (heads / kv_heads);
+        let scale = 1.0 / libm::sqrtf(hd as f32);
+        let key = |j: usize, d: usize| k[j * kv_heads * hd + g * hd + d];
+        let value = |j: usize, d: usize| v[j * kv_heads * hd + g * hd + d];
+        let a: Vec<f32> = (0..t)
+            .map(|j| {
+                let mut dot = 0.0f32;
+                for d in 0..hd {
+                    dot += q[h * hd + d] * key(j, d);
+                }
+                dot * scale
+            })
+            .collect();
+        let mut max = f32::NEG_INFINITY;
+        for &aj in &a {
+            if aj > max {
+                max = aj;
+            }
+        }
+        let e: Vec<f32> = a.iter().map(|aj| libm::expf(aj - max)).collect();
+        let mut sum = 0.0f32;
+        for ej in &e {
+            sum += ej;
+        }
+        let inv = 1.0 / sum;
+        let p: Vec<f32> = e.iter().map(|ej| ej * inv).collect();
+        for d in 0..hd {
+            let mut o = 0.0f32;
+            for j in 0..t {
+                o += p[j] * value(j, d);
+            }
+            out.push(o);
+        }
+    }
+    out
+}
+
+fn spec_sample(l: &[f32], s: &Sampling, position: u32) -> u32 {
+    let t = s.temperature;
+    if t.is_nan() || t <= 0.0 {
+        let mut best: Option<usize> = None;
+        for (i, v) in l.iter().enumerate() {
+            if !v.is_nan() && best.is_none_or(|b| *v > l[b]) {
+                best = Some(i);
+            }
+        }
+        return best.unwrap_or(0) as u32;
+    }
+    let mut cands: Vec<usize> = (0..l.len()).filter(|&i| !l[i].is_nan()).collect();
+    if cands.is_empty() {
+        return 0;
+    }
+    // Logit descending (−0 = +0), then id ascending.
+    cands.sort_by(|&a, &b| {
+        (l[b] + 0.0)
+            .partial_cmp(&(l[a] + 0.0))
+            .unwrap()
+            .then(a.cmp(&b))
+    });
+    let k = s.top_k as usize;
+    if k != 0 && k < cands.len() {
+        cands.truncate(k);
+    }
+    let z0 = l[cands[0]] / t;
+    let e = |i: usize| libm::expf(l[i] / t - z0);
+    let mut by_id = cands.clone();
+    by_id.sort();
+    let mut sum = 0.0f32;
+    for &i in &by_id {
+        sum += e(i);
+    }
+    let (mut kept, mut total) = (cands.len(), sum);
+    if s.top_p < 1.0 {
+        let mut c = 0.0f32;
+        for (n, &i) in cands.iter().enumerate() {
+            c += e(i);
+            if c >= s.top_p * sum {
+                (kept, total) = (n + 1, c);
+                break;
+            }
+        }
+    }
+    let gamma = 0x9e37_79b9_7f4a_7c15u64;
+    let mut z = s
+        .seed
+        .wrapping_add((u64::from(position) + 1).wrapping_mul(gamma));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    let u = z ^ (z >> 31);
+    let r = ((u >> 40) as f32 * (1.0 / 16_777_216.0)) * total;
+    let mut c = 0.0f32;
+    for &i in &cands[..kept] {
+        c += e(i);
+        if r < c {
+            return i as u32;
+        }
+    }
+    cands[kept - 1] as u32
+}
+
+#[test]
+fn the_llm_operators_follow_the_spec() {
+    let mut rng = Rng(0x5bec);
+    let tensor = |dims: &[u32], v: Vec<f32>| Tensor::f32(dims, v).unwrap();
+    for case in 0..2000 {
+        // QLinear and TokenEmbedding of a block table.
+        let format = [BlockFormat::Q4_1, BlockFormat::Q8_0][case % 2];
+        let dtype = [DType::Q4_1, DType::Q8_0][case % 2];
+        let (rows, n, k) = (
+            1 + rng.below(3) as usize,
+            1 + rng.below(9) as usize,
+            32 * (1 + rng.below(4) as usize),
+        );
+        let x = rng.f32s(rows * k);
+        let w = rng.blocks(format, n * k / 32);
+        let wt = Tensor::new(
+            Shape::new(&[n as u32, k as u32]).unwrap(),
+            Data::Blocks(format, w.clone()),
+        )
+        .unwrap();
+        let y = run_one(
+            Op::QLinear,
+            &[
+                (tensor(&[rows as u32, k as u32], x.clone()), false),
+                (wt.clone(), true),
+            ],
+            f32(&[rows as u32, n as u32]),
+        )
+        .unwrap();
+        assert_eq!(
+            bits(y.values().unwrap()),
+            bits(&spec_qlinear(&x, &w, format, n, k)),
+            "qlinear {case}"
+        );
+        let id = rng.below(n as u64) as usize;
+        let e = run_one(
+            Op::TokenEmbedding { index: 0 },
+            &[
+                (Tensor::i32(&[1], vec![id as i32]).unwrap(), false),
+                (wt, true),
+            ],
+            f32(&[1, k as u32]),
+        )
+        .unwrap();
+        let row = &w[id * k / 32 * format.block_bytes()..][..k / 32 * format.block_bytes()];
+        let want: Vec<f32> = (0..k)
+            .map(|i| block_value(format, &row[i / 32 * format.block_bytes()..], i % 32))
+            .collect();
+        assert_eq!(
+            bits(e.values().unwrap()),
+            bits(&want),
+            "token embedding {case} {dtype:?}"
+        );
+
+        // Rope.
+        let head_dim = 2 * (1 + rng.below(8) as usize);
+        let d = head_dim * (1 + rng.below(3) as usize);
+        let r = 1 + rng.below(3) as usize;
+        let position = [0, rng.below(5000) as u32, rng.below(1 << 31) as u32][case % 3];
+        let base = match case % 4 {
+            0 => 10_000.0,
+            1 => 1e-3 + rng.below(1 << 20) as f32,
+            _ => f32::from_bits(1 + rng.below(0x7f7f_ffff) as u32),
+        };
+        let x = rng.f32s(r * d);
+        let rope = Op::Rope {
+            head_dim: head_dim as u32,
+            position,
+            base,
+        };
+        let y = run_one(
+            rope,
+            &[(tensor(&[r as u32, d as u32], x.clone()), false)],
+            f32(&[r as u32, d as u32]),
+        )
+        .unwrap();
+        assert_eq!(
+            bits(y.values().unwrap()),
+            bits(&spec_rope(&x, d, head_dim, position, base)),
+            "rope {case}"
+        );
+
+        // Attention.
+        let hd = 1 + rng.below(8) as usize;
+        let kv = 1 + rng.below(3) as usize;
+        let heads = kv * (1 + rng.below(3) as usize);
+        let t = 1 + rng.below(40) as usize;
+        let (q, keys, values) = (
+            rng.f32s(heads * hd),
+            rng.f32s(t * kv * hd),
+            rng.f32s(t * kv * hd),
+        );
+        let cache = |v: Vec<f32>| (tensor(&[t as u32, (kv * hd) as u32], v), false);
+        let y = run_one(
+            Op::Attention {
+                heads: heads as u32,
+                kv_heads: kv as u32,
+            },
+            &[
+                (tensor(&[1, (heads * hd) as u32], q.clone()), false),
+                cache(keys.clone()),
+                cache(values.clone()),
+            ],
+            f32(&[1, (heads * hd) as u32]),
+        )
+        .unwrap();
+        assert_eq!(
+            bits(y.values().unwrap()),
+            bits(&spec_attention(&q, &keys, &values, heads, kv)),
+            "attention {case}"
+        );
+
+        // SwiGlu.
+        let len = 1 + rng.below(40) as usize;
+        let (g, u) = (rng.f32s(len), rng.f32s(len));
+        let y = run_one(
+            Op::SwiGlu,
+            &[
+                (tensor(&[len as u32], g.clone()), false),
+                (tensor(&[len as u32], u.clone()), false),
+            ],
+            f32(&[len as u32]),
+        )
+        .unwrap();
+        let want: Vec<f32> = g
+            .iter()
+            .zip(&u)
+            .map(|(g, u)| (g / (1.0 + libm::expf(-g))) * u)
+            .collect();
+        assert_eq!(bits(y.values().unwrap()), bits(&want), "swiglu {case}");
+
+        // Sample.
+        let v = 1 + rng.below(200) as usize;
+        let logits = if case % 3 == 0 {
+            (0..v).map(|_| (rng.below(16) as f32 - 8.0) / 4.0).collect() // many ties
+        } else {
+            rng.f32s(v)
+        };
+        let sampling = Sampling {
+            temperature: [0.0, -0.0, 1e-30, 0.7, 1.0, 3.5, f32::MAX][rng.below(7) as usize],
+            top_k: [0, 1, 3, rng.below(300) as u32][rng.below(4) as usize],
+            top_p: [1.0, 0.5, 0.9, 1e-30, 0.999_999_9][rng.below(5) as usize],
+            seed: rng.next(),
+        };
+        let position = rng.below(1 << 20) as u32;
+        let task = Task {
+            chat: false,
+            tokens: 1,
+            sampling,
+            prompt: "",
+        };
+        let record = task.encode();
+        let rec = Tensor::i8(
+            &[record.len() as u32],
+            record.iter().map(|&b| b as i8).collect(),
+            i8(&[1]).quant,
+        )
+        .unwrap();
+        let y = run_one(
+            Op::Sample { position },
+            &[
+                (tensor(&[1, v as u32], logits.clone()), false),
+                (rec, false),
+            ],
+            i32(&[1]),
+        )
+        .unwrap();
+        let got = y.values::<i32>().unwrap()[0] as u32;
+        assert_eq!(
+            got,
+            spec_sample(&logits, &sampling, position),
+            "sample {case}: {sampling:?}"
+        );
+    }
+}
