@@ -983,3 +983,27 @@ fn input_length(file: &[u8]) -> usize {
         .map(|i| word(word(32) + 48 * word(word(40) + 4 * i) + 24))
         .sum()
 }
+
+/// A lie at any node of an LLM graph (a flipped bit in its output: a token id, an embedding, a
+/// drawn token, …) is caught by the VM at that node's step: from the agreed state before it,
+/// the step program computes the honest state, not the liar's.
+#[test]
+fn a_lie_at_any_llm_node_is_caught_in_the_vm() {
+    let mut rng = Rng(0xfa11);
+    let (file, input, _) = random_graph(&mut rng);
+    let honest = GraphPhase::new(&file, &input).unwrap();
+    let nodes = honest.step_count() - 2;
+    for k in 0..nodes as u32 {
+        let liar = GraphPhase::with_fault(&file, &input, k).unwrap();
+        let j = u64::from(k) + 2;
+        assert_eq!(liar.state(j - 1), honest.state(j - 1));
+        assert_ne!(liar.state(j), honest.state(j), "node {k}");
+        let step = liar.vm_step(j, 1 << 32).unwrap();
+        assert_eq!(
+            step.output,
+            honest.state(j),
+            "node {k}: {}",
+            honest.describe_step(j)
+        );
+    }
+}
