@@ -7,8 +7,8 @@
 //!
 //! | module | |
 //! |---|---|
-//! | [`tensor`] | [`DType`], [`Shape`], [`Quant`], [`Tensor`] (owned) and [`TensorRef`] (borrowed), the tensor hash |
-//! | [`ops`] | every operator as a free function over slices |
+//! | [`tensor`] | [`DType`] (f32, i8, i32, and the GGML blocks Q4_1 and Q8_0), [`Shape`], [`Quant`], [`Tensor`] (owned) and [`TensorRef`] (borrowed), the tensor hash |
+//! | [`ops`] | every operator as a free function over slices ([`ops::llm`]: the LLM operators, over `opml_llm`'s kernels) |
 //! | [`Op`] | the operator table: codes, arities, parameters as a node entry stores them |
 //! | [`Model`] | the `.opml` v1 reader: validates everything, constants borrowed from the file buffer |
 //! | [`ModelBuilder`] | the `.opml` v1 writer |
