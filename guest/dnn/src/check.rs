@@ -170,7 +170,7 @@ pub(crate) fn check(op: &Op, inputs: &[TensorInfo], out: &TensorInfo) -> Rule {
             rule(x.dtype == DType::I8, "Dequantize takes i8")?;
             output(out, DType::F32, xd)
         }
-        Op::QLinear => {
+        Op::QLinear { first_row } => {
             let w = rest.first().ok_or(ARITY)?;
             rule(
                 x.dtype == DType::F32 && rank >= 1,
@@ -182,7 +182,12 @@ pub(crate) fn check(op: &Op, inputs: &[TensorInfo], out: &TensorInfo) -> Rule {
             )?;
             let (n, k) = (w.shape.dims()[0], w.shape.dims()[1]);
             rule(k == xd[rank - 1], "QLinear: x and W disagree on K")?;
-            output(out, DType::F32, &with_last(xd, n))
+            let rows = out.shape.last() as u64;
+            rule(
+                u64::from(*first_row) + rows <= u64::from(n),
+                "QLinear: the rows used must be rows of W",
+            )?;
+            output(out, DType::F32, &with_last(xd, rows as u32))
         }
         Op::Rope { head_dim, .. } => {
             rule(
@@ -269,8 +274,8 @@ pub(crate) fn check(op: &Op, inputs: &[TensorInfo], out: &TensorInfo) -> Rule {
         Op::Sample { .. } => {
             let record = rest.first().ok_or(ARITY)?;
             rule(
-                x.dtype == DType::F32 && rank == 2 && xd[0] == 1,
-                "Sample takes logits f32 (1, V)",
+                x.dtype == DType::F32 && (rank == 1 || rank == 2 && xd[0] == 1),
+                "Sample takes logits f32 (V) or (1, V)",
             )?;
             rule(
                 record.dtype == DType::I8 && record.shape.rank() == 1,

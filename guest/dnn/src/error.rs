@@ -61,6 +61,11 @@ pub enum ModelError {
         /// Its dtype code.
         code: u8,
     },
+    /// A block-quantized tensor is not a constant.
+    BlockKind {
+        /// The tensor.
+        tensor: u32,
+    },
     /// A tensor has an unknown kind code.
     Kind {
         /// The tensor.
@@ -182,6 +187,12 @@ impl fmt::Display for ModelError {
                 write!(f, "tensor {tensor}: unknown dtype {code}")
             }
             ModelError::Kind { tensor, code } => write!(f, "tensor {tensor}: unknown kind {code}"),
+            ModelError::BlockKind { tensor } => {
+                write!(
+                    f,
+                    "tensor {tensor}: a block-quantized tensor must be a constant"
+                )
+            }
             ModelError::Shape { tensor } => write!(f, "tensor {tensor}: invalid shape"),
             ModelError::Length { tensor } => write!(f, "tensor {tensor}: invalid byte length"),
             ModelError::Quant { tensor } => {

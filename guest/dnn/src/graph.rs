@@ -21,7 +21,7 @@ use crate::ops::{
     conv2d, dense, dequantize, embedding, gelu, layer_norm, llm, matmul, max_pool2d, mul, quantize,
     relu, relu_i8, rms_norm, silu, softmax,
 };
-use crate::tensor::{Data, DataRef, Element, Tensor, TensorInfo, TensorRef};
+use crate::tensor::{Data, DataRef, Element, Shape, Tensor, TensorInfo, TensorRef};
 use crate::{AlignedBytes, DnnError, Hash, sha256};
 
 /// Domain separator of `C(0)`.
@@ -59,7 +59,8 @@ pub fn run_observed(
             .map(|&t| value(model, &inputs, &values, t))
             .collect::<Option<Vec<_>>>()
             .ok_or(DnnError::Malformed)?;
-        let output = compute(node, &args, &declared_output(model, node)?)?;
+        let out = declared_output(model, node)?;
+        let output = compute(node, &windowed(node, &args, &out)?, &out)?;
         observe(index, &output);
         values[node.output() as usize] = Some(output);
         for &t in node.inputs().iter().chain([&node.output()]) {
@@ -124,7 +125,8 @@ pub fn run_node(
         })
         .collect::<Option<Vec<_>>>()
         .ok_or(DnnError::Malformed)?;
-    compute(node, &args, &declared_output(model, node)?)
+    let out = declared_output(model, node)?;
+    compute(node, &windowed(node, &args, &out)?, &out)
 }
 
 /// `C(0)`: `sha256("opml-dnn" ‖ checksum ‖ input_hashes…)`.
@@ -241,7 +243,7 @@ pub fn compute(node: &Node, args: &[TensorRef<'_>], out: &TensorInfo) -> Result<
         (Op::Reshape, xs) => xs.to_canonical(),
         (Op::Quantize, DataRef::F32(xs)) => map(xs, 0, |v| quantize(v, out.quant)),
         (Op::Dequantize, DataRef::I8(xs)) => map(xs, 0, |q| dequantize(q, x.quant())),
-        (Op::QLinear, DataRef::F32(xs)) => {
+        (Op::QLinear { .. }, DataRef::F32(xs)) => {
             let w = input(0)?;
             let DataRef::Blocks(format, blocks) = w.data() else {
                 return Err(DnnError::Malformed);
@@ -273,13 +275,16 @@ pub fn compute(node: &Node, args: &[TensorRef<'_>], out: &TensorInfo) -> Result<
             let (record, tables) = (bytemuck::cast_slice(record), bytemuck::cast_slice(tables));
             llm::tokenize(record, tables, out.shape.count())?.into()
         }
-        (Op::TokenEmbedding { index }, DataRef::I32(ids)) => {
-            let table = input(0)?;
-            let d = table.shape().last();
-            let id = ids[*index as usize];
-            match table.data() {
-                DataRef::F32(rows) => embedding(&[id], rows, d)?.into(),
-                DataRef::Blocks(format, blocks) => llm::block_row(blocks, format, d, id)?.into(),
+        (Op::TokenEmbedding { .. }, DataRef::I32(_)) => {
+            // The table's window: the id's row alone.
+            let row = input(0)?;
+            let d = row.shape().last();
+            if row.shape().count() != d {
+                return Err(DnnError::Malformed);
+            }
+            match row.data() {
+                DataRef::F32(values) => values.to_vec().into(),
+                DataRef::Blocks(format, blocks) => llm::block_row(blocks, format, d, 0)?.into(),
                 _ => return Err(DnnError::Malformed),
             }
         }
@@ -295,6 +300,77 @@ pub fn compute(node: &Node, args: &[TensorRef<'_>], out: &TensorInfo) -> Result<
         _ => return Err(DnnError::Malformed),
     };
     Ok(Tensor::new(out.shape, data)?.with_quant(out.quant))
+}
+
+/// The part of a tensor a kernel reads: `shape` (what the kernel sees) from byte `start` of the
+/// tensor's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// The first byte.
+    pub start: usize,
+    /// The window's shape, in the tensor's dtype.
+    pub shape: Shape,
+}
+
+/// What part of its input `i` (declared `info`) `node`'s kernel reads when it reads less than
+/// the whole tensor: rows `first_row ..` of a `QLinear`'s weights, the row of the id of a
+/// `TokenEmbedding`'s table (an id outside the table is an error). `earlier` are the node's
+/// inputs before `i`, whole or windowed. Every executor hands [`compute`] these windows in
+/// place of the inputs, so that a step program reads only them: `O(window)` data, not a whole
+/// 49,152-row table.
+pub fn window(
+    node: &Node,
+    i: usize,
+    info: &TensorInfo,
+    earlier: &[TensorRef<'_>],
+    out: &TensorInfo,
+) -> Result<Option<Window>, DnnError> {
+    let rows = |first: usize, count: u32| -> Result<Option<Window>, DnnError> {
+        let [_, width] = info.shape.padded().map(|d| d as usize)[..2] else {
+            return Err(DnnError::Malformed);
+        };
+        let shape = Shape::new(&[count, width as u32])?;
+        let row = Shape::new(&[1, width as u32])?;
+        let row_bytes = info.dtype.byte_len(&row).ok_or(DnnError::Shape)? as usize;
+        let start = first.checked_mul(row_bytes).ok_or(DnnError::Shape)?;
+        Ok(Some(Window { start, shape }))
+    };
+    match (node.op(), i) {
+        (Op::QLinear { first_row }, 1) => rows(*first_row as usize, out.shape.last() as u32),
+        (Op::TokenEmbedding { index }, 1) => {
+            let ids: &[i32] = earlier
+                .first()
+                .and_then(TensorRef::values)
+                .ok_or(DnnError::Malformed)?;
+            let id = *ids.get(*index as usize).ok_or(DnnError::Malformed)?;
+            let vocab = info.shape.dims()[0] as usize;
+            let row = usize::try_from(id).ok().filter(|&r| r < vocab);
+            rows(row.ok_or(DnnError::EmbeddingId { id, vocab })?, 1)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `args` (a node's whole inputs) with their [`window`]s applied: what [`compute`] takes.
+pub fn windowed<'a>(
+    node: &Node,
+    args: &[TensorRef<'a>],
+    out: &TensorInfo,
+) -> Result<Vec<TensorRef<'a>>, DnnError> {
+    let mut windowed: Vec<TensorRef<'a>> = Vec::with_capacity(args.len());
+    for (i, arg) in args.iter().enumerate() {
+        let tensor = match window(node, i, &arg.info(), &windowed, out)? {
+            Some(w) => {
+                let len = arg.dtype().byte_len(&w.shape).ok_or(DnnError::Shape)? as usize;
+                let bytes = arg.data().bytes().get(w.start..w.start + len);
+                let data = bytes.and_then(|b| DataRef::from_bytes(arg.dtype(), b));
+                TensorRef::new(w.shape, data.ok_or(DnnError::Malformed)?, arg.quant())?
+            }
+            None => *arg,
+        };
+        windowed.push(tensor);
+    }
+    Ok(windowed)
 }
 
 /// Input `i` of `rest` (the inputs after the first) as elements of type `T`.

@@ -43,7 +43,10 @@ pub use aligned::AlignedBytes;
 pub use builder::ModelBuilder;
 pub use error::{DnnError, ModelError, Region};
 pub use format::{MAGIC, NODE_ENTRY_LEN, VERSION};
-pub use graph::{chain_next, chain_start, commitments, compute, run, run_node, run_observed};
+pub use graph::{
+    Window, chain_next, chain_start, commitments, compute, run, run_node, run_observed, window,
+    windowed,
+};
 pub use model::{Model, Node, TensorKind};
 pub use op::{Conv, Epilogue, Op, Pool};
 pub use tensor::{

@@ -358,6 +358,9 @@ fn read_tensors<'a>(
         let dtype = DType::from_code(code).ok_or(ModelError::DType { tensor, code })?;
         let code = e.kind;
         let kind = TensorKind::from_code(code).ok_or(ModelError::Kind { tensor, code })?;
+        if dtype.block().is_some() && kind != TensorKind::Constant {
+            return Err(ModelError::BlockKind { tensor });
+        }
         let shape = shape(e.rank, e.dims).ok_or(ModelError::Shape { tensor })?;
         let size = dtype.byte_len(&shape).ok_or(ModelError::Shape { tensor })?;
         if size > i32::MAX as u64 || size != u64::from(e.len) {

@@ -90,9 +90,13 @@ pub enum Op {
     Quantize,
     /// Code 18: i8 to f32 with the input tensor's quantization.
     Dequantize,
-    /// Code 19: x (…, K) · Wᵀ (N, K) with block-quantized W; each row of x is quantized per
-    /// block for integer dot products.
-    QLinear,
+    /// Code 19: x (…, K) · Wᵀ with rows `first_row ..` of a block-quantized W (N, K), as many
+    /// as the output's last dimension; each row of x is quantized per block for integer dot
+    /// products.
+    QLinear {
+        /// The first row of W used.
+        first_row: u32,
+    },
     /// Code 20: rotary position embedding of x (R, D) in heads of `head_dim`, row `r` at
     /// position `position + r`.
     Rope {
@@ -153,7 +157,7 @@ impl Op {
             Op::Reshape => 16,
             Op::Quantize => 17,
             Op::Dequantize => 18,
-            Op::QLinear => 19,
+            Op::QLinear { .. } => 19,
             Op::Rope { .. } => 20,
             Op::Attention { .. } => 21,
             Op::Concat => 22,
@@ -174,7 +178,7 @@ impl Op {
             | Op::Add
             | Op::Mul
             | Op::MatMul
-            | Op::QLinear
+            | Op::QLinear { .. }
             | Op::Concat
             | Op::SwiGlu
             | Op::Tokenize
@@ -214,7 +218,9 @@ impl Op {
                 p.push(*heads as i32);
                 p.push(*kv_heads as i32);
             }
-            Op::TokenEmbedding { index: v } | Op::Sample { position: v } => p.push(*v as i32),
+            Op::TokenEmbedding { index: v }
+            | Op::Sample { position: v }
+            | Op::QLinear { first_row: v } => p.push(*v as i32),
             _ => {}
         }
         p.values
@@ -274,7 +280,9 @@ impl Op {
             16 => Op::Reshape,
             17 => Op::Quantize,
             18 => Op::Dequantize,
-            19 => Op::QLinear,
+            19 => Op::QLinear {
+                first_row: p.non_negative().ok_or(bad)?,
+            },
             20 => {
                 let head_dim = p.positive().filter(|d| d.is_multiple_of(2)).ok_or(bad)?;
                 let position = p.non_negative().ok_or(bad)?;
@@ -393,7 +401,7 @@ impl Op {
             Op::Reshape => "Reshape",
             Op::Quantize => "Quantize",
             Op::Dequantize => "Dequantize",
-            Op::QLinear => "QLinear",
+            Op::QLinear { .. } => "QLinear",
             Op::Rope { .. } => "Rope",
             Op::Attention { .. } => "Attention",
             Op::Concat => "Concat",

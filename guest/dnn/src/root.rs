@@ -497,7 +497,12 @@ impl TensorMeta {
             .ok_or(RootError::Meta)?;
         let shape = Shape::new(used).map_err(|_| RootError::Meta)?;
         let size = dtype.byte_len(&shape);
-        if reserved != 0 || unused.iter().any(|&d| d != 1) || size != Some(u64::from(len)) {
+        let block_not_constant = dtype.block().is_some() && kind != TensorKind::Constant;
+        if reserved != 0
+            || unused.iter().any(|&d| d != 1)
+            || size != Some(u64::from(len))
+            || block_not_constant
+        {
             return Err(RootError::Meta);
         }
         Ok(TensorMeta {

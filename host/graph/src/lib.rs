@@ -85,6 +85,14 @@ impl GraphPhase {
         GraphPhase::build(file, |model| GraphRun::with_fault(model, input, k))
     }
 
+    /// The phase of `run`, a run of the model in `file` computed elsewhere.
+    pub fn from_run(file: Arc<AlignedBytes>, run: GraphRun) -> GraphPhase {
+        GraphPhase {
+            file,
+            run: Arc::new(run),
+        }
+    }
+
     /// An adversary's run whose node outputs `tamper` changes ([`GraphRun::with_tamper`]).
     pub fn with_tamper(
         file: &[u8],

@@ -14,7 +14,8 @@
 //!     h    = Add(x, QLinear(Attention(q, K, V), Wo))
 //!     x    = Add(h, QLinear(SwiGlu(QLinear(hn, Wgate), QLinear(hn, Wup)), Wdown)),  hn = RmsNorm(h, ffn_norm)
 //!   if p ≥ n − 1:
-//!     ids  = Concat(ids, Sample[p+1](QLinear(RmsNorm(x, output_norm), head), record))
+//!     logits = Concat(…Concat(QLinear[0](xn, head), QLinear[2048](xn, head))…)   rows in blocks of HEAD_ROWS
+//!     ids  = Concat(ids, Sample[p+1](logits, record)),  xn = RmsNorm(x, output_norm) as (d)
 //! output: ids                                                      i32 (P)
 //! ```
 //!
@@ -22,12 +23,18 @@
 //! `Tokenize` node refuses a prompt of another token count) and the record's length, so a
 //! task's model root commits to the weights, the tokenizer and the generation's length.
 
+use std::sync::Arc;
+
 use opml_dnn::{
     AlignedBytes, DType, DataRef, ModelBuilder, Op, Quant, Shape, TensorInfo, TensorRef,
 };
 use opml_llm::task::Task;
 
 use crate::config::{Llama, LlamaError, Weight};
+
+/// Rows of the output head per node: a node of 2,048 of its 49,152 rows takes about
+/// 5 × 10^7 instructions in the VM, as a layer's largest matrix does.
+pub const HEAD_ROWS: u32 = 2048;
 
 /// What a node of an LLM graph computes, for narration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,11 +48,25 @@ pub struct NodeLabel {
     pub what: &'static str,
 }
 
+impl std::fmt::Display for NodeLabel {
+    /// "position 17, layer 3, ffn down", or "position 17, sample" outside the layers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.layer {
+            Some(layer) => write!(
+                f,
+                "position {}, layer {layer}, {}",
+                self.position, self.what
+            ),
+            None => write!(f, "position {}, {}", self.position, self.what),
+        }
+    }
+}
+
 /// One task's graph: the `.opml` file, its input, and a label per node.
 #[derive(Debug)]
 pub struct LlmGraph {
     /// The whole `.opml` file.
-    pub file: AlignedBytes,
+    pub file: Arc<AlignedBytes>,
     /// The graph input: the task record.
     pub input: Vec<u8>,
     /// One label per node, in table order.
@@ -149,19 +170,19 @@ impl LlmGraph {
                 );
                 let q = g.node(
                     at("q projection"),
-                    Op::QLinear,
+                    Op::QLinear { first_row: 0 },
                     &[xn, wq],
                     f32_info(&[1, d]),
                 );
                 let k = g.node(
                     at("k projection"),
-                    Op::QLinear,
+                    Op::QLinear { first_row: 0 },
                     &[xn, wk],
                     f32_info(&[1, kv]),
                 );
                 let v = g.node(
                     at("v projection"),
-                    Op::QLinear,
+                    Op::QLinear { first_row: 0 },
                     &[xn, wv],
                     f32_info(&[1, kv]),
                 );
@@ -189,7 +210,7 @@ impl LlmGraph {
                 );
                 let o = g.node(
                     at("attention output"),
-                    Op::QLinear,
+                    Op::QLinear { first_row: 0 },
                     &[a, wo],
                     f32_info(&[1, d]),
                 );
@@ -201,22 +222,46 @@ impl LlmGraph {
                 );
                 let hn = g.node(at("ffn norm"), rms, &[h, ffn_norm], f32_info(&[1, d]));
                 let f = llama.ffn_dim;
-                let gate = g.node(at("ffn gate"), Op::QLinear, &[hn, wg], f32_info(&[1, f]));
-                let up = g.node(at("ffn up"), Op::QLinear, &[hn, wu], f32_info(&[1, f]));
+                let gate = g.node(
+                    at("ffn gate"),
+                    Op::QLinear { first_row: 0 },
+                    &[hn, wg],
+                    f32_info(&[1, f]),
+                );
+                let up = g.node(
+                    at("ffn up"),
+                    Op::QLinear { first_row: 0 },
+                    &[hn, wu],
+                    f32_info(&[1, f]),
+                );
                 let s = g.node(at("swiglu"), Op::SwiGlu, &[gate, up], f32_info(&[1, f]));
-                let down = g.node(at("ffn down"), Op::QLinear, &[s, wd], f32_info(&[1, d]));
+                let down = g.node(
+                    at("ffn down"),
+                    Op::QLinear { first_row: 0 },
+                    &[s, wd],
+                    f32_info(&[1, d]),
+                );
                 x = g.node(at("ffn residual"), Op::Add, &[h, down], f32_info(&[1, d]));
             }
             if p + 1 >= n {
                 let at = |what| (p, None, what);
                 let xn = g.node(at("output norm"), rms, &[x, output_norm], f32_info(&[1, d]));
-                let v = llama.vocab;
-                let logits = g.node(
-                    at("output head"),
-                    Op::QLinear,
-                    &[xn, head],
-                    f32_info(&[1, v]),
-                );
+                let xn = g.node(at("output norm"), Op::Reshape, &[xn], f32_info(&[d]));
+                // The head in blocks of rows, so that no node is much heavier than a layer's.
+                let mut logits = None;
+                for first_row in (0..llama.vocab).step_by(HEAD_ROWS as usize) {
+                    let rows = HEAD_ROWS.min(llama.vocab - first_row);
+                    let qlinear = Op::QLinear { first_row };
+                    let part = g.node(at("output head"), qlinear, &[xn, head], f32_info(&[rows]));
+                    logits = Some(match logits {
+                        None => part,
+                        Some(done) => {
+                            let len = first_row + rows;
+                            g.node(at("logits"), Op::Concat, &[done, part], f32_info(&[len]))
+                        }
+                    });
+                }
+                let logits = logits.expect("a vocabulary of at least one token");
                 let sample = Op::Sample { position: p + 1 };
                 let token = g.node(
                     (p + 1, None, "sample"),
@@ -234,7 +279,7 @@ impl LlmGraph {
         }
         g.b.output(seq);
         Ok(LlmGraph {
-            file: g.b.finish(),
+            file: Arc::new(g.b.finish()),
             input,
             labels: g.labels,
             prompt_tokens: n,
@@ -255,13 +300,10 @@ impl LlmGraph {
         (0..self.labels.len() as u32).filter(move |&k| self.labels[k as usize].layer == Some(layer))
     }
 
-    /// "node 1234: position 17, layer 3, ffn down".
+    /// What node `node` computes: "position 17, layer 3, ffn down".
     pub fn describe(&self, node: u32) -> String {
         match self.labels.get(node as usize) {
-            Some(l) => match l.layer {
-                Some(layer) => format!("position {}, layer {layer}, {}", l.position, l.what),
-                None => format!("position {}, {}", l.position, l.what),
-            },
+            Some(label) => label.to_string(),
             None => format!("no node {node}"),
         }
     }

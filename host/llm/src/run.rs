@@ -2,6 +2,7 @@
 
 use opml_dnn::phase::GraphRun;
 use opml_dnn::{Model, Op};
+use opml_graph::GraphPhase;
 use opml_llm::task::Task;
 
 use crate::config::{Llama, LlamaError};
@@ -28,13 +29,13 @@ pub enum Lie {
 pub struct Generation {
     /// The task's graph.
     pub graph: LlmGraph,
-    /// The run: states and every tensor written.
-    pub run: GraphRun,
+    /// The run as the graph phase of a dispute: states and every tensor written.
+    pub phase: GraphPhase,
 }
 
 impl Generation {
     /// Runs `task` on `llama`, honestly or with a [`Lie`].
-    pub fn run(
+    pub fn new(
         llama: &Llama<'_>,
         task: &Task<'_>,
         lie: Option<Lie>,
@@ -63,12 +64,18 @@ impl Generation {
                 })
             }
         };
-        Ok(Generation { graph, run })
+        let phase = GraphPhase::from_run(graph.file.clone(), run);
+        Ok(Generation { graph, phase })
+    }
+
+    /// The run: every graph state and tensor written.
+    pub fn run(&self) -> &GraphRun {
+        self.phase.run()
     }
 
     /// Every token: the prompt's, then the generated ones (empty if the run was refused).
     pub fn tokens(&self) -> Vec<u32> {
-        self.run
+        self.run()
             .output()
             .unwrap_or_default()
             .chunks_exact(4)

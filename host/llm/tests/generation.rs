@@ -27,9 +27,9 @@ fn task(prompt: &str, tokens: u32, sampling: Sampling, chat: bool) -> Task<'_> {
 /// Every logit of the graph run equals the engine's, and so do the tokens.
 fn graph_equals_engine(task: &Task<'_>) -> Generation {
     let llama = common::llama();
-    let generation = Generation::run(llama, task, None).expect("the graph builds");
+    let generation = Generation::new(llama, task, None).expect("the graph builds");
     assert_eq!(
-        generation.run.refusal(),
+        generation.run().refusal(),
         None,
         "the honest run is not refused"
     );
@@ -38,11 +38,12 @@ fn graph_equals_engine(task: &Task<'_>) -> Generation {
     assert_eq!(tokens.len(), generation.graph.positions as usize);
 
     let model = Model::parse(&generation.graph.file).expect("the graph parses");
-    let heads: Vec<u32> = (0..generation.graph.labels.len() as u32)
-        .filter(|&k| generation.graph.labels[k as usize].what == "output head")
-        .map(|k| model.nodes()[k as usize].output())
+    // The logits: the input of each sample node.
+    let logits: Vec<u32> = (0..generation.graph.labels.len() as u32)
+        .filter(|&k| generation.graph.labels[k as usize].what == "sample")
+        .map(|k| model.nodes()[k as usize].inputs()[0])
         .collect();
-    assert_eq!(heads.len(), task.tokens as usize);
+    assert_eq!(logits.len(), task.tokens as usize);
 
     let mut engine = Engine::new(llama);
     let mut x = Vec::new();
@@ -50,9 +51,9 @@ fn graph_equals_engine(task: &Task<'_>) -> Generation {
         x = engine.feed(token);
         if p + 1 >= n {
             let graph_logits = generation
-                .run
-                .tensor(&model, heads[p + 1 - n])
-                .expect("the head's output is written");
+                .run()
+                .tensor(&model, logits[p + 1 - n])
+                .expect("the logits are written");
             let graph_logits: &[f32] = graph_logits.values().expect("f32 logits");
             let logits = engine.logits(&x);
             assert!(
@@ -94,14 +95,14 @@ fn sampled_chat_generation_is_the_engines() {
 fn liars_depart_where_they_lie() {
     let llama = common::llama();
     let t = task("One, two, three,", 3, GREEDY, false);
-    let honest = Generation::run(llama, &t, None).expect("honest");
+    let honest = Generation::new(llama, &t, None).expect("honest");
     let n = honest.graph.prompt_tokens;
-    let token = Generation::run(llama, &t, Some(Lie::Token { position: n + 1 })).expect("liar");
+    let token = Generation::new(llama, &t, Some(Lie::Token { position: n + 1 })).expect("liar");
     let (h, l) = (honest.generated(), token.generated());
     assert_eq!(h[0], l[0], "the token before the lie is the same");
     assert_eq!(h[1] ^ 1, l[1], "the lie flips the token's lowest bit");
     let first_diff = |a: &Generation, b: &Generation| {
-        (0..a.run.step_count()).find(|&i| a.run.state(i) != b.run.state(i))
+        (0..a.run().step_count()).find(|&i| a.run().state(i) != b.run().state(i))
     };
     let j = first_diff(&honest, &token).expect("the runs differ");
     let sample = honest.graph.sample_node(n + 1).expect("a sample node");
@@ -111,7 +112,7 @@ fn liars_depart_where_they_lie() {
         "the first differing state is the lie's node"
     );
 
-    let lazy = Generation::run(llama, &t, Some(Lie::SkipLayer { layer: 3 })).expect("lazy");
+    let lazy = Generation::new(llama, &t, Some(Lie::SkipLayer { layer: 3 })).expect("lazy");
     let j = first_diff(&honest, &lazy).expect("a skipped layer changes the run");
     let label = honest.graph.labels[(j - 2) as usize];
     assert_eq!(
@@ -124,7 +125,7 @@ fn liars_depart_where_they_lie() {
 fn a_prompt_of_another_token_count_is_refused() {
     let llama = common::llama();
     let t = task("Hello there", 2, GREEDY, false);
-    let generation = Generation::run(llama, &t, None).expect("builds");
+    let generation = Generation::new(llama, &t, None).expect("builds");
     // The same graph on a record of the same length whose prompt has 11 tokens, not 2.
     let record = task("12345678901", 2, GREEDY, false).encode();
     assert_eq!(record.len(), generation.graph.input.len());

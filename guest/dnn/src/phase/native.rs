@@ -6,7 +6,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::graph::compute;
+use crate::graph::{compute, windowed};
 use crate::model::{Model, TensorKind};
 use crate::phase::state::{
     Refusal, ZERO, byte_commitment, coarse_steps, start, state, task, written_slot,
@@ -113,6 +113,7 @@ impl GraphRun {
                 .collect::<Option<Vec<_>>>()
                 .ok_or(Refusal::Compute)?;
             let out = self.metas[node.output() as usize].info;
+            let args = windowed(node, &args, &out).map_err(|_| Refusal::Compute)?;
             let output = compute(node, &args, &out).map_err(|_| Refusal::Compute)?;
             let mut bytes = AlignedBytes::from_slice(output.as_ref().data().bytes());
             if let Some(tamper) = tamper {

@@ -85,9 +85,9 @@ impl Coarse {
     }
 }
 
-/// Why a graph run ends refused instead of finished. A model root that a valid `.opml` file
-/// gives can only be refused for its input ([`Refusal::InputLength`]); the others guard the
-/// step program against roots of invalid graphs.
+/// Why a graph run ends refused instead of finished. A valid `.opml` file's root is refused
+/// only for its input: its length, or data a kernel refuses ([`Refusal::Compute`], e.g. an LLM
+/// task record); the others guard the step program against roots of invalid graphs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Refusal {

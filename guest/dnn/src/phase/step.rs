@@ -12,11 +12,11 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::format::{NODE_ENTRY_LEN, NodeEntry};
-use crate::graph::compute;
+use crate::graph::{compute, window};
 use crate::model::{Node, TensorKind};
 use crate::phase::state::{Coarse, Refusal, ZERO, byte_commitment, len_word, state, written_slot};
 use crate::root::{CHUNK, RootHeader, TensorMeta, depth, node};
-use crate::tensor::{DataRef, TensorRef};
+use crate::tensor::{DataRef, Shape, TensorRef};
 use crate::{AlignedBytes, Hash, ModelError};
 
 /// A data oracle: the 64-byte preimage of a key (two 32-byte children, or 64 data bytes).
@@ -189,19 +189,24 @@ impl<O: Oracle> Reader<'_, O> {
         if written != ZERO {
             return Err(refuse(Refusal::Order));
         }
-        let mut data = Vec::with_capacity(count);
-        for (_, (meta, c)) in &slots[..count] {
-            data.push(self.value(meta, c, f)?);
+        // Each input whole, or only the window of it the kernel reads (which may depend on
+        // the inputs before it).
+        let mut data: Vec<(AlignedBytes, Shape)> = Vec::with_capacity(count);
+        for (i, (_, (meta, c))) in slots[..count].iter().enumerate() {
+            let earlier = tensors(&data, &slots).ok_or(refuse(Refusal::Tensor))?;
+            let window = window(&decoded, i, &meta.info, &earlier, &out.info)
+                .map_err(|_| refuse(Refusal::Compute))?;
+            drop(earlier);
+            data.push(match window {
+                None => (self.value(meta, c, f, 0, meta.byte_len())?, meta.info.shape),
+                Some(w) => {
+                    let len = meta.info.dtype.byte_len(&w.shape).unwrap_or(u64::MAX);
+                    let len = usize::try_from(len).map_err(|_| refuse(Refusal::Tensor))?;
+                    (self.value(meta, c, f, w.start, len)?, w.shape)
+                }
+            });
         }
-        let args = data
-            .iter()
-            .zip(&slots)
-            .map(|(bytes, (_, (meta, _)))| {
-                let elements = DataRef::from_bytes(meta.info.dtype, bytes);
-                elements.and_then(|d| TensorRef::new(meta.info.shape, d, meta.info.quant).ok())
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or(refuse(Refusal::Tensor))?;
+        let args = tensors(&data, &slots).ok_or(refuse(Refusal::Tensor))?;
         let output = compute(&decoded, &args, &out.info).map_err(|_| refuse(Refusal::Compute))?;
         let slot = written_slot(&out, output.as_ref().data().bytes());
         let values = self.write(&f.values, f.header.tensor_count, decoded.output(), &slot)?;
@@ -215,32 +220,38 @@ impl<O: Oracle> Reader<'_, O> {
         let mut bytes = Vec::new();
         for t in outputs {
             let (meta, c) = self.slot(&f.values, f.header.tensor_count, t, f)?;
-            bytes.extend_from_slice(&self.value(&meta, &c, f)?);
+            bytes.extend_from_slice(&self.value(&meta, &c, f, 0, meta.byte_len())?);
         }
         Ok(state(&f.task, &f.values, &byte_commitment(&bytes)))
     }
 
-    /// The data of a tensor whose slot holds `meta` and `c`: a constant's from its data root, a
-    /// written tensor's from its byte commitment. Refused if not written.
+    /// Bytes `start .. start + len` of the data of a tensor whose slot holds `meta` and `c`: a
+    /// constant's from its data root, a written tensor's from its byte commitment. Refused if
+    /// not written, or if the bytes are not the tensor's.
     fn value(
         &mut self,
         meta: &TensorMeta,
         c: &Hash,
         f: &Frame,
+        start: usize,
+        len: usize,
     ) -> Result<AlignedBytes, Stop<O::Error>> {
-        let len = meta.byte_len();
+        let total = meta.byte_len();
+        if start.checked_add(len).is_none_or(|end| end > total) {
+            return Err(Stop::Refuse(Refusal::Tensor, f.task, f.values));
+        }
         let root = if meta.kind == TensorKind::Constant {
             *c
         } else if *c == ZERO {
             return Err(Stop::Refuse(Refusal::Order, f.task, f.values));
         } else {
             let (word, root) = self.open(c)?;
-            if word != len_word(len as u64) {
+            if word != len_word(total as u64) {
                 return Err(Stop::Refuse(Refusal::Tensor, f.task, f.values));
             }
             root
         };
-        self.data(&root, len)
+        self.data_range(&root, total, start, len)
     }
 
     /// Slot `t` of the tree `root` over `count` tensor slots, opened: its metadata and `c`.
@@ -314,38 +325,69 @@ impl<O: Oracle> Reader<'_, O> {
 
     /// The first `len` bytes under the data root `root` (`root::data_root`'s tree).
     fn data(&mut self, root: &Hash, len: usize) -> Result<AlignedBytes, Stop<O::Error>> {
+        self.data_range(root, len, 0, len)
+    }
+
+    /// Bytes `start .. start + len` (within `total`) of the `total` bytes under the data root
+    /// `root`, opening only the subtrees that hold them.
+    fn data_range(
+        &mut self,
+        root: &Hash,
+        total: usize,
+        start: usize,
+        len: usize,
+    ) -> Result<AlignedBytes, Stop<O::Error>> {
         let mut out = AlignedBytes::zeroed(len);
-        let chunks = len.div_ceil(CHUNK);
+        let chunks = total.div_ceil(CHUNK);
         if chunks == 1 {
-            out.copy_from_slice(&root[..len]);
-        } else if chunks > 1 {
-            self.fill(root, depth(chunks as u64), 0, &mut out)?;
+            out.copy_from_slice(&root[start..start + len]);
+        } else if chunks > 1 && len > 0 {
+            self.fill(root, depth(chunks as u64), 0, start, &mut out)?;
         }
         Ok(out)
     }
 
-    /// Fills `out` from the subtree `key` of `levels` levels whose first chunk is chunk `first`
-    /// of `out`, skipping subtrees past its end.
+    /// Fills `out`, the bytes from `start` on, from the subtree `key` of `levels` levels whose
+    /// first chunk is chunk `first`, skipping subtrees outside them.
     fn fill(
         &mut self,
         key: &Hash,
         levels: usize,
         first: usize,
+        start: usize,
         out: &mut [u8],
     ) -> Result<(), Stop<O::Error>> {
         let (left, right) = self.open(key)?;
         let half = 1 << (levels - 1);
-        for (child, start) in [(left, first), (right, first + half)] {
-            if start * CHUNK >= out.len() {
-                break;
+        let end = start + out.len();
+        for (child, chunk) in [(left, first), (right, first + half)] {
+            let span = if levels == 1 { 1 } else { half };
+            let (lo, hi) = (chunk * CHUNK, (chunk + span) * CHUNK);
+            if hi <= start || lo >= end {
+                continue;
             }
             if levels == 1 {
-                let end = (start * CHUNK + CHUNK).min(out.len());
-                out[start * CHUNK..end].copy_from_slice(&child[..end - start * CHUNK]);
+                let (from, to) = (lo.max(start), hi.min(end));
+                out[from - start..to - start].copy_from_slice(&child[from - lo..to - lo]);
             } else {
-                self.fill(&child, levels - 1, start, out)?;
+                self.fill(&child, levels - 1, chunk, start, out)?;
             }
         }
         Ok(())
     }
+}
+
+/// Tensors over the data read so far: `(bytes, shape)` of the first inputs, with the dtype and
+/// quantization of their slots.
+fn tensors<'d>(
+    data: &'d [(AlignedBytes, Shape)],
+    slots: &[(u32, (TensorMeta, Hash))],
+) -> Option<Vec<TensorRef<'d>>> {
+    data.iter()
+        .zip(slots)
+        .map(|((bytes, shape), (_, (meta, _)))| {
+            let elements = DataRef::from_bytes(meta.info.dtype, bytes)?;
+            TensorRef::new(*shape, elements, meta.info.quant).ok()
+        })
+        .collect()
 }

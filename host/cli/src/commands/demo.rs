@@ -55,6 +55,18 @@ pub(crate) enum Workload {
     /// Classifies a real MNIST digit (or --image) with a built-in model (--model), disputed
     /// in two phases: graph nodes natively, one node in the VM (--one-phase: the whole model).
     Mnist,
+    /// SmolLM2-135M-Instruct continues --prompt, disputed in two phases: the nodes of the
+    /// whole generation natively, one node in the VM.
+    Llm,
+}
+
+/// How the lying server of `--workload llm` departs from the true generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LlmLie {
+    /// It changes one generated token (the second, or the only one) and carries on from it.
+    Token,
+    /// It is lazy: it skips the last transformer layer at every position.
+    Lazy,
 }
 
 /// The built-in MNIST models.
@@ -121,6 +133,29 @@ pub(crate) struct DemoArgs {
     /// height 8, sized to the run.
     #[arg(long)]
     phases: Option<PhaseConfig>,
+    /// The prompt (--workload llm).
+    #[arg(long, default_value = "The capital of France is")]
+    prompt: String,
+    /// Tokens to generate (--workload llm).
+    #[arg(long, default_value_t = 4)]
+    tokens: u32,
+    /// Wrap the prompt in the model's chat template (--workload llm; the template's ~30
+    /// tokens make a longer generation).
+    #[arg(long)]
+    chat: bool,
+    /// Sampling temperature; 0 is greedy (--workload llm).
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Seed of the sampler's random numbers (--workload llm).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// How the lying server departs (--workload llm).
+    #[arg(long, value_enum, default_value_t = LlmLie::Token)]
+    lie: LlmLie,
+    /// The GGUF model (--workload llm; default: SmolLM2-135M-Instruct as
+    /// toolchain/llm/install.sh installs it, or $OPML_GGUF).
+    #[arg(long, value_name = "FILE")]
+    gguf: Option<PathBuf>,
     /// Which side lies.
     #[arg(long, value_enum, default_value_t = Liar::Server)]
     liar: Liar,
@@ -191,6 +226,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
                 format!("MNIST {} on {what}, one phase", model.name()),
             )
         }
+        Workload::Llm => return llm_demo(&args),
         Workload::Echo => {
             let mut input = vec![echo::MODE_RAW];
             input.extend_from_slice(b"optimistic machine learning on RISC-V");
@@ -246,7 +282,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         runs: Default::default(),
     };
 
-    let mut narrator = Narrator::new(config, side, None);
+    let mut narrator = Narrator::new(config, side, None, None);
     let report = run_story(&args, &scenario, &mut narrator)?;
     verdict(&args, &report)
 }
@@ -323,7 +359,169 @@ fn graph_demo(
         late_join_s: 0,
         runs: Default::default(),
     };
-    let mut narrator = Narrator::new(config, side, Some(phase));
+    let mut narrator = Narrator::new(config, side, Some(phase), None);
+    let report = run_story(args, &scenario, &mut narrator)?;
+    verdict(args, &report)
+}
+
+/// `--workload llm`: a real LLM's generation disputed in two phases.
+fn llm_demo(args: &DemoArgs) -> Result<u8> {
+    ensure!(
+        args.liar == Liar::Server,
+        "--workload llm plays a lying server (--liar server)"
+    );
+    let path = args.gguf.clone().unwrap_or_else(opml_llama::smollm2_path);
+    let started = Instant::now();
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "reading {} (install the model with `bash toolchain/llm/install.sh`)",
+            path.display()
+        )
+    })?;
+    let gguf = opml_gguf::Gguf::parse(&bytes)
+        .with_context(|| format!("{} is not a valid GGUF file", path.display()))?;
+    let llama = opml_llama::Llama::from_gguf(&gguf)?;
+    let task = opml_llm::task::Task {
+        chat: args.chat,
+        tokens: args.tokens,
+        sampling: opml_llm::sample::Sampling {
+            temperature: args.temperature,
+            top_k: 0,
+            top_p: 1.0,
+            seed: args.seed,
+        },
+        prompt: &args.prompt,
+    };
+    heading(&format!(
+        "The task: {} continues {:?}{} with {} tokens, two phases",
+        llama.name,
+        args.prompt,
+        if args.chat { " (chat)" } else { "" },
+        args.tokens
+    ));
+    println!(
+        "model {} ({} layers, d = {}, vocabulary {}) read in {:.2} s",
+        path.display(),
+        llama.blocks.len(),
+        llama.dim,
+        llama.vocab,
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let honest = opml_llama::Generation::new(&llama, &task, None)?;
+    let graph = &honest.graph;
+    let m = honest.run().step_count();
+    ensure!(
+        honest.run().refusal().is_none(),
+        "the task is refused: {:?}",
+        honest.run().refusal()
+    );
+    println!(
+        "the true run, natively on every core: {} prompt tokens + {} generated = {} positions, \
+         {m} coarse steps (tokenize, every layer's every op at every position, sample) in {:.2} s",
+        graph.prompt_tokens,
+        args.tokens,
+        graph.positions,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "model root {} (the weights, the tokenizer and this generation's graph); node step program {}",
+        hex(honest.run().model_root()),
+        hex(&STEP_PROGRAM_ID)
+    );
+    let lie = match args.lie {
+        LlmLie::Token => opml_llama::Lie::Token {
+            position: graph.prompt_tokens + args.tokens.min(2) - 1,
+        },
+        LlmLie::Lazy => opml_llama::Lie::SkipLayer {
+            layer: llama.blocks.len() as u32 - 1,
+        },
+    };
+    let liar = opml_llama::Generation::new(&llama, &task, Some(lie))?;
+    let (truth, lies) = (honest.generated(), liar.generated());
+    println!("  true continuation:  {:?}", honest.text(&llama));
+    println!(
+        "  lying continuation: {:?} ({})",
+        liar.text(&llama),
+        match lie {
+            opml_llama::Lie::Token { position } => format!("token {position} changed"),
+            opml_llama::Lie::SkipLayer { layer } => format!("layer {layer} skipped"),
+        }
+    );
+    if let Some(i) = (0..truth.len()).find(|&i| truth.get(i) != lies.get(i)) {
+        println!(
+            "  the tokens first differ at position {}: {} vs {}",
+            graph.prompt_tokens as usize + i,
+            truth[i],
+            lies.get(i).copied().unwrap_or(0)
+        );
+    }
+    let departs = (0..m)
+        .find(|&i| honest.run().state(i) != liar.run().state(i))
+        .context("the lying run equals the true one")?;
+    println!(
+        "the liar departs at coarse step {departs}: node {}: {}",
+        departs - 2,
+        graph.describe(departs as u32 - 2)
+    );
+    let config = match args.phases {
+        Some(config) => config,
+        None => {
+            let top = (64 - (m - 1).leading_zeros()).max(1) as u8;
+            PhaseConfig::new(&[top, 14, 13]).map_err(|error| {
+                anyhow::anyhow!(
+                    "{m} coarse steps need a graph phase of 2^{top} leaves; with the node step \
+                     program's 2^27 instructions below it, a game would cover more than 2^40 \
+                     steps ({error}): shorten the prompt or the generation"
+                )
+            })?
+        }
+    };
+    ensure!(
+        config.len() >= 2 && config.height(0).is_some_and(|h| 1u64 << h >= m),
+        "phases {config}: the graph phase (the first) needs 2^h ≥ {m} coarse steps, and a VM \
+         phase below it"
+    );
+    describe_graph_phases(&config, m);
+    let claimed = liar
+        .run()
+        .output()
+        .context("the lying run finishes")?
+        .to_vec();
+    let scenario = Scenario {
+        program: Program::new(STEP_PROGRAM_ELF)?,
+        input: graph.input.clone(),
+        model: Some(std::sync::Arc::from(&graph.file[..])),
+        config,
+        // The window and the clocks cover the phases' steps at the registry's VM rate.
+        registry: RegistryConfig {
+            challenge_window: 2 * 86_400,
+            game_clock: 7 * 86_400,
+            ..RegistryConfig::default()
+        },
+        adversary: Some(Adversary {
+            side: Party::Claimant,
+            from_step: departs,
+            conduct: conduct(args.strategy, &config)?,
+        }),
+        claimed_output: Some(claimed),
+        late_join_s: 0,
+        runs: opml_agent::GraphRuns {
+            honest: Some(honest.phase.clone()),
+            lying: Some(liar.phase.clone()),
+        },
+    };
+    let labels = graph.labels.clone();
+    let name = move |j: u64| {
+        let k = j.checked_sub(2).and_then(|k| labels.get(k as usize));
+        k.map(ToString::to_string)
+    };
+    let mut narrator = Narrator::new(
+        config,
+        Party::Claimant,
+        Some(honest.phase.clone()),
+        Some(Box::new(name)),
+    );
     let report = run_story(args, &scenario, &mut narrator)?;
     verdict(args, &report)
 }
@@ -589,15 +787,27 @@ struct Narrator {
     bar: Option<(usize, ProgressBar)>,
     /// A graph task's run, to name the disputed node.
     graph: Option<GraphPhase>,
+    /// What a graph's coarse step computes, in the task's own words (an LLM's position,
+    /// layer and op).
+    names: Option<StepNames>,
 }
 
+/// Names a graph's coarse steps.
+type StepNames = Box<dyn Fn(u64) -> Option<String>>;
+
 impl Narrator {
-    fn new(config: PhaseConfig, liar: Party, graph: Option<GraphPhase>) -> Narrator {
+    fn new(
+        config: PhaseConfig,
+        liar: Party,
+        graph: Option<GraphPhase>,
+        names: Option<StepNames>,
+    ) -> Narrator {
         Narrator {
             config,
             liar,
             bar: None,
             graph,
+            names,
         }
     }
 
@@ -738,7 +948,11 @@ impl Narrator {
                     }
                     Move::DescendProgram { .. } => {
                         let j = before.position + 1;
-                        let described = self.graph.as_ref().map(|g| g.describe_step(j));
+                        let named = self.names.as_ref().and_then(|name| name(j));
+                        let described = self.graph.as_ref().map(|g| match named {
+                            Some(name) => format!("{name}; {}", g.describe_step(j)),
+                            None => g.describe_step(j),
+                        });
                         if *side == Party::Challenger
                             && let Some(described) = described
                         {
