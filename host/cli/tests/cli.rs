@@ -728,3 +728,67 @@ fn model_info_describes_gguf_files_and_refuses_corrupt_ones() {
     assert!(err.contains("is not a valid GGUF file"), "{err}");
     assert!(err.contains("token_embd.weight"), "{err}");
 }
+
+#[test]
+fn llm_demo_catches_a_changed_token_at_its_sample_node() {
+    let out = opml(&[
+        p("demo"),
+        p("--workload"),
+        p("llm"),
+        p("--prompt"),
+        p("The capital of France is"),
+        p("--tokens"),
+        p("3"),
+    ]);
+    says(
+        &out,
+        &[
+            "continues \"The capital of France is\" with 3 tokens, two phases",
+            "5 prompt tokens + 3 generated = 8 positions",
+            "true continuation:  \" Paris.",
+            "(token 6 changed)",
+            "the liar departs at coarse step",
+            ": position 6, sample",
+            "The disputed coarse step",
+            "position 6, sample; node",
+            "on chain: RiscvStep re-executes it",
+            "game over: challenger wins",
+            "The honest side won and every wei is accounted for.",
+        ],
+    );
+}
+
+#[test]
+fn llm_demo_catches_a_lazy_server_at_the_layer_it_skips() {
+    let out = opml(&[
+        p("demo"),
+        p("--workload"),
+        p("llm"),
+        p("--prompt"),
+        p("Once upon a time"),
+        p("--tokens"),
+        p("2"),
+        p("--lie"),
+        p("lazy"),
+    ]);
+    says(
+        &out,
+        &[
+            "(layer 29 skipped)",
+            "position 0, layer 29, attention residual",
+            "game over: challenger wins",
+            "The honest side won and every wei is accounted for.",
+        ],
+    );
+}
+
+#[test]
+fn llm_demo_refuses_a_generation_longer_than_a_game_covers() {
+    let out = opml(&[p("demo"), p("--workload"), p("llm"), p("--chat")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a game would cover more than 2^40"),
+        "{}",
+        stderr(&out)
+    );
+}
