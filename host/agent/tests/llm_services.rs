@@ -36,11 +36,13 @@ const MAX_WAITS: usize = 1_000_000;
 /// head, about 2^26 instructions in the VM).
 const HEIGHTS: [u8; 3] = [9, 14, 14];
 
-/// The suite's parameters: a challenge window long enough for the heights (the registry counts
-/// `2^{Σh}` VM steps of work, `requiredWindow`).
+/// The suite's parameters: a challenge window and a game clock long enough for heights of up
+/// to the game's 40 levels (the registry counts `2^{Σh}` VM steps of work at 25 × 10^6 a
+/// second: `requiredWindow`, `requiredClock`).
 fn registry_config() -> RegistryConfig {
     RegistryConfig {
-        challenge_window: 6 * 3600,
+        challenge_window: 100_000,
+        game_clock: 200_000,
         ..RegistryConfig::default()
     }
 }
@@ -225,7 +227,7 @@ fn tiny_store() -> ModelStore {
         .unwrap()
 }
 
-/// A greedy task of 2 generated tokens after a 6-token prompt.
+/// A greedy task of 2 generated tokens after a 7-token prompt.
 fn record() -> Vec<u8> {
     task("The capital of France is known as", 2)
 }
@@ -362,7 +364,7 @@ fn anvil() -> (Anvil, RpcChain, RpcChain, RpcChain) {
     (anvil, all, server, challenger)
 }
 
-/// The tiny llama's 6 + 2 task fits [`HEIGHTS`], by the bound the services check.
+/// The tiny llama's 7 + 2 task fits [`HEIGHTS`], by the bound the services check.
 #[test]
 fn the_tiny_llama_task_fits_the_phases() {
     let graph = llm_graph(tiny_gguf(), &record()).unwrap();
@@ -417,13 +419,13 @@ fn an_honest_llm_result_finalizes_on_anvil() {
     assert!(!said(&transcript.challenger, "disputed"));
     assert!(said(&transcript.server, "task 0: finalized"));
     assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Finalized);
-    // The output: the prompt's 6 tokens and the 2 generated, as the graph's native run says.
+    // The output: the prompt's 7 tokens and the 2 generated, as the graph's native run says.
     let graph = llm_graph(tiny_gguf(), &record).unwrap();
-    assert_eq!((graph.prompt_tokens, graph.positions), (6, 8));
+    assert_eq!((graph.prompt_tokens, graph.positions), (7, 9));
     let truth = GraphPhase::new(&graph.file, &graph.input).unwrap();
     let output = output_of(&mut chain, &contracts, task);
     assert_eq!(output, truth.run().output().unwrap());
-    assert_eq!(output.len(), 8 * 4);
+    assert_eq!(output.len(), 9 * 4);
 }
 
 #[test]
@@ -560,13 +562,14 @@ fn llm_tasks_the_server_cannot_run_are_refused_with_a_reason() {
     expect(
         many,
         &unknown,
-        "its LLM task has 5000 prompt tokens and 1 to generate",
+        "its LLM task has 10000 prompt tokens and 1 to generate: more than the 4096 positions",
     );
     expect(
         mismatch,
         &unknown,
         &format!(
-            "its input is an LLM task of SmolLM2 135M Instruct (6 prompt tokens, 2 generated), \
+            "its input is an LLM task of Smollm2 135M 8k Lc100K Mix1 Ep2 (7 prompt tokens, 2 \
+             generated), \
              whose graph has model root 0x{}, not the task's; not committing",
             hex::encode(root)
         ),
