@@ -409,6 +409,16 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
             phases
         }
         None => {
+            let levels = top.max(1) + lower;
+            ensure!(
+                levels <= opml_game::MAX_TOTAL_HEIGHT,
+                "no phases fit the task: its {m} coarse steps need a top phase of height {top}, \
+                 and its longest node step (coarse step {}: {}) 2^{lower} instructions in the \
+                 lower phases; {levels} levels, more than the game's {}",
+                bound.step,
+                phase.describe_step(bound.step),
+                opml_game::MAX_TOTAL_HEIGHT
+            );
             let heights = [top.max(1), lower.div_ceil(2), lower / 2];
             let heights: Vec<u8> = heights.iter().map(|&h| h as u8).collect();
             PhaseConfig::new(&heights).context("no phases fit the task")?
