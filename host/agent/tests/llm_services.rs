@@ -479,8 +479,9 @@ fn a_store_keeps_its_last_derived_graphs() {
 
 /// Measurements for `docs/game-design.md` ("LLM tasks"), run by hand:
 /// `cargo test --release -p opml-agent --test llm_services -- --ignored --nocapture`.
-/// `OPML_MEASURE=spread`: every step of a 6 + 2 generation in the VM, against its group's
-/// bound; else the time of deriving, running and bounding a 64 + 64 task.
+/// `OPML_MEASURE=spread` (`spread-tiny`): every step of a 7 + 2 generation of SmolLM2 (of the
+/// tiny llama) in the VM, against its group's representative; `bound`: the bound of SmolLM2's
+/// 7 + 2 task; else the time of deriving, running and bounding a 64 + 64 task of SmolLM2.
 #[test]
 #[ignore = "a measurement, minutes long"]
 fn measure_the_grouped_step_bound() {
@@ -499,8 +500,13 @@ fn measure_the_grouped_step_bound() {
         );
         return;
     }
-    if std::env::var("OPML_MEASURE").as_deref() == Ok("spread") {
-        let graph = llm_graph(gguf(), &record()).unwrap();
+    if let Ok(which @ ("spread" | "spread-tiny")) = std::env::var("OPML_MEASURE").as_deref() {
+        let model = if which == "spread" {
+            gguf()
+        } else {
+            tiny_gguf()
+        };
+        let graph = llm_graph(model, &record()).unwrap();
         let phase = GraphPhase::new(&graph.file, &graph.input).unwrap();
         let bound = phase.step_bound(1 << 40).unwrap();
         let (mut worst, mut worst_group) = (0f64, String::new());

@@ -47,9 +47,9 @@ Examples:
                                                    a server: run the tasks, defend the results
   opml challenge --rpc-url $NODE --registry $REG --elf guest.elf
                                                    a challenger: check every result, dispute wrong ones
-  opml request --rpc-url $NODE --registry $REG --gguf smollm2.gguf --prompt 'Hello' --tokens 8
+  opml request --rpc-url $NODE --registry $REG --gguf model.gguf --prompt 'Hello' --tokens 8
                                                    post an LLM task (its graph and phases derived)
-  opml serve --rpc-url $NODE --registry $REG --gguf smollm2.gguf
+  opml serve --rpc-url $NODE --registry $REG --gguf model.gguf
                                                    a server of LLM tasks (challenge likewise)
 
 Exit status of `opml run`: the guest's exit code (modulo 256); 250 if the guest trapped;

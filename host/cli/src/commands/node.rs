@@ -103,21 +103,21 @@ runs the lower phases hold:
   opml request --rpc-url http://127.0.0.1:8545 --registry 0x… \\
     --model toolchain/model/models/cnn-int8.opml --input digit0.bin --phases 4,11,11
 
-Example, an LLM task: SmolLM2-135M-Instruct answers a chat message in 8 tokens, sampled at
+Example, an LLM task: a llama GGUF model answers a chat message in 8 tokens, sampled at
 temperature 0.7 among the 40 likeliest; the task's graph (the whole generation) and its model
-root are derived from the GGUF file and the task, and the phases are the smallest that fit:
-  opml request --rpc-url http://127.0.0.1:8545 --registry 0x… \\
-    --gguf toolchain/llm/cache/SmolLM2-135M-Instruct.Q4_1.gguf \\
+root are derived from the GGUF file and the task, and the phases are the smallest that fit.
+SmolLM2-135M's output head takes 1.1 × 10^9 instructions in the VM: with the top phase of its
+coarse steps, more levels than the game's 40, so its tasks are refused before posting; smaller
+llamas (with SmolLM2's tokenizer) fit:
+  opml request --rpc-url http://127.0.0.1:8545 --registry 0x… --gguf model.gguf \\
     --prompt \"What is a fraud proof?\" --chat --tokens 8 --temperature 0.7 --top-k 40 --seed 1";
 
 /// `opml serve --help` and `opml challenge --help`'s examples.
 const SERVICE_EXAMPLES: &str = "Examples:
   opml serve --rpc-url http://127.0.0.1:8545 --registry 0x… --elf guest.elf
   opml serve --rpc-url http://127.0.0.1:8545 --registry 0x… \\
-    --model toolchain/model/models/cnn-int8.opml \\
-    --gguf toolchain/llm/cache/SmolLM2-135M-Instruct.Q4_1.gguf
-  opml challenge --rpc-url http://127.0.0.1:8545 --registry 0x… \\
-    --gguf toolchain/llm/cache/SmolLM2-135M-Instruct.Q4_1.gguf --until-idle";
+    --model toolchain/model/models/cnn-int8.opml --gguf model.gguf
+  opml challenge --rpc-url http://127.0.0.1:8545 --registry 0x… --gguf model.gguf --until-idle";
 
 /// Arguments of `opml request`: a VM task (`--elf`: a program on an input published in the
 /// input oracle) or a graph task (`--model`: a DNN model run on input bytes carried by the
@@ -380,7 +380,8 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
     );
     let lower = 64 - bound.bound.leading_zeros();
     eprintln!(
-        "the longest node step: coarse step {} ({}), {} instructions in the VM ({} with the          margin of its group), from {} steps re-done for {} groups of like steps ({:.1} s)",
+        "the longest node step: coarse step {} ({}), {} instructions in the VM ({} with the \
+         margin of its group), from {} steps re-done for {} groups of like steps ({:.1} s)",
         bound.step,
         phase.describe_step(bound.step),
         bound.measured,
@@ -398,11 +399,13 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
                     && 1u64
                         .checked_shl(u32::from(heights[0]))
                         .is_none_or(|l| l >= m),
-                "--phases {phases}: the task's graph has {m} coarse steps, so its top phase                  needs a height of {top} or more, and a VM phase below it"
+                "--phases {phases}: the task's graph has {m} coarse steps, so its top phase \
+                 needs a height of {top} or more, and a VM phase below it"
             );
             ensure!(
                 below >= lower,
-                "--phases {phases}: the lower phases hold 2^{below} instructions, but coarse                  step {} needs {} (with its group's margin): they need 2^{lower} or more",
+                "--phases {phases}: the lower phases hold 2^{below} instructions, but coarse \
+                 step {} needs {} (with its group's margin): they need 2^{lower} or more",
                 bound.step,
                 bound.bound
             );
