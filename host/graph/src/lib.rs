@@ -258,8 +258,10 @@ impl GraphPhase {
     /// The coarse steps of the nodes, grouped by what fixes the cost of their run in the VM:
     /// the op and its parameters (but a position or index, which only selects data: `Rope`'s
     /// position, `TokenEmbedding`'s index, `Sample`'s position), and the dtype, shape,
-    /// quantization and kind of every input and of the output. Groups in order of their first
-    /// node; each group's steps in order.
+    /// quantization and kind of every input and of the output; for the ops over a growing
+    /// sequence (`Concat`, `Attention`, `TokenEmbedding`), the shapes but their first
+    /// dimension, the sequence's length. Groups in order of their first node; each group's
+    /// steps in order.
     pub fn step_groups(&self) -> Vec<Vec<u64>> {
         let model = self.model();
         let metas = self.run.metas();
@@ -276,9 +278,19 @@ impl GraphPhase {
                 Op::Sample { .. } => Op::Sample { position: 0 },
                 op => op,
             };
+            // The ops over a growing sequence (the KV cache, the token ids): one group whatever
+            // its length, whose representative is the longest (see `step_bound`).
+            let sequence = matches!(
+                op,
+                Op::Concat | Op::Attention { .. } | Op::TokenEmbedding { .. }
+            );
             let tensor = |t: u32| {
                 let meta = &metas[t as usize];
-                (meta.info, meta.kind)
+                let mut dims = meta.info.shape.dims().to_vec();
+                if sequence && let Some(first) = dims.first_mut() {
+                    *first = 0;
+                }
+                (meta.info.dtype, dims, meta.info.quant, meta.kind)
             };
             let inputs: Vec<_> = node.inputs().iter().map(|&t| tensor(t)).collect();
             let key = format!("{op:?} {inputs:?} {:?}", tensor(node.output()));
@@ -298,9 +310,10 @@ impl GraphPhase {
     /// 10^4 nodes and more). It re-does in the VM: the load and finish steps; every step of
     /// the ops whose cost depends on their data beyond soft-float (`Sample`, whose top-p sorts
     /// as much of the vocabulary as the logits need; `Tokenize`); and, for each other
-    /// [group](Self::step_groups), its last step (the latest position: the largest `Rope`
-    /// angles), counted × [`STEP_MARGIN`]. Runs on every core; stops early once a run reaches
-    /// `limit` (then `bound ≥ limit`).
+    /// [group](Self::step_groups), its last step of the most bytes read and written (the
+    /// longest sequence, the latest position: the largest `Rope` angles), counted ×
+    /// [`STEP_MARGIN`]. A sequence op's run is taken to grow with its sequence. Runs on every
+    /// core; stops early once a run reaches `limit` (then `bound ≥ limit`).
     ///
     /// Residual risk: a node whose run exceeds its group representative's by more than the
     /// margin (inputs of the same shapes whose values take a much slower soft-float path). The
@@ -312,13 +325,26 @@ impl GraphPhase {
         // (step, whether a margin applies)
         let mut work: Vec<(u64, bool)> = vec![(1, false), (self.step_count(), false)];
         let groups = self.step_groups();
+        let metas = self.run.metas();
+        // The bytes a node step reads and writes: the longest sequence of its group.
+        let bytes = |j: u64| -> usize {
+            let node = &nodes[(j - 2) as usize];
+            let read: usize = node
+                .inputs()
+                .iter()
+                .map(|&t| metas[t as usize].byte_len())
+                .sum();
+            read + metas[node.output() as usize].byte_len()
+        };
         for group in &groups {
             let last = *group.last().expect("a group has a step");
             let op = nodes[(last - 2) as usize].op();
             if matches!(op, Op::Sample { .. } | Op::Tokenize) {
                 work.extend(group.iter().map(|&j| (j, false)));
             } else {
-                work.push((last, true));
+                let most = group.iter().map(|&j| bytes(j)).max().unwrap_or(0);
+                let rep = group.iter().rev().find(|&&j| bytes(j) == most);
+                work.push((*rep.unwrap_or(&last), true));
             }
         }
         let (num, den) = STEP_MARGIN;
