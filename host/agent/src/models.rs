@@ -250,6 +250,13 @@ impl ModelStore {
     /// ([`llm_request`](Self::llm_request)), tokenizes the prompt, refuses more than
     /// [`MAX_LLM_POSITIONS`] positions, and only then builds the graph. Keeps it.
     pub fn derive(&self, input: &[u8]) -> Result<(Hash, HeldModel), LlmError> {
+        let (root, held) = self.build(input)?;
+        self.keep(root, &held);
+        Ok((root, held))
+    }
+
+    /// The graph of the LLM task of record `input` and its root, not kept.
+    fn build(&self, input: &[u8]) -> Result<(Hash, HeldModel), LlmError> {
         let llm = self
             .llm
             .as_ref()
@@ -267,6 +274,13 @@ impl ModelStore {
                 positions: graph.positions,
             }),
         };
+        Ok((root, held))
+    }
+
+    /// Keeps the derived graph `held` of root `root`, dropping the least recently used beyond
+    /// the bound.
+    fn keep(&self, root: Hash, held: &HeldModel) {
+        let Some(llm) = &self.llm else { return };
         let mut cache = llm
             .cache
             .lock()
@@ -276,17 +290,17 @@ impl ModelStore {
         while cache.len() > llm.cache_limit {
             cache.pop_front();
         }
-        Ok((root, held))
     }
 
     /// The model of graph task (`root`, `input`): a model held ([`get`](Self::get)), else the
     /// graph derived from the LLM task record `input` ([`derive`](Self::derive)) if its root
-    /// is `root`; else why not.
+    /// is `root` (only then kept: tasks of other roots cannot evict the graphs kept); else why
+    /// not.
     pub fn resolve(&self, root: &Hash, input: &[u8]) -> Result<HeldModel, LlmError> {
         if let Some(model) = self.get(root) {
             return Ok(model);
         }
-        let (derived, model) = self.derive(input)?;
+        let (derived, model) = self.build(input)?;
         if derived != *root {
             let shape = model.llm.expect("a derived model has its shape");
             return Err(LlmError(format!(
@@ -298,6 +312,7 @@ impl ModelStore {
                 hex::encode(derived)
             )));
         }
+        self.keep(derived, &model);
         Ok(model)
     }
 }

@@ -475,6 +475,11 @@ fn a_store_keeps_its_last_derived_graphs() {
     assert!(models.get(&root_a).is_none(), "the bound is one graph");
     // A clone shares what was derived.
     assert!(models.clone().get(&root_b).is_some());
+    // A task whose record's graph is not of its root is refused, and evicts nothing.
+    let error = models.resolve(&[7; 32], &a).unwrap_err();
+    assert!(error.0.contains("not the task's"), "{error}");
+    assert!(models.get(&root_b).is_some());
+    assert!(models.get(&root_a).is_none());
 }
 
 /// Measurements for `docs/game-design.md` ("LLM tasks"), run by hand:
