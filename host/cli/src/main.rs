@@ -47,6 +47,10 @@ Examples:
                                                    a server: run the tasks, defend the results
   opml challenge --rpc-url $NODE --registry $REG --elf guest.elf
                                                    a challenger: check every result, dispute wrong ones
+  opml request --rpc-url $NODE --registry $REG --gguf model.gguf --prompt 'Hello' --tokens 8
+                                                   post an LLM task (its graph and phases derived)
+  opml serve --rpc-url $NODE --registry $REG --gguf model.gguf
+                                                   a server of LLM tasks (challenge likewise)
 
 Exit status of `opml run`: the guest's exit code (modulo 256); 250 if the guest trapped;
 251 if --max-steps ran out; 2 if the command itself failed.";
@@ -83,13 +87,16 @@ enum Command {
     /// Deploy the opml contracts on a node; print their addresses as JSON.
     Deploy(commands::node::DeployArgs),
     /// As a requester: publish an input and post a task of a program, or post a graph task of
-    /// an `.opml` model (--model) on its input; print its id.
+    /// an `.opml` model (--model) on its input, or an LLM task of a GGUF model (--gguf); print
+    /// its id.
     Request(commands::node::RequestArgs),
-    /// As a server: run the open tasks of the given programs and models, commit the results
+    /// As a server: run the open tasks of the given programs and models (and LLM tasks of a
+    /// GGUF model), commit the results
     /// with a bond, defend them in disputes, finalize them and withdraw (a service polling the
     /// node).
     Serve(commands::node::ServeArgs),
-    /// As a challenger: re-run every result of the given programs and models, dispute the wrong
+    /// As a challenger: re-run every result of the given programs and models (and LLM tasks of
+    /// a GGUF model), dispute the wrong
     /// ones, play the games, settle and withdraw (a service polling the node).
     Challenge(commands::node::ServiceArgs),
 }

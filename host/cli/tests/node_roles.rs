@@ -359,3 +359,97 @@ fn a_graph_task_is_disputed_at_its_node_by_separate_processes_on_anvil() {
     let output = output_of(&mut chain, &contracts, task);
     assert_eq!(mnist::graph_output(&output).unwrap().1, label);
 }
+
+#[path = "../../agent/tests/support/tiny_llama.rs"]
+mod tiny_llama;
+
+/// An LLM task by separate processes: `opml request --gguf` derives the task's graph, runs it,
+/// finds the phases it needs and posts it; `opml serve --gguf` and `opml challenge --gguf`,
+/// holding no model file, derive the same graph from the posted record; the result is checked
+/// and finalizes after the window. On a tiny llama with SmolLM2's tokenizer (SmolLM2's own
+/// output head needs more than the game's 40 levels; `docs/game-design.md`, "LLM tasks").
+#[test]
+fn an_llm_task_is_served_and_checked_by_separate_processes_on_anvil() {
+    let smollm2 = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../toolchain/llm/cache/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    )
+    .expect("SmolLM2's GGUF file (toolchain/llm/install.sh)");
+    let anvil =
+        Anvil::spawn().expect("anvil starts (install it with toolchain/scripts/install.sh)");
+    let mut chain: RpcChain = anvil.connect().unwrap();
+    let dir = Scratch::new("llm-roles");
+    let gguf = dir.file("tiny.gguf", &tiny_llama::gguf(&smollm2));
+    let mut run = Roles {
+        dir: &dir,
+        url: anvil.url().to_owned(),
+        keys: anvil.keys(),
+        registry: String::new(),
+        program: ["--gguf".to_owned(), path(&gguf).to_owned()],
+        runs: 0,
+    };
+    // A window for the task's 2^37 levels of work, as the registry counts it.
+    let window = 20_000u64;
+    let deployer_key = hex::encode(run.keys[DEPLOYER].to_bytes());
+    let window_s = window.to_string();
+    let args = ["deploy", "--key", &deployer_key, "--window-s", &window_s];
+    let deployed: Value = serde_json::from_str(&run.opml(DEPLOYER, &args)).unwrap();
+    run.registry = deployed["registry"].as_str().unwrap().to_owned();
+    let contracts = Contracts::at(&mut chain, run.registry.parse().unwrap()).unwrap();
+
+    let registry = run.registry.clone();
+    let args = [
+        "request",
+        "--registry",
+        &registry,
+        "--gguf",
+        path(&gguf),
+        "--prompt",
+        "The capital of France is known as",
+        "--tokens",
+        "2",
+        "--temperature",
+        "0.8",
+        "--top-k",
+        "40",
+        "--seed",
+        "7",
+        "--json",
+    ];
+    let report: Value = serde_json::from_str(&run.opml(REQUESTER, &args)).unwrap();
+    assert_eq!(report["kind"], "graph");
+    assert_eq!(report["llm"]["prompt_tokens"], 7);
+    assert_eq!(report["llm"]["generated_tokens"], 2);
+    // The smallest phases: 2^9 coarse steps, 2^27 instructions for the largest node step.
+    assert_eq!(report["phases"], serde_json::json!([9, 14, 13]));
+    let task = report["task_id"].as_u64().unwrap();
+    let generated: Vec<u32> = report["llm"]["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_u64().unwrap() as u32)
+        .collect();
+
+    let out = run.serve(&["--once"]);
+    assert!(
+        out.contains(&format!("task {task}: committed its result")),
+        "{out}"
+    );
+    let out = run.challenge(&["--once"]);
+    assert!(
+        out.contains(&format!("task {task}: checked the result: correct")),
+        "{out}"
+    );
+    chain.advance_time(window + 1).unwrap();
+    let out = run.serve(&["--until-idle"]);
+    assert!(out.contains(&format!("task {task}: finalized")), "{out}");
+    assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Finalized);
+    // The output: every token, the prompt's then the two generated ones the request saw.
+    let output = output_of(&mut chain, &contracts, task);
+    let tokens: Vec<u32> = output
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(tokens.len(), 9);
+    assert_eq!(tokens[7..], generated[..]);
+}

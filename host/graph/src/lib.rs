@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use opml_dnn::phase::{Coarse, GraphRun, Preimage, Tamper};
-use opml_dnn::{AlignedBytes, Hash, Model, ModelError};
+use opml_dnn::{AlignedBytes, Hash, Model, ModelError, Op};
 use opml_game::ProgramPhase;
 use opml_vm::{ExitStatus, Machine, PreimageSource, Preimages};
 
@@ -237,6 +237,180 @@ impl GraphPhase {
             }
         }
         Ok(longest)
+    }
+}
+
+/// The margin [`GraphPhase::step_bound`] puts on a group representative's instructions:
+/// `× 5/4`, for the data dependence of a node's run inside its group (soft-float special cases,
+/// the arguments of `sin`/`cos`, the length of the token sequence an embedding reads).
+pub const STEP_MARGIN: (u64, u64) = (5, 4);
+
+/// A bound on the instructions of every coarse step's run in the VM, from
+/// [`GraphPhase::step_bound`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepBound {
+    /// The bound: the most of every step re-done exactly and of every representative's
+    /// instructions × [`STEP_MARGIN`] (at least `limit` if a run did not halt within it).
+    pub bound: u64,
+    /// The coarse step that gives the bound.
+    pub step: u64,
+    /// The instructions measured on that step (before any margin).
+    pub measured: u64,
+    /// Groups of node steps (node steps alike but for their data).
+    pub groups: usize,
+    /// Coarse steps re-done in the VM.
+    pub redone: usize,
+}
+
+impl GraphPhase {
+    /// The coarse steps of the nodes, grouped by what fixes the cost of their run in the VM:
+    /// the op and its parameters (but a position or index, which only selects data: `Rope`'s
+    /// position, `TokenEmbedding`'s index, `Sample`'s position), and the dtype, shape,
+    /// quantization and kind of every input and of the output; for the ops over a growing
+    /// sequence (`Concat`, `Attention`, `TokenEmbedding`), the shapes but their first
+    /// dimension, the sequence's length. Groups in order of their first node; each group's
+    /// steps in order.
+    pub fn step_groups(&self) -> Vec<Vec<u64>> {
+        let model = self.model();
+        let metas = self.run.metas();
+        let mut index = std::collections::HashMap::<String, usize>::new();
+        let mut groups: Vec<Vec<u64>> = Vec::new();
+        for (k, node) in model.nodes().iter().enumerate() {
+            let op = match *node.op() {
+                Op::Rope { head_dim, base, .. } => Op::Rope {
+                    head_dim,
+                    position: 0,
+                    base,
+                },
+                Op::TokenEmbedding { .. } => Op::TokenEmbedding { index: 0 },
+                Op::Sample { .. } => Op::Sample { position: 0 },
+                // Blocks of rows of one matrix: the same work wherever they start.
+                Op::QLinear { .. } => Op::QLinear { first_row: 0 },
+                op => op,
+            };
+            // The ops over a growing sequence (the KV cache, the token ids): one group whatever
+            // its length, whose representative is the longest (see `step_bound`).
+            let sequence = matches!(
+                op,
+                Op::Concat | Op::Attention { .. } | Op::TokenEmbedding { .. }
+            );
+            let tensor = |t: u32| {
+                let meta = &metas[t as usize];
+                let mut dims = meta.info.shape.dims().to_vec();
+                if sequence && let Some(first) = dims.first_mut() {
+                    *first = 0;
+                }
+                (meta.info.dtype, dims, meta.info.quant, meta.kind)
+            };
+            let inputs: Vec<_> = node.inputs().iter().map(|&t| tensor(t)).collect();
+            let key = format!("{op:?} {inputs:?} {:?}", tensor(node.output()));
+            let next = groups.len();
+            let g = *index.entry(key).or_insert(next);
+            if g == next {
+                groups.push(Vec::new());
+            }
+            groups[g].push(k as u64 + 2);
+        }
+        groups
+    }
+
+    /// A bound on the instructions the node step program takes to re-do any coarse step of
+    /// this run in the VM, without re-doing every step ([`longest_step`](Self::longest_step)
+    /// does, about the cost of the whole model in the VM: impossible for an LLM graph of
+    /// 10^4 nodes and more). It re-does in the VM: the load and finish steps; every step of
+    /// the ops whose cost depends on their data beyond soft-float (`Sample`, whose top-p sorts
+    /// as much of the vocabulary as the logits need; `Tokenize`); and, for each other
+    /// [group](Self::step_groups), its last step of the most bytes read and written (the
+    /// longest sequence, the latest position: the largest `Rope` angles), counted ×
+    /// [`STEP_MARGIN`]. A sequence op's run is taken to grow with its sequence. Runs on every
+    /// core; stops early once a run reaches `limit` (then `bound ≥ limit`).
+    ///
+    /// Residual risk: a node whose run exceeds its group representative's by more than the
+    /// margin (inputs of the same shapes whose values take a much slower soft-float path). The
+    /// native run's data being the same for both sides, a task where this happens can only be
+    /// one whose disputed node lands on that slow member.
+    pub fn step_bound(&self, limit: u64) -> Result<StepBound, GraphError> {
+        let model = self.model();
+        let nodes = model.nodes();
+        // (step, whether a margin applies)
+        let mut work: Vec<(u64, bool)> = vec![(1, false), (self.step_count(), false)];
+        let groups = self.step_groups();
+        let metas = self.run.metas();
+        // The bytes a node step reads and writes: the longest sequence of its group.
+        let bytes = |j: u64| -> usize {
+            let node = &nodes[(j - 2) as usize];
+            let read: usize = node
+                .inputs()
+                .iter()
+                .map(|&t| metas[t as usize].byte_len())
+                .sum();
+            read + metas[node.output() as usize].byte_len()
+        };
+        for group in &groups {
+            let last = *group.last().expect("a group has a step");
+            let op = nodes[(last - 2) as usize].op();
+            if matches!(op, Op::Sample { .. } | Op::Tokenize) {
+                work.extend(group.iter().map(|&j| (j, false)));
+            } else {
+                let most = group.iter().map(|&j| bytes(j)).max().unwrap_or(0);
+                let rep = group.iter().rev().find(|&&j| bytes(j) == most);
+                work.push((*rep.unwrap_or(&last), true));
+            }
+        }
+        let (num, den) = STEP_MARGIN;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(work.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let reached = std::sync::atomic::AtomicBool::new(false);
+        let results = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| -> Result<Vec<(u64, u64, u64)>, GraphError> {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Relaxed);
+                            if i >= work.len() || reached.load(Relaxed) {
+                                return Ok(out);
+                            }
+                            let (j, margin) = work[i];
+                            let steps = self.vm_step(j, limit)?.steps;
+                            let bound = if margin {
+                                (u128::from(steps) * u128::from(num)).div_ceil(u128::from(den))
+                            } else {
+                                u128::from(steps)
+                            };
+                            let bound = u64::try_from(bound).unwrap_or(u64::MAX);
+                            if steps >= limit {
+                                reached.store(true, Relaxed);
+                            }
+                            out.push((bound, j, steps));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().expect("a bound thread does not panic"))
+                .collect::<Vec<_>>()
+        });
+        let mut best = StepBound {
+            bound: 0,
+            step: 1,
+            measured: 0,
+            groups: groups.len(),
+            redone: 0,
+        };
+        for result in results {
+            for (bound, step, measured) in result? {
+                best.redone += 1;
+                if (bound, std::cmp::Reverse(step)) > (best.bound, std::cmp::Reverse(best.step)) {
+                    (best.bound, best.step, best.measured) = (bound, step, measured);
+                }
+            }
+        }
+        Ok(best)
     }
 }
 

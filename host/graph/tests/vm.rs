@@ -216,3 +216,63 @@ fn every_step_of_random_graphs_is_the_same_in_the_vm() {
     }
     assert!(nodes >= 60, "only {nodes} nodes");
 }
+
+/// `step_groups` puts node steps alike but for their data (and a `Rope` position) together,
+/// and `step_bound` covers every step's run with the group representatives' runs × 5/4 (here:
+/// on every committed model, where it must be at least the exact longest step, and on a graph
+/// of repeated layers, whose every step it checks against the bound).
+#[test]
+fn the_grouped_step_bound_covers_every_step() {
+    for (name, file) in models().into_iter().take(3) {
+        let input = input(&file, &mut Rng(11), false);
+        let phase = GraphPhase::new(&file, &input).unwrap();
+        let (longest, _) = phase.longest_step(1 << 32).unwrap();
+        let bound = phase.step_bound(1 << 32).unwrap();
+        assert!(bound.bound >= longest, "{name}: {bound:?} < {longest}");
+        let nodes: usize = phase.step_groups().iter().map(Vec::len).sum();
+        assert_eq!(nodes as u64, phase.step_count() - 2, "{name}");
+    }
+
+    // Ten times: a dense layer, rope at position p, add: five groups (the first dense layer and
+    // add read the graph input, the others node outputs: another kind).
+    let d = 8;
+    let row = TensorInfo {
+        dtype: DType::F32,
+        shape: Shape::new(&[1, d]).unwrap(),
+        quant: Quant::default(),
+    };
+    let mut b = ModelBuilder::new();
+    let mut x = b.input(row);
+    let w = b.constant(&Tensor::f32(&[d, d], vec![0.125; (d * d) as usize]).unwrap());
+    for p in 0..10 {
+        let e = Epilogue {
+            requant: None,
+            relu: false,
+        };
+        let y = b.node(Op::Dense(e), &[x, w], row);
+        let rope = Op::Rope {
+            head_dim: 4,
+            position: p * 100,
+            base: 10_000.0,
+        };
+        let y = b.node(rope, &[y], row);
+        x = b.node(Op::Add, &[x, y], row);
+    }
+    b.output(x);
+    let file = b.finish().to_vec();
+    let input = input(&file, &mut Rng(12), false);
+    let phase = GraphPhase::new(&file, &input).unwrap();
+    let groups = phase.step_groups();
+    assert_eq!(groups.len(), 5, "{groups:?}");
+    assert_eq!(groups[1], (0..10).map(|p| 3 * p + 3).collect::<Vec<u64>>());
+    let bound = phase.step_bound(1 << 32).unwrap();
+    // Load, finish and one representative per group.
+    assert_eq!((bound.groups, bound.redone), (5, 7));
+    for j in 1..=phase.step_count() {
+        let steps = phase.vm_step(j, 1 << 32).unwrap().steps;
+        assert!(steps <= bound.bound, "step {j}: {steps} > {bound:?}");
+    }
+    // A limit below the bound is reported as reached.
+    let low = phase.step_bound(bound.measured / 2).unwrap();
+    assert!(low.bound >= bound.measured / 2);
+}

@@ -11,11 +11,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
+use opml_agent::models::llm_graph;
 use opml_agent::roles::{self, GraphRequest, TaskRequest};
 use opml_agent::service::{Challenger, Server, Service, default_job_limit, stops_service};
 use opml_agent::{Contracts, ModelStore, Program, RegistryConfig};
@@ -100,7 +101,23 @@ const GRAPH_EXAMPLE: &str = "Example, a graph task: digit 0 (the graph inputs' r
 the small int8 CNN, whose 11 coarse steps the top phase holds and whose nodes' step program \
 runs the lower phases hold:
   opml request --rpc-url http://127.0.0.1:8545 --registry 0x… \\
-    --model toolchain/model/models/cnn-int8.opml --input digit0.bin --phases 4,11,11";
+    --model toolchain/model/models/cnn-int8.opml --input digit0.bin --phases 4,11,11
+
+Example, an LLM task: a llama GGUF model continues a prompt with 4 tokens, sampled at
+temperature 0.7 among the 40 likeliest; the task's graph (the whole generation) and its model
+root are derived from the GGUF file and the task, and the phases are the smallest that fit.
+With SmolLM2-135M (largest node step about 10^8 instructions), a task of up to about 15
+positions fits the game's 40 levels; a longer one (a chat prompt) is refused before posting:
+  opml request --rpc-url http://127.0.0.1:8545 --registry 0x… \\
+    --gguf toolchain/llm/cache/SmolLM2-135M-Instruct.Q4_1.gguf \\
+    --prompt \"The capital of France is\" --tokens 4 --temperature 0.7 --top-k 40 --seed 1";
+
+/// `opml serve --help` and `opml challenge --help`'s examples.
+const SERVICE_EXAMPLES: &str = "Examples:
+  opml serve --rpc-url http://127.0.0.1:8545 --registry 0x… --elf guest.elf
+  opml serve --rpc-url http://127.0.0.1:8545 --registry 0x… \\
+    --model toolchain/model/models/cnn-int8.opml --gguf model.gguf
+  opml challenge --rpc-url http://127.0.0.1:8545 --registry 0x… --gguf model.gguf --until-idle";
 
 /// Arguments of `opml request`: a VM task (`--elf`: a program on an input published in the
 /// input oracle) or a graph task (`--model`: a DNN model run on input bytes carried by the
@@ -120,20 +137,48 @@ pub(crate) struct RequestArgs {
     #[arg(long, value_name = "ADDR")]
     registry: Address,
     /// The program to run: a static RV32IM ELF executable.
-    #[arg(long, value_name = "FILE", required_unless_present = "model")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["model", "gguf"])]
     elf: Option<PathBuf>,
     /// Post a graph task of this model (an `.opml` file; on chain, its model root) instead of
     /// a program's task: the input is the graph inputs' raw bytes, in the model's input order.
     #[arg(long, value_name = "FILE", conflicts_with = "elf")]
     model: Option<PathBuf>,
+    /// Post an LLM task of this llama GGUF model (SmolLM2) instead: a graph task over the
+    /// whole generation, whose model root is derived from the model and the task (--prompt,
+    /// --tokens, ...) and whose input is the task's record.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["elf", "model", "input"], requires = "prompt")]
+    gguf: Option<PathBuf>,
+    /// The LLM task's prompt (with --gguf).
+    #[arg(long, value_name = "TEXT", requires = "gguf")]
+    prompt: Option<String>,
+    /// Tokens the LLM generates after the prompt (with --gguf).
+    #[arg(long, value_name = "N", default_value_t = 16, requires = "gguf")]
+    tokens: u32,
+    /// Wrap the prompt in the model's chat template, as a user message (with --gguf).
+    #[arg(long, requires = "gguf")]
+    chat: bool,
+    /// Sampling temperature; 0 picks the likeliest token (with --gguf).
+    #[arg(long, value_name = "T", default_value_t = 0.0, requires = "gguf")]
+    temperature: f32,
+    /// Sample among the K likeliest tokens only; 0: all (with --gguf).
+    #[arg(long, value_name = "K", default_value_t = 0, requires = "gguf")]
+    top_k: u32,
+    /// Sample among the likeliest tokens of total probability P, in (0, 1] (with --gguf).
+    #[arg(long, value_name = "P", default_value_t = 1.0, requires = "gguf")]
+    top_p: f32,
+    /// The sampler's seed (with --gguf).
+    #[arg(long, value_name = "S", default_value_t = 0, requires = "gguf")]
+    seed: u64,
     /// The task's input (raw bytes); `-` reads standard input. Default: empty.
     #[arg(short, long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Phase heights of the task's dispute games, top first; they must cover the run
     /// (`20,10`: 2^30 instructions). A graph task's top phase holds its coarse steps (2^h
-    /// of them) and needs a phase below it for the node step program's run.
-    #[arg(long, default_value = "20,10")]
-    phases: PhaseConfig,
+    /// of them) and needs a phase below it for the node step program's run. Default: `20,10`;
+    /// with --gguf, the smallest that fit the task's graph (a top phase for its coarse steps,
+    /// two lower ones for its longest node step).
+    #[arg(long)]
+    phases: Option<PhaseConfig>,
     /// The fee, in wei.
     #[arg(long, value_name = "WEI", default_value_t = U256::ZERO)]
     fee: U256,
@@ -147,9 +192,13 @@ pub(crate) struct RequestArgs {
 
 /// Publishes the input and posts the task (or posts the graph task); prints the task id.
 pub(crate) fn request(args: RequestArgs) -> Result<u8> {
+    if let Some(gguf) = &args.gguf {
+        return request_llm(&args, gguf);
+    }
     if let Some(model) = &args.model {
         return request_graph(&args, model);
     }
+    let phases = args.phases.unwrap_or_else(default_phases);
     let elf = args
         .elf
         .as_deref()
@@ -164,7 +213,7 @@ pub(crate) fn request(args: RequestArgs) -> Result<u8> {
     let request = TaskRequest {
         program_id: program.id(),
         input_commitment: commitment,
-        config: args.phases,
+        config: phases,
         fee: args.fee,
         deadline,
     };
@@ -178,7 +227,7 @@ pub(crate) fn request(args: RequestArgs) -> Result<u8> {
             "program_id": hex(&program.id()),
             "input_commitment": hex(&commitment),
             "input_len": input.len(),
-            "phases": args.phases.heights(),
+            "phases": phases.heights(),
             "fee": args.fee.to_string(),
             "deadline": deadline,
         });
@@ -196,7 +245,20 @@ fn request_graph(args: &RequestArgs, model: &std::path::Path) -> Result<u8> {
     let model_root =
         ModelStore::root_of(&file).with_context(|| format!("cannot load {}", model.display()))?;
     let input = read_input(args.input.as_deref())?;
-    check_graph_phases(&file, &input, &args.phases)?;
+    let phases = args.phases.unwrap_or_else(default_phases);
+    check_graph_phases(&file, &input, &phases)?;
+    post_graph(args, model_root, input, phases, json!({}))
+}
+
+/// Posts the graph task of `model_root` on `input` under `phases`; prints its id (or, with
+/// --json, a report with `extra`'s fields too).
+fn post_graph(
+    args: &RequestArgs,
+    model_root: [u8; 32],
+    input: Vec<u8>,
+    phases: PhaseConfig,
+    extra: serde_json::Value,
+) -> Result<u8> {
     let (mut chain, account) = args.node.connect()?;
     let contracts = registry(&mut chain, args.registry)?;
     let deadline = chain.timestamp()?.saturating_add(args.deadline_s);
@@ -204,14 +266,14 @@ fn request_graph(args: &RequestArgs, model: &std::path::Path) -> Result<u8> {
         step_program: opml_graph::STEP_PROGRAM_ID,
         model_root,
         input,
-        config: args.phases,
+        config: phases,
         fee: args.fee,
         deadline,
     };
     let task_id = roles::post_graph_task(&mut chain, &contracts, account, &request)
         .context("cannot post the graph task")?;
     if args.json {
-        let report = json!({
+        let mut report = json!({
             "task_id": task_id,
             "kind": "graph",
             "registry": contracts.registry.to_string(),
@@ -219,15 +281,165 @@ fn request_graph(args: &RequestArgs, model: &std::path::Path) -> Result<u8> {
             "model_root": hex(&model_root),
             "step_program": hex(&request.step_program),
             "input_len": request.input.len(),
-            "phases": args.phases.heights(),
+            "phases": phases.heights(),
             "fee": args.fee.to_string(),
             "deadline": deadline,
         });
+        if let (Some(report), serde_json::Value::Object(extra)) = (report.as_object_mut(), extra) {
+            report.extend(extra);
+        }
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{task_id}");
     }
     Ok(0)
+}
+
+/// A spinner saying what runs, on stderr when it is a terminal.
+fn spinner(what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .expect("valid template"),
+    );
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The phases of a task when --phases is not given (but for --gguf): `20,10`.
+fn default_phases() -> PhaseConfig {
+    PhaseConfig::new(&[20, 10]).expect("valid heights")
+}
+
+/// Posts the LLM task of `args` (--prompt, --tokens, ...) on the llama model in the GGUF file
+/// `gguf`: derives the task's graph and model root, runs it natively, finds (or checks) the
+/// phases it needs, and posts the graph task of that root with the task's record as input;
+/// narrates on stderr, prints the task id.
+fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
+    let started = Instant::now();
+    let file = read_file(gguf)?;
+    let task = opml_llm::task::Task {
+        chat: args.chat,
+        tokens: args.tokens,
+        sampling: opml_llm::sample::Sampling {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            seed: args.seed,
+        },
+        prompt: args.prompt.as_deref().context("--gguf needs --prompt")?,
+    };
+    let record = task.encode();
+    opml_llm::task::Task::parse(&record).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let graph = llm_graph(&file, &record)
+        .with_context(|| format!("cannot make the task's graph from {}", gguf.display()))?;
+    let model = opml_dnn::Model::parse(&graph.file)?;
+    let model_root = model.root();
+    let nodes = model.nodes().len();
+    eprintln!(
+        "the task's graph: {} prompt tokens + {} generated, {nodes} nodes, model root {} \
+         ({:.1} s)",
+        graph.prompt_tokens,
+        graph.positions - graph.prompt_tokens,
+        hex(&model_root),
+        started.elapsed().as_secs_f64()
+    );
+    let bar = spinner("running the generation natively");
+    let phase = opml_graph::GraphPhase::new(&graph.file, &graph.input)?;
+    bar.finish_and_clear();
+    if let Some(refusal) = phase.run().refusal() {
+        bail!("the graph refuses the task's record ({refusal:?}): no server would take the task");
+    }
+    let tokens: Vec<u32> = phase
+        .run()
+        .output()
+        .unwrap_or_default()
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    eprintln!(
+        "ran it natively ({:.1} s): tokens {:?}",
+        started.elapsed().as_secs_f64(),
+        &tokens[graph.prompt_tokens as usize..]
+    );
+    let m = phase.step_count();
+    let top = 64 - (m - 1).leading_zeros();
+    let bar = spinner("re-doing one node step of each kind in the VM");
+    let limit = 1u64 << 40;
+    let bound = phase.step_bound(limit)?;
+    bar.finish_and_clear();
+    ensure!(
+        bound.bound < limit,
+        "coarse step {} ({}) does not halt within 2^40 instructions in the VM",
+        bound.step,
+        phase.describe_step(bound.step)
+    );
+    let lower = 64 - bound.bound.leading_zeros();
+    eprintln!(
+        "the longest node step: coarse step {} ({}), {} instructions in the VM ({} with the \
+         margin of its group), from {} steps re-done for {} groups of like steps ({:.1} s)",
+        bound.step,
+        phase.describe_step(bound.step),
+        bound.measured,
+        bound.bound,
+        bound.redone,
+        bound.groups,
+        started.elapsed().as_secs_f64()
+    );
+    let phases = match args.phases {
+        Some(phases) => {
+            let heights = phases.heights();
+            let below: u32 = heights[1..].iter().map(|&h| u32::from(h)).sum();
+            ensure!(
+                heights.len() >= 2
+                    && 1u64
+                        .checked_shl(u32::from(heights[0]))
+                        .is_none_or(|l| l >= m),
+                "--phases {phases}: the task's graph has {m} coarse steps, so its top phase \
+                 needs a height of {top} or more, and a VM phase below it"
+            );
+            ensure!(
+                below >= lower,
+                "--phases {phases}: the lower phases hold 2^{below} instructions, but coarse \
+                 step {} needs {} (with its group's margin): they need 2^{lower} or more",
+                bound.step,
+                bound.bound
+            );
+            phases
+        }
+        None => {
+            let levels = top.max(1) + lower;
+            ensure!(
+                levels <= opml_game::MAX_TOTAL_HEIGHT,
+                "no phases fit the task: its {m} coarse steps need a top phase of height {top}, \
+                 and its longest node step (coarse step {}: {}) 2^{lower} instructions in the \
+                 lower phases; {levels} levels, more than the game's {}",
+                bound.step,
+                phase.describe_step(bound.step),
+                opml_game::MAX_TOTAL_HEIGHT
+            );
+            let heights = [top.max(1), lower.div_ceil(2), lower / 2];
+            let heights: Vec<u8> = heights.iter().map(|&h| h as u8).collect();
+            PhaseConfig::new(&heights).context("no phases fit the task")?
+        }
+    };
+    eprintln!("posting it with phases {phases}");
+    let generated = &tokens[graph.prompt_tokens as usize..];
+    let extra = json!({
+        "llm": {
+            "prompt_tokens": graph.prompt_tokens,
+            "generated_tokens": graph.positions - graph.prompt_tokens,
+            "nodes": nodes,
+            "tokens": generated,
+            "longest_step": bound.measured,
+            "step_bound": bound.bound,
+        }
+    });
+    post_graph(args, model_root, graph.input, phases, extra)
 }
 
 /// Refuses phases under which a graph task could not be defended: the top phase must hold
@@ -260,6 +472,7 @@ fn check_graph_phases(file: &[u8], input: &[u8], phases: &PhaseConfig) -> Result
 
 /// What every service takes.
 #[derive(Args)]
+#[command(after_help = SERVICE_EXAMPLES)]
 pub(crate) struct ServiceArgs {
     #[command(flatten)]
     node: NodeArgs,
@@ -267,11 +480,16 @@ pub(crate) struct ServiceArgs {
     #[arg(long, value_name = "ADDR")]
     registry: Address,
     /// A program whose tasks it takes on (repeat for several).
-    #[arg(long = "elf", value_name = "FILE", required_unless_present = "models")]
+    #[arg(long = "elf", value_name = "FILE", required_unless_present_any = ["models", "gguf"])]
     elves: Vec<PathBuf>,
     /// A DNN model (an `.opml` file) whose graph tasks it takes on (repeat for several).
     #[arg(long = "model", value_name = "FILE")]
     models: Vec<PathBuf>,
+    /// A llama GGUF model (SmolLM2) whose LLM tasks it takes on: a graph task of a model
+    /// root it does not have, whose input is an LLM task record whose graph on this model has
+    /// that root (derived per task; see `opml request --gguf`).
+    #[arg(long, value_name = "FILE")]
+    gguf: Option<PathBuf>,
     /// Milliseconds between polls.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     poll_ms: u64,
@@ -300,6 +518,7 @@ pub(crate) struct ServiceArgs {
 
 /// Arguments of `opml serve`.
 #[derive(Args)]
+#[command(after_help = SERVICE_EXAMPLES)]
 pub(crate) struct ServeArgs {
     #[command(flatten)]
     service: ServiceArgs,
@@ -358,18 +577,22 @@ impl ServiceArgs {
             .iter()
             .map(|elf| load_program(elf))
             .collect::<Result<Vec<_>>>()?;
-        let models = match self.models.as_slice() {
-            [] => None,
-            paths => {
-                let mut store =
-                    ModelStore::new::<&[u8]>([]).context("cannot load the node step program")?;
-                for path in paths {
-                    store
-                        .insert(&read_file(path)?)
-                        .with_context(|| format!("cannot load {}", path.display()))?;
-                }
-                Some(store)
+        let models = if self.models.is_empty() && self.gguf.is_none() {
+            None
+        } else {
+            let mut store =
+                ModelStore::new::<&[u8]>([]).context("cannot load the node step program")?;
+            for path in &self.models {
+                store
+                    .insert(&read_file(path)?)
+                    .with_context(|| format!("cannot load {}", path.display()))?;
             }
+            if let Some(path) = &self.gguf {
+                store = store
+                    .with_llm(read_file(path)?)
+                    .with_context(|| format!("cannot load {}", path.display()))?;
+            }
+            Some(store)
         };
         let (mut chain, account) = self.node.connect()?;
         chain.set_log_window(self.log_window);
@@ -379,8 +602,12 @@ impl ServiceArgs {
             .iter()
             .flat_map(|models| models.roots().map(|root| hex(root)))
             .collect();
+        let llm = models
+            .as_ref()
+            .and_then(ModelStore::llm_name)
+            .map_or_else(String::new, |name| format!(", LLM tasks of {name}"));
         eprintln!(
-            "opml {name}: account {account}, registry {}, programs {}, models {}",
+            "opml {name}: account {account}, registry {}, programs {}, models {}{llm}",
             contracts.registry,
             or_none(&ids),
             or_none(&roots)
