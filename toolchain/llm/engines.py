@@ -208,7 +208,7 @@ def cmd_compare(args):
                 cells.append(cell.replace("|", "\\|"))
             print(f"| {i} | " + " | ".join(cells) + " |")
         for n in names:
-            text = "".join(pieces[n]).replace("\n", "\\n")
+            text = "".join(pieces[n])
             print(f"\n{n}: {text!r}")
     sys.stdout.flush()
 
