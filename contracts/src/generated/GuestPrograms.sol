@@ -15,19 +15,19 @@ library GuestPrograms {
     bytes32 internal constant DATA_WALK_ID = 0x16cb13187848f5222e54c314eac47f5d2eb7774898584fe408f74cdb39e85cb0;
 
     /// @notice Program ID of the `dnn-runner` guest.
-    bytes32 internal constant DNN_RUNNER_ID = 0xcc8d07b31529e0678295ef3453cc2df72d4b92ad04045d26687fcb39bf4316ed;
+    bytes32 internal constant DNN_RUNNER_ID = 0xf5779cbefd5c25f2aef45fe008ecc692e9e84b621021b68c90cc256b884fe8e3;
 
     /// @notice Program ID of the `echo` guest.
     bytes32 internal constant ECHO_ID = 0x933c2356dcb744ccc7f1e43acde70e9ae8c77a6d4d34e09a82e86c64dbfdd984;
 
     /// @notice Program ID of the `graph-step` guest.
-    bytes32 internal constant GRAPH_STEP_ID = 0x3558242552bbaecb9a3e8a77e08d423a714db0ef1de31d908e843838cb7be339;
+    bytes32 internal constant GRAPH_STEP_ID = 0x0e0dc7eefdf28d5939f856efb0a514ceba1856c69dd051fefd69f074add977e1;
 
     /// @notice Program ID of the `hashbench` guest.
     bytes32 internal constant HASHBENCH_ID = 0x7d31ca04723b0016cbbfe4ab6d780cbbb4e99925bde5b4c13d65e7e8a01b3e52;
 
     /// @notice Program ID of the `mnist` guest.
-    bytes32 internal constant MNIST_ID = 0xfc0f98664e8e56a35c4dae96d6ffced47e94d35ff7c618d8d4e759c04340e997;
+    bytes32 internal constant MNIST_ID = 0x59a0eb8e6f3e352bb7f5e373cca999e2c20e5ec43ac1daee06194420829523e1;
 
     /// @notice Program ID of the `syscalls` guest.
     bytes32 internal constant SYSCALLS_ID = 0x80cc440a324ae0c7c5a83306bca51aa56645417555976d170b6ab8b7ef809d77;

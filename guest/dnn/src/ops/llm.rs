@@ -93,3 +93,71 @@ fn canonical_all(mut values: Vec<f32>) -> Vec<f32> {
     }
     values
 }
+
+/// [`qlinear`] of one input row already quantized (`x`, `K` values) by each of `weights`
+/// (`(W, format, N)`, `W` being `N × K`), the outputs of all of them split across threads as one
+/// range of rows (so q, k and v, or gate and up, cost one quantization and one split). Every
+/// element is the one [`qlinear`] computes for that matrix and row, bit for bit.
+pub fn qlinear_quantized<const M: usize>(
+    x: &kernels::QuantizedActivations,
+    k: usize,
+    weights: [(&[u8], BlockFormat, usize); M],
+) -> [Vec<f32>; M] {
+    let total: usize = weights.iter().map(|&(_, _, n)| n).sum();
+    let all = ranges(total, total * k, |range, slot: &mut [f32]| {
+        // The part of `range` in each matrix (rows `first..first + n` of the concatenation).
+        let mut first = 0;
+        for &(w, format, n) in &weights {
+            let (start, end) = (range.start.max(first), range.end.min(first + n));
+            if start < end {
+                let out = &mut slot[start - range.start..end - range.start];
+                kernels::matvec(format, w, k, x, start - first..end - first, out);
+            }
+            first += n;
+        }
+    });
+    let mut rest = all.as_slice();
+    weights.map(|(_, _, n)| {
+        let (mine, tail) = rest.split_at(n);
+        rest = tail;
+        canonical_all(mine.to_vec())
+    })
+}
+
+/// Runs `f` on a thread of rayon's current pool (feature `parallel`), so that the splits of the
+/// kernels it calls are `join`s inside the pool (the calling thread does its share and no split
+/// is injected from outside and waited for on a lock); without the feature, `f()` here. Only
+/// speed depends on it.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(feature = "parallel")]
+    {
+        rayon::scope(|_| f())
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        f()
+    }
+}
+
+/// [`attention`], its heads split across threads (feature `parallel`) when the work is large
+/// enough: the same bits as [`attention`] (every head is computed alone, in the kernel's order).
+pub fn attention_split(q: &[f32], k: &[f32], v: &[f32], heads: usize, kv_heads: usize) -> Vec<f32> {
+    #[cfg(feature = "parallel")]
+    {
+        let head_dim = q.len() / heads;
+        // Per head and position: a dot product and a multiply-add per value.
+        let positions = k.len() / (kv_heads * head_dim).max(1);
+        if super::parallel::splits(2 * q.len() * positions) {
+            use rayon::iter::{IndexedParallelIterator, ParallelIterator};
+            use rayon::slice::ParallelSliceMut;
+            let mut out = alloc::vec![0.0; q.len()];
+            out.par_chunks_mut(head_dim)
+                .enumerate()
+                .for_each(|(h, out)| {
+                    kernels::attention_heads(q, k, v, heads, kv_heads, head_dim, h..h + 1, out);
+                });
+            return canonical_all(out);
+        }
+    }
+    attention(q, k, v, heads, kv_heads)
+}
