@@ -20,7 +20,8 @@ BOS), so tokenization differences do not enter the comparisons.
       Greedy continuations of PROMPTS by opml (Engine), llama.cpp and candle side by side, with
       the first position where each pair diverges.
   engines.py bench --repeat R
-      Speed and memory of the three engines (each run a fresh process) on a 64-token prompt
+      Speed and memory of the three engines (each run a fresh process; llama.cpp also on one
+      thread) on a 64-token prompt
       and 64 generated tokens, plus opml's graph run; median of R runs.
 
 Paths: OPML_ENGINE_BENCH (opml's engine_bench example), CANDLE_REF (toolchain/llm/candle-ref's
@@ -74,16 +75,16 @@ def peak_rss_kb():
     return 0
 
 
-def load_llama(n_ctx):
+def load_llama(n_ctx, logits_all=True, threads=THREADS):
     from llama_cpp import Llama
 
     return Llama(
         model_path=MODEL,
         n_ctx=n_ctx,
         n_batch=512,
-        logits_all=True,
-        n_threads=THREADS,
-        n_threads_batch=THREADS,
+        logits_all=logits_all,
+        n_threads=threads,
+        n_threads_batch=threads,
         verbose=False,
     )
 
@@ -133,31 +134,39 @@ def cmd_perplexity(args):
                       "mean_nll": mean, "perplexity": math.exp(mean), "seconds": seconds}))
 
 
+def last_logits(llm):
+    """The logits after the last token evaluated (with logits_all=False llama-cpp-python keeps
+    only the batch's last row, in the context, not in `scores`)."""
+    import numpy as np
+
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+
+
 def llama_greedy(llm, prompt, tokens):
     import numpy as np
 
     llm.reset()
     start = time.perf_counter()
     llm.eval(prompt)
-    out = [int(np.argmax(llm.scores[llm.n_tokens - 1]))]
+    out = [int(np.argmax(last_logits(llm)))]
     prompt_s = time.perf_counter() - start
     start = time.perf_counter()
     while len(out) < tokens:
         llm.eval([out[-1]])
-        out.append(int(np.argmax(llm.scores[llm.n_tokens - 1])))
+        out.append(int(np.argmax(last_logits(llm))))
     gen_s = time.perf_counter() - start
     return out, prompt_s, gen_s
 
 
 def cmd_greedy(args):
     prompt = [int(t) for t in args.ids.split(",")]
-    # logits_all=False would be faster for the prompt; True keeps `scores` of every position,
-    # as the perplexity run. The prompt batch computes the logits of every prompt position.
-    llm = load_llama(max(512, len(prompt) + args.tokens))
+    # logits_all=False: the prompt batch computes the logits of its last position only (llama.cpp's
+    # own fast path; `scores[n_tokens - 1]` holds them).
+    llm = load_llama(max(512, len(prompt) + args.tokens), logits_all=False, threads=args.threads)
     out, prompt_s, gen_s = llama_greedy(llm, prompt, args.tokens)
     print(json.dumps({"engine": "llama.cpp", "tokens": out, "prompt_tokens": len(prompt),
                       "prompt_s": prompt_s, "gen_tokens": len(out) - 1, "gen_s": gen_s,
-                      "peak_rss_kb": peak_rss_kb(), "threads": THREADS}))
+                      "peak_rss_kb": peak_rss_kb(), "threads": args.threads}))
 
 
 def run_json(cmd, env=None):
@@ -178,6 +187,14 @@ def engine_cmds(ids, tokens):
                        str(tokens), "--ids", joined], {}),
         "candle": ([CANDLE, MODEL, str(tokens), joined], {"RAYON_NUM_THREADS": str(THREADS)}),
     }
+
+
+def bench_cmds(ids, tokens):
+    """The engines of `bench`: those of `compare` and llama.cpp on one thread (no barrier between
+    threads: how llama.cpp fares when the machine's cores are busy with other work)."""
+    cmds = engine_cmds(ids, tokens)
+    cmds["llama.cpp 1 thread"] = (cmds["llama.cpp"][0] + ["--threads", "1"], {})
+    return cmds
 
 
 def first_divergence(a, b):
@@ -217,7 +234,7 @@ def cmd_bench(args):
     ids = opml_ids(BENCH_PROMPT)
     if len(ids) != BENCH_PROMPT_TOKENS:
         sys.exit(f"the bench prompt is {len(ids)} tokens, not {BENCH_PROMPT_TOKENS}")
-    cmds = engine_cmds(ids, args.tokens)
+    cmds = bench_cmds(ids, args.tokens)
     results = {n: [] for n in cmds}
     results["opml-graph"] = []
     load = []
@@ -237,7 +254,7 @@ def cmd_bench(args):
         p = [x["prompt_tokens"] / x["prompt_s"] for x in rs]
         g = [x["gen_tokens"] / x["gen_s"] for x in rs]
         rss = statistics.median(x["peak_rss_kb"] for x in rs) / 1024
-        threads = "all (%d)" % os.cpu_count() if name == "opml" else str(THREADS)
+        threads = "all (%d)" % os.cpu_count() if name == "opml" else str(rs[0].get("threads", THREADS))
         runs = "; ".join(f"{a:.0f} / {b:.1f}" for a, b in zip(p, g))
         print(f"| {name} | {threads} | {statistics.median(p):.1f} | {statistics.median(g):.1f} | "
               f"{rss:.0f} | {runs} |")
@@ -262,6 +279,7 @@ def main():
     p = sub.add_parser("greedy")
     p.add_argument("--tokens", type=int, default=64)
     p.add_argument("--ids", required=True)
+    p.add_argument("--threads", type=int, default=THREADS)
     p = sub.add_parser("compare")
     p.add_argument("--tokens", type=int, default=64)
     p = sub.add_parser("bench")
