@@ -35,10 +35,28 @@ pub fn rope(x: &[f32], d: usize, head_dim: usize, position: u32, base: f32) -> V
     canonical_all(out)
 }
 
-/// Attention of one query `q` (H·hd) over the cache `k`, `v` (T × KV·hd).
+/// Attention of one query `q` (H·hd) over the cache `k`, `v` (T × KV·hd); with the feature
+/// `parallel`, its heads split across threads when the work is large enough (each head is
+/// computed alone, in the kernel's order: the same bits either way).
 pub fn attention(q: &[f32], k: &[f32], v: &[f32], heads: usize, kv_heads: usize) -> Vec<f32> {
+    let head_dim = q.len() / heads;
     let mut out = alloc::vec![0.0; q.len()];
-    kernels::attention(q, k, v, heads, kv_heads, q.len() / heads, &mut out);
+    #[cfg(feature = "parallel")]
+    {
+        // Per head and position: a dot product and a multiply-add per value.
+        let positions = k.len() / (kv_heads * head_dim).max(1);
+        if super::parallel::splits(2 * q.len() * positions) {
+            use rayon::iter::{IndexedParallelIterator, ParallelIterator};
+            use rayon::slice::ParallelSliceMut;
+            out.par_chunks_mut(head_dim)
+                .enumerate()
+                .for_each(|(h, out)| {
+                    kernels::attention_heads(q, k, v, heads, kv_heads, head_dim, h..h + 1, out);
+                });
+            return canonical_all(out);
+        }
+    }
+    kernels::attention(q, k, v, heads, kv_heads, head_dim, &mut out);
     canonical_all(out)
 }
 
@@ -92,4 +110,49 @@ fn canonical_all(mut values: Vec<f32>) -> Vec<f32> {
         *v = canonical(*v);
     }
     values
+}
+
+/// [`qlinear`] of one input row already quantized (`x`, `K` values) by each of `weights`
+/// (`(W, format, N)`, `W` being `N × K`), the outputs of all of them split across threads as one
+/// range of rows (so q, k and v, or gate and up, cost one quantization and one split). Every
+/// element is the one [`qlinear`] computes for that matrix and row, bit for bit.
+pub fn qlinear_quantized<const M: usize>(
+    x: &kernels::QuantizedActivations,
+    k: usize,
+    weights: [(&[u8], BlockFormat, usize); M],
+) -> [Vec<f32>; M] {
+    let total: usize = weights.iter().map(|&(_, _, n)| n).sum();
+    let all = ranges(total, total * k, |range, slot: &mut [f32]| {
+        // The part of `range` in each matrix (rows `first..first + n` of the concatenation).
+        let mut first = 0;
+        for &(w, format, n) in &weights {
+            let (start, end) = (range.start.max(first), range.end.min(first + n));
+            if start < end {
+                let out = &mut slot[start - range.start..end - range.start];
+                kernels::matvec(format, w, k, x, start - first..end - first, out);
+            }
+            first += n;
+        }
+    });
+    let mut rest = all.as_slice();
+    weights.map(|(_, _, n)| {
+        let (mine, tail) = rest.split_at(n);
+        rest = tail;
+        canonical_all(mine.to_vec())
+    })
+}
+
+/// Runs `f` on a thread of rayon's current pool (feature `parallel`), so that the splits of the
+/// kernels it calls are `join`s inside the pool (the calling thread does its share and no split
+/// is injected from outside and waited for on a lock); without the feature, `f()` here. Only
+/// speed depends on it.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(feature = "parallel")]
+    {
+        rayon::scope(|_| f())
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        f()
+    }
 }
