@@ -8,21 +8,23 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::U256;
 use opml_agent::models::{MAX_LLM_POSITIONS, llm_graph};
 use opml_agent::roles::{self, GraphRequest, TaskStatus};
 use opml_agent::service::{Challenger, Server, Service};
-use opml_agent::{Contracts, ModelStore, RegistryConfig, deploy};
-use opml_chain::contracts::TaskRegistry;
-use opml_chain::{Anvil, Chain, EmbeddedChain, RpcChain};
+use opml_agent::{Contracts, ModelStore, RegistryConfig};
+use opml_chain::{Chain, EmbeddedChain};
 use opml_dnn::Model;
 use opml_game::PhaseConfig;
 use opml_graph::{GraphPhase, STEP_PROGRAM_ID};
 use opml_llm::sample::Sampling;
 use opml_llm::task::Task;
 
+#[path = "support/services.rs"]
+mod services;
 #[path = "support/tiny_llama.rs"]
 mod tiny_llama;
+use services::{anvil, output_of, poll_once, status};
 
 /// The fee the requester pays: 0.1 ether.
 const FEE: u128 = 100_000_000_000_000_000;
@@ -181,43 +183,6 @@ fn run(
         "the services did not finish:\nserver: {:#?}\nchallenger: {:#?}",
         transcript.server, transcript.challenger
     );
-}
-
-/// Polls `service` once, and again while the jobs it started run.
-fn poll_once(service: &mut dyn Service, chain: &mut dyn Chain) -> Vec<String> {
-    let mut lines = Vec::new();
-    for _ in 0..MAX_WAITS {
-        lines.extend(service.poll(chain).expect("the service polls"));
-        if !service.backlog().is_busy() {
-            return lines;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("the service's jobs did not finish: {lines:#?}");
-}
-
-fn output_of(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> Vec<u8> {
-    let call = TaskRegistry::outputOfCall {
-        taskId: U256::from(task),
-    };
-    deploy::view(chain, Address::ZERO, contracts.registry, call)
-        .unwrap()
-        .to_vec()
-}
-
-fn status(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> TaskStatus {
-    TaskStatus::of(&roles::read_task(chain, contracts, task).unwrap()).unwrap()
-}
-
-/// Anvil, a connection with every dev key, and one for each of the server (key 2) and the
-/// challenger (key 3).
-fn anvil() -> (Anvil, RpcChain, RpcChain, RpcChain) {
-    let anvil =
-        Anvil::spawn().expect("anvil starts (install it with toolchain/scripts/install.sh)");
-    let all = anvil.connect().unwrap();
-    let server = RpcChain::connect(anvil.url(), &anvil.keys()[2..3]).unwrap();
-    let challenger = RpcChain::connect(anvil.url(), &anvil.keys()[3..4]).unwrap();
-    (anvil, all, server, challenger)
 }
 
 /// The tiny llama's 7 + 2 task fits [`HEIGHTS`], by the bound the services check.

@@ -1,14 +1,17 @@
 //! The server and challenger services, each polling the chain through its own connection (as
 //! separate processes would), with the test moving the clock when nobody has anything to do.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::U256;
 use opml_agent::roles::{self, GraphRequest, TaskRequest, TaskStatus};
 use opml_agent::service::{Challenger, Server, Service};
-use opml_agent::{AgentError, Contracts, ModelStore, Program, RegistryConfig, deploy};
-use opml_chain::contracts::TaskRegistry;
-use opml_chain::{Anvil, Chain, EmbeddedChain, RpcChain};
+use opml_agent::{AgentError, Contracts, ModelStore, Program, RegistryConfig};
+use opml_chain::{Chain, EmbeddedChain, RpcChain};
 use opml_game::PhaseConfig;
 use opml_graph::{GraphPhase, STEP_PROGRAM_ID};
+
+#[path = "support/services.rs"]
+mod services;
+use services::{anvil, output_of, poll_once, status};
 
 /// The fee the requester pays: 0.1 ether.
 const FEE: u128 = 100_000_000_000_000_000;
@@ -140,44 +143,6 @@ fn run(
         "the services did not finish:\nserver: {:#?}\nchallenger: {:#?}",
         transcript.server, transcript.challenger
     );
-}
-
-/// Polls `service` once, and again while the jobs it started run (as `opml serve --once`
-/// does); returns everything it said.
-fn poll_once(service: &mut dyn Service, chain: &mut dyn Chain) -> Vec<String> {
-    let mut lines = Vec::new();
-    for _ in 0..MAX_WAITS {
-        lines.extend(service.poll(chain).expect("the service polls"));
-        if !service.backlog().is_busy() {
-            return lines;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    panic!("the service's jobs did not finish: {lines:#?}");
-}
-
-fn output_of(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> Vec<u8> {
-    let call = TaskRegistry::outputOfCall {
-        taskId: U256::from(task),
-    };
-    deploy::view(chain, Address::ZERO, contracts.registry, call)
-        .unwrap()
-        .to_vec()
-}
-
-fn status(chain: &mut dyn Chain, contracts: &Contracts, task: u64) -> TaskStatus {
-    TaskStatus::of(&roles::read_task(chain, contracts, task).unwrap()).unwrap()
-}
-
-/// Anvil, a connection with every dev key (the requester's and the clock's), and one for
-/// each of the server (key 2) and the challenger (key 3).
-fn anvil() -> (Anvil, RpcChain, RpcChain, RpcChain) {
-    let anvil =
-        Anvil::spawn().expect("anvil starts (install it with toolchain/scripts/install.sh)");
-    let all = anvil.connect().unwrap();
-    let server = RpcChain::connect(anvil.url(), &anvil.keys()[2..3]).unwrap();
-    let challenger = RpcChain::connect(anvil.url(), &anvil.keys()[3..4]).unwrap();
-    (anvil, all, server, challenger)
 }
 
 #[test]
