@@ -15,19 +15,19 @@ library GuestPrograms {
     bytes32 internal constant DATA_WALK_ID = 0x16cb13187848f5222e54c314eac47f5d2eb7774898584fe408f74cdb39e85cb0;
 
     /// @notice Program ID of the `dnn-runner` guest.
-    bytes32 internal constant DNN_RUNNER_ID = 0x2c53cf40bcd6bde6cbe79fba1ac900caf64ef8ba707b6116e53501fb400a6aaa;
+    bytes32 internal constant DNN_RUNNER_ID = 0xad4b0d12b77840cf8f4653e6c20472b1234e03faf5e3e6a08f2d1cc49a2e05c4;
 
     /// @notice Program ID of the `echo` guest.
     bytes32 internal constant ECHO_ID = 0x933c2356dcb744ccc7f1e43acde70e9ae8c77a6d4d34e09a82e86c64dbfdd984;
 
     /// @notice Program ID of the `graph-step` guest.
-    bytes32 internal constant GRAPH_STEP_ID = 0x98763ec1591fe7e9c83ddb9979c9d50b6ccbbbfca734a3f0fae402aae8c8cefb;
+    bytes32 internal constant GRAPH_STEP_ID = 0xa570246008bdc866c7d47a1572ed0a9130a318f38d0b66e48e7fe8f0f9d5b491;
 
     /// @notice Program ID of the `hashbench` guest.
     bytes32 internal constant HASHBENCH_ID = 0x7d31ca04723b0016cbbfe4ab6d780cbbb4e99925bde5b4c13d65e7e8a01b3e52;
 
     /// @notice Program ID of the `mnist` guest.
-    bytes32 internal constant MNIST_ID = 0xfb669256526b52a77d0668520455a9c84a9c668e041c063f14f46940750bf053;
+    bytes32 internal constant MNIST_ID = 0x859d8390991f1e96aeb6ab9fac6d8ea78302f68efd395e9a43eda3a6af8c9149;
 
     /// @notice Program ID of the `syscalls` guest.
     bytes32 internal constant SYSCALLS_ID = 0x80cc440a324ae0c7c5a83306bca51aa56645417555976d170b6ab8b7ef809d77;

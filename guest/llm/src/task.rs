@@ -19,6 +19,7 @@
 use alloc::vec::Vec;
 
 use crate::sample::Sampling;
+use crate::tokenizer::Tables;
 
 /// The first 8 bytes of a task record.
 pub const MAGIC: [u8; 8] = *b"OPMLLLM1";
@@ -76,6 +77,17 @@ impl<'a> Task<'a> {
         out.extend_from_slice(&self.sampling.seed.to_le_bytes());
         out.extend_from_slice(self.prompt.as_bytes());
         out
+    }
+
+    /// The prompt's token ids under `tables`: in the chat template if the task asks for it.
+    pub fn prompt_ids(&self, tables: &Tables<'_>) -> Vec<u32> {
+        let mut ids = Vec::new();
+        if self.chat {
+            tables.encode_chat(self.prompt.as_bytes(), &mut ids);
+        } else {
+            tables.encode(self.prompt.as_bytes(), &mut ids);
+        }
+        ids
     }
 
     /// Reads and checks a record.

@@ -19,9 +19,11 @@ use crate::AgentError;
 use crate::program::Program;
 
 /// The most positions (prompt tokens plus generated tokens) of an LLM task a store derives the
-/// graph of: the graph (and its native run, and its memory) grows linearly with them, and the
-/// KV cache's nodes with their square.
-pub const MAX_LLM_POSITIONS: u32 = 4096;
+/// graph of: the graph grows linearly with them, and the memory of its native run with their
+/// square (every position's KV cache is a tensor of its own: SmolLM2 at 256 positions holds
+/// 1.5 GB of them, at 4,096 it would need 390 GB). A game holds far fewer today (about 15 for
+/// SmolLM2, `docs/game-design.md`).
+pub const MAX_LLM_POSITIONS: u32 = 256;
 
 /// The longest prompt (in bytes) of an LLM task a store tokenizes: 16 bytes for each position
 /// it could take (the tokenizer's work grows with the text, whatever the tokens).
@@ -324,13 +326,7 @@ pub fn llm_graph(gguf: &[u8], input: &[u8]) -> Result<LlmGraph, LlmError> {
     ModelStore::llm_request(input)?;
     let task = Task::parse(input).expect("checked by llm_request");
     with_llama(gguf, |llama| {
-        let tables = llama.tables();
-        let mut ids = Vec::new();
-        if task.chat {
-            tables.encode_chat(task.prompt.as_bytes(), &mut ids);
-        } else {
-            tables.encode(task.prompt.as_bytes(), &mut ids);
-        }
+        let ids = task.prompt_ids(&llama.tables());
         let positions = ids.len() as u64 + u64::from(task.tokens);
         if positions > u64::from(MAX_LLM_POSITIONS) {
             return Err(LlmError(format!(

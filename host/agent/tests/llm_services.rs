@@ -24,17 +24,10 @@ use opml_llm::task::Task;
 mod services;
 #[path = "support/tiny_llama.rs"]
 mod tiny_llama;
-use services::{anvil, output_of, poll_once, status};
+use services::{anvil, output_of, poll_once, run, said, status};
 
 /// The fee the requester pays: 0.1 ether.
 const FEE: u128 = 100_000_000_000_000_000;
-
-/// Rounds (in which a service acted, or the clock moved) after which a test calls the services
-/// stuck.
-const MAX_ROUNDS: usize = 400;
-
-/// Polls of services that only wait for their jobs after which a test calls them stuck.
-const MAX_WAITS: usize = 1_000_000;
 
 /// The tasks' phases, for the tiny llama ([`tiny_gguf`]): a top phase for the graph's coarse
 /// steps (about 300 for 6 + 2 tokens), two lower ones for the longest node step (its output
@@ -134,57 +127,6 @@ fn post(
     (contracts, task)
 }
 
-fn said(lines: &[String], text: &str) -> bool {
-    lines.iter().any(|line| line.contains(text))
-}
-
-/// What each service said.
-#[derive(Default)]
-struct Transcript {
-    server: Vec<String>,
-    challenger: Vec<String>,
-}
-
-/// Polls the server and the challenger in turn until both are idle; moves the clock past the
-/// challenge window (or a game clock) whenever nobody acted and no job is running.
-fn run(
-    clock: &mut dyn Chain,
-    (server, server_chain): (&mut Server, &mut dyn Chain),
-    (challenger, challenger_chain): (&mut Challenger, &mut dyn Chain),
-) -> Transcript {
-    let mut transcript = Transcript::default();
-    let (mut rounds, mut waits) = (0, 0);
-    while rounds < MAX_ROUNDS && waits < MAX_WAITS {
-        let lines = server.poll(server_chain).expect("the server polls");
-        let mut acted = !lines.is_empty();
-        transcript.server.extend(lines);
-        let lines = challenger
-            .poll(challenger_chain)
-            .expect("the challenger polls");
-        acted |= !lines.is_empty();
-        transcript.challenger.extend(lines);
-        let busy = server.backlog().is_busy() || challenger.backlog().is_busy();
-        if challenger.is_idle() && server.is_idle() {
-            return transcript;
-        }
-        if acted {
-            rounds += 1;
-        } else if busy {
-            waits += 1;
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        } else {
-            rounds += 1;
-            clock
-                .advance_time(registry_config().game_clock + 1)
-                .unwrap();
-        }
-    }
-    panic!(
-        "the services did not finish:\nserver: {:#?}\nchallenger: {:#?}",
-        transcript.server, transcript.challenger
-    );
-}
-
 /// The tiny llama's 7 + 2 task fits [`HEIGHTS`], by the bound the services check.
 #[test]
 fn the_tiny_llama_task_fits_the_phases() {
@@ -217,6 +159,8 @@ fn an_honest_llm_result_finalizes_on_anvil() {
         &mut chain,
         (&mut server, &mut server_chain),
         (&mut challenger, &mut challenger_chain),
+        false,
+        registry_config().game_clock,
     );
     let deriving = format!(
         "task 0: graph task, model 0x{}, not held: an LLM task of tiny llama",
@@ -274,6 +218,8 @@ fn a_lying_llm_server_is_disputed_at_its_node_and_rejected_on_anvil() {
         &mut chain,
         (&mut server, &mut server_chain),
         (&mut challenger, &mut challenger_chain),
+        false,
+        registry_config().game_clock,
     );
     assert!(said(&transcript.server, "committed a WRONG result"));
     assert!(said(
@@ -316,9 +262,9 @@ fn llm_tasks_the_server_cannot_run_are_refused_with_a_reason() {
     let (_, flagged) = post(&mut chain, Some(contracts), unknown, &flags);
     let (_, huge) = post(&mut chain, Some(contracts), unknown, &task("Hi", u32::MAX));
     let (_, none) = post(&mut chain, Some(contracts), unknown, &task("Hi", 0));
-    let long_prompt = "ab".repeat(40_000);
+    let long_prompt = "ab".repeat(2_100);
     let (_, long) = post(&mut chain, Some(contracts), unknown, &task(&long_prompt, 1));
-    let many_tokens = " 1".repeat(5_000);
+    let many_tokens = " 1".repeat(200);
     let (_, many) = post(&mut chain, Some(contracts), unknown, &task(&many_tokens, 1));
     let (_, mismatch) = post(&mut chain, Some(contracts), unknown, &good);
     let accounts = chain.accounts().to_vec();
@@ -378,12 +324,12 @@ fn llm_tasks_the_server_cannot_run_are_refused_with_a_reason() {
     expect(
         long,
         &unknown,
-        "its LLM task's prompt has 80000 bytes, more than the 65536 this service tokenizes",
+        "its LLM task's prompt has 4200 bytes, more than the 4096 this service tokenizes",
     );
     expect(
         many,
         &unknown,
-        "its LLM task has 10000 prompt tokens and 1 to generate: more than the 4096 positions",
+        "its LLM task has 400 prompt tokens and 1 to generate: more than the 256 positions",
     );
     expect(
         mismatch,

@@ -11,17 +11,10 @@ use opml_graph::{GraphPhase, STEP_PROGRAM_ID};
 
 #[path = "support/services.rs"]
 mod services;
-use services::{anvil, output_of, poll_once, status};
+use services::{anvil, output_of, poll_once, run, said, status};
 
 /// The fee the requester pays: 0.1 ether.
 const FEE: u128 = 100_000_000_000_000_000;
-
-/// Rounds (in which a service acted, or the clock moved) after which a test calls the services
-/// stuck.
-const MAX_ROUNDS: usize = 400;
-
-/// Polls of services that only wait for their jobs after which a test calls them stuck.
-const MAX_WAITS: usize = 100_000;
 
 /// Echo in raw mode: the output is the input's bytes reversed.
 fn echo_input(text: &[u8]) -> Vec<u8> {
@@ -84,67 +77,6 @@ fn post_graph(
     (contracts, task)
 }
 
-/// What each service said.
-#[derive(Default)]
-struct Transcript {
-    server: Vec<String>,
-    challenger: Vec<String>,
-}
-
-impl Transcript {
-    fn said(lines: &[String], text: &str) -> bool {
-        lines.iter().any(|line| line.contains(text))
-    }
-}
-
-/// Polls the server (unless it is `away`) and the challenger in turn until both are idle;
-/// moves the clock past the challenge window (or a game clock) whenever nobody acted and no
-/// job is running, and only pauses while a job is.
-fn run(
-    clock: &mut dyn Chain,
-    server: (&mut Server, &mut dyn Chain),
-    challenger: (&mut Challenger, &mut dyn Chain),
-    away: bool,
-) -> Transcript {
-    let (server, server_chain) = server;
-    let (challenger, challenger_chain) = challenger;
-    let mut transcript = Transcript::default();
-    let (mut rounds, mut waits) = (0, 0);
-    while rounds < MAX_ROUNDS && waits < MAX_WAITS {
-        let mut acted = false;
-        let mut busy = challenger.backlog().is_busy();
-        if !away {
-            let lines = server.poll(server_chain).expect("the server polls");
-            acted |= !lines.is_empty();
-            busy |= server.backlog().is_busy();
-            transcript.server.extend(lines);
-        }
-        let lines = challenger
-            .poll(challenger_chain)
-            .expect("the challenger polls");
-        acted |= !lines.is_empty();
-        busy |= challenger.backlog().is_busy();
-        transcript.challenger.extend(lines);
-        if challenger.is_idle() && (away || server.is_idle()) {
-            return transcript;
-        }
-        if acted {
-            rounds += 1;
-        } else if busy {
-            waits += 1;
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        } else {
-            rounds += 1;
-            let wait = RegistryConfig::default().game_clock + 1;
-            clock.advance_time(wait).unwrap();
-        }
-    }
-    panic!(
-        "the services did not finish:\nserver: {:#?}\nchallenger: {:#?}",
-        transcript.server, transcript.challenger
-    );
-}
-
 #[test]
 fn a_lying_server_is_disputed_and_slashed_on_anvil() {
     let (_anvil, mut chain, mut server_chain, mut challenger_chain) = anvil();
@@ -160,28 +92,20 @@ fn a_lying_server_is_disputed_and_slashed_on_anvil() {
         (&mut server, &mut server_chain),
         (&mut challenger, &mut challenger_chain),
         false,
+        RegistryConfig::default().game_clock,
     );
-    assert!(Transcript::said(
-        &transcript.server,
-        "committed a WRONG result"
-    ));
-    assert!(Transcript::said(
-        &transcript.challenger,
-        "disputed it in game 0"
-    ));
-    assert!(Transcript::said(&transcript.challenger, "proved step"));
-    assert!(Transcript::said(
-        &transcript.challenger,
-        "the challenger won"
-    ));
-    assert!(Transcript::said(&transcript.server, "task 0: rejected"));
+    assert!(said(&transcript.server, "committed a WRONG result"));
+    assert!(said(&transcript.challenger, "disputed it in game 0"));
+    assert!(said(&transcript.challenger, "proved step"));
+    assert!(said(&transcript.challenger, "the challenger won"));
+    assert!(said(&transcript.server, "task 0: rejected"));
     // The winner's bond and the pool: half the server's bond.
     let bond_and_pool = 10u128.pow(18) + 10u128.pow(18) / 2;
-    assert!(Transcript::said(
+    assert!(said(
         &transcript.challenger,
         &format!("withdrew {bond_and_pool} wei")
     ));
-    assert!(!Transcript::said(&transcript.server, "withdrew"));
+    assert!(!said(&transcript.server, "withdrew"));
 
     // The round is rejected and the task open again, for round 1.
     assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
@@ -230,16 +154,17 @@ fn an_honest_result_finalizes_after_the_window_on_anvil() {
         (&mut server, &mut server_chain),
         (&mut challenger, &mut challenger_chain),
         false,
+        RegistryConfig::default().game_clock,
     );
-    assert!(Transcript::said(&transcript.server, "committed its result"));
-    assert!(Transcript::said(
+    assert!(said(&transcript.server, "committed its result"));
+    assert!(said(
         &transcript.challenger,
         "task 0: checked the result: correct"
     ));
-    assert!(!Transcript::said(&transcript.challenger, "disputed"));
-    assert!(Transcript::said(&transcript.server, "task 0: finalized"));
+    assert!(!said(&transcript.challenger, "disputed"));
+    assert!(said(&transcript.server, "task 0: finalized"));
     let bond_and_fee = 10u128.pow(18) + FEE;
-    assert!(Transcript::said(
+    assert!(said(
         &transcript.server,
         &format!("withdrew {bond_and_fee} wei")
     ));
@@ -265,29 +190,21 @@ fn a_server_that_goes_away_loses_by_timeout_on_anvil() {
     let mut challenger = Challenger::new(challenger_chain.accounts()[0], contracts, [program]);
     // The server commits its wrong result and goes away before the challenger disputes it.
     let lines = poll_once(&mut server, &mut server_chain);
-    assert!(
-        Transcript::said(&lines, "committed a WRONG result"),
-        "{lines:?}"
-    );
+    assert!(said(&lines, "committed a WRONG result"), "{lines:?}");
     let transcript = run(
         &mut chain,
         (&mut server, &mut server_chain),
         (&mut challenger, &mut challenger_chain),
         true,
+        RegistryConfig::default().game_clock,
     );
-    assert!(Transcript::said(
-        &transcript.challenger,
-        "disputed it in game 0"
-    ));
+    assert!(said(&transcript.challenger, "disputed it in game 0"));
     assert!(
-        Transcript::said(&transcript.challenger, "the opponent's clock ran out"),
+        said(&transcript.challenger, "the opponent's clock ran out"),
         "{:?}",
         transcript.challenger
     );
-    assert!(Transcript::said(
-        &transcript.challenger,
-        "the challenger won"
-    ));
+    assert!(said(&transcript.challenger, "the challenger won"));
     // The round is rejected after the task's deadline (the game took a whole clock): the task
     // is cancelled.
     assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Cancelled);
@@ -340,10 +257,7 @@ fn a_service_started_past_a_task_does_not_see_it() {
     // From the genesis block the same server takes the task on.
     let mut server = Server::new(server_account, contracts, [program], None);
     let lines = poll_once(&mut server, &mut chain);
-    assert!(
-        Transcript::said(&lines, "committed its result"),
-        "{lines:?}"
-    );
+    assert!(said(&lines, "committed its result"), "{lines:?}");
     assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Committed);
 }
 
@@ -364,25 +278,26 @@ fn an_honest_graph_result_finalizes_on_anvil() {
         (&mut server, &mut server_chain),
         (&mut challenger, &mut challenger_chain),
         false,
+        RegistryConfig::default().game_clock,
     );
     let steps = GraphPhase::new(&file, &input).unwrap().step_count();
     let running = format!(
         "task 0: graph task, model 0x{}, {steps} coarse steps",
         hex::encode(root)
     );
-    assert!(Transcript::said(&transcript.server, &running));
-    assert!(Transcript::said(&transcript.challenger, &running));
-    assert!(Transcript::said(&transcript.server, "committed its result"));
+    assert!(said(&transcript.server, &running));
+    assert!(said(&transcript.challenger, &running));
+    assert!(said(&transcript.server, "committed its result"));
     assert!(
-        Transcript::said(
+        said(
             &transcript.challenger,
             "task 0: checked the result: correct"
         ),
         "{:?}",
         transcript.challenger
     );
-    assert!(!Transcript::said(&transcript.challenger, "disputed"));
-    assert!(Transcript::said(&transcript.server, "task 0: finalized"));
+    assert!(!said(&transcript.challenger, "disputed"));
+    assert!(said(&transcript.server, "task 0: finalized"));
 
     assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Finalized);
     let truth = GraphPhase::new(&file, &input).unwrap();
@@ -411,37 +326,28 @@ fn a_lying_graph_server_is_disputed_at_its_node_and_rejected_on_anvil() {
         (&mut server, &mut server_chain),
         (&mut challenger, &mut challenger_chain),
         false,
+        RegistryConfig::default().game_clock,
     );
-    assert!(Transcript::said(
-        &transcript.server,
-        "committed a WRONG result"
-    ));
-    assert!(Transcript::said(
+    assert!(said(&transcript.server, "committed a WRONG result"));
+    assert!(said(
         &transcript.challenger,
         "the result is wrong (final graph state 0x"
     ));
-    assert!(Transcript::said(
-        &transcript.challenger,
-        "disputed it in game 0"
-    ));
+    assert!(said(&transcript.challenger, "disputed it in game 0"));
     let truth = GraphPhase::new(&file, &input).unwrap();
     let descent = format!(
         "descended into the step program's run of coarse step 3: {}",
         truth.describe_step(3)
     );
     assert!(
-        Transcript::said(&transcript.server, &descent)
-            || Transcript::said(&transcript.challenger, &descent),
+        said(&transcript.server, &descent) || said(&transcript.challenger, &descent),
         "{:?}\n{:?}",
         transcript.server,
         transcript.challenger
     );
-    assert!(Transcript::said(&transcript.challenger, "proved step"));
-    assert!(Transcript::said(
-        &transcript.challenger,
-        "the challenger won"
-    ));
-    assert!(Transcript::said(&transcript.server, "task 0: rejected"));
+    assert!(said(&transcript.challenger, "proved step"));
+    assert!(said(&transcript.challenger, "the challenger won"));
+    assert!(said(&transcript.server, "task 0: rejected"));
     // The round is rejected and the task open again, for round 1.
     let record = roles::read_task(&mut chain, &contracts, task).unwrap();
     assert_eq!(TaskStatus::of(&record).unwrap(), TaskStatus::Open);
@@ -490,9 +396,9 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
          committing",
         hex::encode(unknown)
     );
-    assert!(Transcript::said(&lines, &lacks), "{lines:?}");
+    assert!(said(&lines, &lacks), "{lines:?}");
     assert!(
-        Transcript::said(
+        said(
             &lines,
             &format!(
                 "task {garbage}: the model refuses its input: 3 bytes, not the size of the \
@@ -502,7 +408,7 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
         "{lines:?}"
     );
     assert!(
-        Transcript::said(
+        said(
             &lines,
             &format!(
                 "task {huge}: the model refuses its input: 262144 bytes, not the size of the \
@@ -512,23 +418,23 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
         "{lines:?}"
     );
     assert!(
-        Transcript::said(
+        said(
             &lines,
             &format!(
                 "task {short}: a graph task of model 0x{}",
                 hex::encode(root)
             )
-        ) && Transcript::said(&lines, "more than its top phase of height 2 holds"),
+        ) && said(&lines, "more than its top phase of height 2 holds"),
         "{lines:?}"
     );
     assert!(
-        Transcript::said(
+        said(
             &lines,
             &format!("task {low}: its lower phases hold 2^16 instructions, but the node step")
-        ) && Transcript::said(&lines, "the task cannot be defended; not committing"),
+        ) && said(&lines, "the task cannot be defended; not committing"),
         "{lines:?}"
     );
-    assert!(!Transcript::said(&lines, "committed"), "{lines:?}");
+    assert!(!said(&lines, "committed"), "{lines:?}");
     assert!(server.is_idle());
     for task in [lacked, garbage, huge, short, low] {
         assert_eq!(status(&mut chain, &contracts, task), TaskStatus::Open);
@@ -561,34 +467,29 @@ fn a_wrong_graph_output_is_rejected_and_an_honest_server_serves_round_1_on_anvil
         (&mut server, &mut server_chain),
         (&mut challenger, &mut challenger_chain),
         false,
+        RegistryConfig::default().game_clock,
     );
-    assert!(Transcript::said(
+    assert!(said(
         &transcript.server,
         "task 0: another server committed a result"
     ));
-    assert!(Transcript::said(
+    assert!(said(
         &transcript.challenger,
         "the result is wrong (final graph state 0x"
     ));
-    assert!(Transcript::said(
-        &transcript.challenger,
-        "the opponent's clock ran out"
-    ));
-    assert!(Transcript::said(
-        &transcript.challenger,
-        "the challenger won"
-    ));
+    assert!(said(&transcript.challenger, "the opponent's clock ran out"));
+    assert!(said(&transcript.challenger, "the challenger won"));
     // Round 1: the honest server's result, checked again by the challenger, finalizes.
     assert!(
-        Transcript::said(&transcript.server, "task 0: committed its result"),
+        said(&transcript.server, "task 0: committed its result"),
         "{:?}",
         transcript.server
     );
-    assert!(Transcript::said(
+    assert!(said(
         &transcript.challenger,
         "task 0: checked the result: correct"
     ));
-    assert!(Transcript::said(&transcript.server, "task 0: finalized"));
+    assert!(said(&transcript.server, "task 0: finalized"));
     let record = roles::read_task(&mut chain, &contracts, task).unwrap();
     assert_eq!(TaskStatus::of(&record).unwrap(), TaskStatus::Finalized);
     assert_eq!(record.round, 1);

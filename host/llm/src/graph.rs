@@ -80,14 +80,7 @@ pub struct LlmGraph {
 impl LlmGraph {
     /// The graph of `task` on `llama`: tokenizes the prompt natively for its token count.
     pub fn build(llama: &Llama<'_>, task: &Task<'_>) -> Result<LlmGraph, LlamaError> {
-        let tables = llama.tables();
-        let mut ids = Vec::new();
-        if task.chat {
-            tables.encode_chat(task.prompt.as_bytes(), &mut ids);
-        } else {
-            tables.encode(task.prompt.as_bytes(), &mut ids);
-        }
-        let n = ids.len() as u32;
+        let n = task.prompt_ids(&llama.tables()).len() as u32;
         if n == 0 || task.tokens == 0 {
             return Err(LlamaError::Unsupported(
                 "a task needs a prompt of at least one token and at least one token to generate"

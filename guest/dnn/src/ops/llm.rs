@@ -19,11 +19,10 @@ pub fn qlinear(x: &[f32], w: &[u8], format: BlockFormat, n: usize, k: usize) -> 
     let mut out = Vec::with_capacity(x.len() / k * n);
     for row in x.chunks_exact(k) {
         let activations = kernels::quantize_activations(row);
-        out.extend(ranges(n, n * k, |rows, slot: &mut [f32]| {
-            kernels::matvec(format, w, k, &activations, rows, slot)
-        }));
+        let [row_out] = qlinear_quantized(&activations, k, [(w, format, n)]);
+        out.extend(row_out);
     }
-    canonical_all(out)
+    out
 }
 
 /// RoPE of each row of `x` (length `d`), row `r` at `position + r`.
@@ -87,12 +86,7 @@ pub fn block_row(
 pub fn tokenize(record: &[u8], tables: &[u8], n: usize) -> Result<Vec<i32>, DnnError> {
     let task = Task::parse(record).map_err(|_| DnnError::Task)?;
     let tables = Tables::parse(tables).map_err(|_| DnnError::Task)?;
-    let mut ids = Vec::new();
-    if task.chat {
-        tables.encode_chat(task.prompt.as_bytes(), &mut ids);
-    } else {
-        tables.encode(task.prompt.as_bytes(), &mut ids);
-    }
+    let ids = task.prompt_ids(&tables);
     if ids.len() != n {
         return Err(DnnError::Task);
     }
