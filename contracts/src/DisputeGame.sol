@@ -132,6 +132,9 @@ contract DisputeGame {
     uint256 public constant MAX_PHASE_HEIGHT = Phases.MAX_PHASE_HEIGHT;
     /// @notice Longest trace, as log2 of its steps (2^40), `Phases.MAX_TOTAL_HEIGHT`.
     uint256 public constant MAX_TOTAL_HEIGHT = Phases.MAX_TOTAL_HEIGHT;
+    /// @notice Largest sum of heights over a program-defined top phase (2^44 steps of VM
+    /// work, the top phase computed natively), `Phases.MAX_PROGRAM_TOTAL_HEIGHT`.
+    uint256 public constant MAX_PROGRAM_TOTAL_HEIGHT = Phases.MAX_PROGRAM_TOTAL_HEIGHT;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
@@ -232,8 +235,7 @@ contract DisputeGame {
         external
         returns (uint256 id)
     {
-        (uint256 k, uint256 total) = checkHeights(params.heights);
-        if (params.stepProgram != 0 && k < 2) revert ProgramPhaseAlone(params.heights);
+        (, uint256 total) = checkHeights(params.heights, params.stepProgram != 0);
         if (
             params.claimant == params.challenger || params.claimant == address(0)
                 || params.challenger == address(0) || params.clock == 0
@@ -394,7 +396,7 @@ contract DisputeGame {
         g.height = childHeight;
         // Positions below count the step program's instructions from its start.
         g.position = 0;
-        (, uint256 total) = checkHeights(g.heights);
+        (, uint256 total) = checkHeights(g.heights, true);
         g.strideLog2 = uint8(total - uint8(g.heights[0]) - childHeight);
         g.stage = Stage.Bisection;
         _pass(g, Party.Challenger);
@@ -447,9 +449,16 @@ contract DisputeGame {
         return _clockLeft(games[id]);
     }
 
-    /// @notice Checks a packed phase configuration: the number of phases `k` and the trace
-    /// length as log2 of its steps. Reverts with `BadHeights` if a rule is broken.
-    function checkHeights(bytes32 heights) public pure returns (uint256 k, uint256 total) {
+    /// @notice Checks a packed phase configuration: the number of phases `k` and the sum of
+    /// the heights (log2 of the steps the top phase covers). Reverts with `BadHeights` if a
+    /// rule is broken, and with `ProgramPhaseAlone` if a program-defined top phase has no
+    /// phase below it. Over a program-defined top phase (computed natively) the heights may
+    /// add up to `MAX_PROGRAM_TOTAL_HEIGHT`, those below it to `MAX_TOTAL_HEIGHT`.
+    function checkHeights(bytes32 heights, bool programDefined)
+        public
+        pure
+        returns (uint256 k, uint256 total)
+    {
         k = _phaseCount(heights);
         if (k == 0 || k > MAX_PHASES) revert BadHeights(heights);
         for (uint256 i = 0; i < 32; ++i) {
@@ -461,7 +470,13 @@ contract DisputeGame {
                 revert BadHeights(heights);
             }
         }
-        if (total > MAX_TOTAL_HEIGHT) revert BadHeights(heights);
+        if (!programDefined) {
+            if (total > MAX_TOTAL_HEIGHT) revert BadHeights(heights);
+            return (k, total);
+        }
+        if (k < 2) revert ProgramPhaseAlone(heights);
+        uint256 vm = total - uint8(heights[0]);
+        if (total > MAX_PROGRAM_TOTAL_HEIGHT || vm > MAX_TOTAL_HEIGHT) revert BadHeights(heights);
     }
 
     /*//////////////////////////////////////////////////////////////

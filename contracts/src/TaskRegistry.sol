@@ -348,10 +348,6 @@ contract TaskRegistry {
     /// @notice The call is for tasks of another kind (`commitResult` for VM tasks,
     /// `commitGraphResult` for graph tasks).
     error WrongKind(TaskKind expected, TaskKind actual);
-    /// @notice A graph task's top phase is program-defined: it needs a VM phase below it
-    /// (at least two phases), or none of its games could be created
-    /// (`DisputeGame.ProgramPhaseAlone`).
-    error GraphTaskNeedsTwoPhases(bytes32 heights);
     /// @notice A graph task needs a step program (a zero program ID would make its games
     /// bisect a VM trace from a graph state).
     error NoStepProgram();
@@ -404,8 +400,10 @@ contract TaskRegistry {
     /// sent is the fee. The task's input commitment is its task word
     /// `H(modelRoot ‖ byte_commitment(input))`; the input bytes are published in
     /// `GraphTaskPosted` (no `InputOracle` upload). The window and clock must leave an honest
-    /// agent the time the heights need, counted as for a VM trace of `2^sum(h)` steps (the
-    /// native graph run is no longer than the step program's runs over every coarse step).
+    /// agent the time the heights need: the VM phases below the top as for a VM trace, the
+    /// graph itself as `2^sum(h)` steps of VM work computed natively `2^NATIVE_SPEEDUP_LOG2`
+    /// times faster (`Phases`): no node's native run is longer than the step program's run
+    /// re-doing it.
     function postGraphTask(
         bytes32 stepProgram,
         bytes32 modelRoot,
@@ -436,7 +434,7 @@ contract TaskRegistry {
             revert BadStatus(exitStatus);
         }
         uint64 steps = uint64(bytes8(finalStateData[C.STEP:C.STEP + 8]));
-        (, uint256 total) = games.checkHeights(t.heights);
+        (, uint256 total) = games.checkHeights(t.heights, false);
         if (steps > 1 << total) revert ResultTooLong(steps, 1 << total);
         _checkOutput(finalStateData, output);
 
@@ -670,17 +668,18 @@ contract TaskRegistry {
     }
 
     /// @notice Seconds an honest challenger needs before it can dispute a result: run the task
-    /// and build its top-phase tree, plus `MARGIN`. See `_times`.
-    function requiredWindow(bytes32 heights) public pure returns (uint256) {
-        (uint256 run, uint256 top,,) = _times(heights);
+    /// and build its top-phase tree, plus `MARGIN`. `graph`: a graph task's heights, whose top
+    /// phase is computed natively. See `_times`.
+    function requiredWindow(bytes32 heights, bool graph) public pure returns (uint256) {
+        (uint256 run, uint256 top,,) = _times(heights, graph);
         return run + top + MARGIN;
     }
 
     /// @notice Seconds of game clock an honest defender needs if it must start over: run the
     /// task, build one tree per phase and send every move (`MOVE_SECONDS` each, at most
-    /// `sum(h) + k + 1` moves), plus `MARGIN`. See `_times`.
-    function requiredClock(bytes32 heights) public pure returns (uint256) {
-        (uint256 run,, uint256 trees, uint256 moves) = _times(heights);
+    /// `sum(h) + k + 1` moves), plus `MARGIN`. `graph` as in `requiredWindow`. See `_times`.
+    function requiredClock(bytes32 heights, bool graph) public pure returns (uint256) {
+        (uint256 run,, uint256 trees, uint256 moves) = _times(heights, graph);
         return run + trees + moves * MOVE_SECONDS + MARGIN;
     }
 
@@ -705,11 +704,11 @@ contract TaskRegistry {
         uint64 deadline
     ) internal returns (uint256 taskId) {
         if (deadline <= block.timestamp) revert DeadlinePassed(deadline);
-        (uint256 k,) = games.checkHeights(heights);
-        if (kind == TaskKind.Graph && k < 2) revert GraphTaskNeedsTwoPhases(heights);
-        uint256 needed = requiredWindow(heights);
+        bool graph = kind == TaskKind.Graph;
+        games.checkHeights(heights, graph);
+        uint256 needed = requiredWindow(heights, graph);
         if (needed > challengeWindow) revert WindowTooShort(needed, challengeWindow);
-        needed = requiredClock(heights);
+        needed = requiredClock(heights, graph);
         if (needed > gameClock) revert ClockTooShort(needed, gameClock);
         taskId = taskCount++;
         TaskData storage t = tasks[taskId];
@@ -800,13 +799,14 @@ contract TaskRegistry {
 
     /// @dev The time figures of `heights` (which `requiredWindow` and `requiredClock` add up),
     /// in seconds, for `T = 2^sum(h)` steps:
-    /// - `run = ceil(T / RUN_RATE)`: one run of the task, recording its timeline;
-    /// - `tree(p) = ceil(2^(h_p + s_p) / RUN_RATE) + ceil(2^h_p / LEAF_RATE)` for phase `p` of
+    /// - `run = ceil(T / rate(0))`: one run of the task, recording its timeline;
+    /// - `tree(p) = ceil(2^(h_p + s_p) / rate(p)) + ceil(2^h_p / LEAF_RATE)` for phase `p` of
     ///   stride `2^s_p`: re-running its range and hashing its `2^h_p` leaves; `top = tree(0)`,
     ///   `trees` = the sum over all phases;
-    /// - `moves = sum(h) + k + 1`: the most moves one side makes in a game.
-    /// Reverts with `DisputeGame.BadHeights` on a phase count or height out of range.
-    function _times(bytes32 heights)
+    /// - `moves = sum(h) + k + 1`: the most moves one side makes in a game;
+    /// where `rate(p) = RUN_RATE`, except a graph task's top phase, computed natively:
+    /// `RUN_RATE << NATIVE_SPEEDUP_LOG2`. Reverts as `DisputeGame.checkHeights` does.
+    function _times(bytes32 heights, bool graph)
         internal
         pure
         returns (uint256 run, uint256 top, uint256 trees, uint256 moves)
@@ -819,15 +819,24 @@ contract TaskRegistry {
             total += h;
             ++k;
         }
-        if (k == 0 || total > Phases.MAX_TOTAL_HEIGHT) {
-            revert DisputeGame.BadHeights(heights);
+        // The same rules as `DisputeGame.checkHeights`, which this pure view cannot call.
+        if (k == 0 || uint256(heights) << (8 * k) != 0) revert DisputeGame.BadHeights(heights);
+        if (!graph && total > Phases.MAX_TOTAL_HEIGHT) revert DisputeGame.BadHeights(heights);
+        if (graph) {
+            if (k < 2) revert DisputeGame.ProgramPhaseAlone(heights);
+            if (
+                total > Phases.MAX_PROGRAM_TOTAL_HEIGHT
+                    || total - uint8(heights[0]) > Phases.MAX_TOTAL_HEIGHT
+            ) revert DisputeGame.BadHeights(heights);
         }
-        run = _ceilDiv(1 << total, RUN_RATE);
+        uint256 topRate = graph ? RUN_RATE << Phases.NATIVE_SPEEDUP_LOG2 : RUN_RATE;
+        run = _ceilDiv(1 << total, topRate);
         // `span` is 2^(h_p + s_p) as a log: the heights of phase p and all below it.
         uint256 span = total;
         for (uint256 p = 0; p < k; ++p) {
             uint256 h = uint8(heights[p]);
-            uint256 tree = _ceilDiv(1 << span, RUN_RATE) + _ceilDiv(1 << h, LEAF_RATE);
+            uint256 tree =
+                _ceilDiv(1 << span, p == 0 ? topRate : RUN_RATE) + _ceilDiv(1 << h, LEAF_RATE);
             if (p == 0) top = tree;
             trees += tree;
             span -= h;

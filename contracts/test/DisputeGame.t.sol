@@ -89,7 +89,7 @@ contract DisputeGameTest is TestBase {
         internal
     {
         heights = heights_;
-        (, uint256 total) = game.checkHeights(heights_);
+        (, uint256 total) = game.checkHeights(heights_, false);
         setTrace(DisputeGame.Party.Claimant, 1 << total, b, claimantHonest);
         setTrace(DisputeGame.Party.Challenger, 1 << total, b, challengerHonest);
     }
@@ -194,7 +194,7 @@ contract DisputeGameTest is TestBase {
 
     /// @dev Creates the game of the current traces, with the challenger's top root.
     function create() internal returns (uint256 id) {
-        (, uint256 total) = game.checkHeights(heights);
+        (, uint256 total) = game.checkHeights(heights, false);
         uint256 top = uint8(heights[0]);
         bytes32[] memory ch = traceOf[DisputeGame.Party.Challenger];
         id = game.create(
@@ -416,7 +416,7 @@ contract DisputeGameTest is TestBase {
     function test_everyDivergencePoint_honestSideWins() public {
         bytes32[4] memory configs = [h1(2), h2(2, 1), h2(1, 2), h3(1, 2, 1)];
         for (uint256 c = 0; c < configs.length; ++c) {
-            (, uint256 total) = game.checkHeights(configs[c]);
+            (, uint256 total) = game.checkHeights(configs[c], false);
             for (uint256 b = 0; b < 1 << total; ++b) {
                 setTraces(configs[c], b, DisputeGame.Party.Claimant);
                 playAndStep(b, DisputeGame.Party.Claimant);
@@ -624,18 +624,39 @@ contract DisputeGameTest is TestBase {
     function test_checkHeightsAcceptsTheLimits() public view {
         vm.assertEq(game.MAX_PHASE_HEIGHT(), 24, "phase cap");
         vm.assertEq(game.MAX_TOTAL_HEIGHT(), 40, "total cap");
-        (uint256 k, uint256 total) = game.checkHeights(h2(24, 16));
+        (uint256 k, uint256 total) = game.checkHeights(h2(24, 16), false);
         vm.assertEq(k, 2, "k");
         vm.assertEq(total, 40, "total");
-        (k, total) = game.checkHeights(h1(24));
+        (k, total) = game.checkHeights(h1(24), false);
         vm.assertEq(total, 24, "one phase at the cap");
         uint8[] memory eight = new uint8[](8);
         for (uint256 i = 0; i < 8; ++i) {
             eight[i] = 5;
         }
-        (k, total) = game.checkHeights(eight.pack());
+        (k, total) = game.checkHeights(eight.pack(), false);
         vm.assertEq(k, 8, "eight phases");
         vm.assertEq(total, 40, "eight phases total");
+    }
+
+    /// @dev Over a program-defined top phase, computed natively, the heights may add up to 44;
+    /// the VM phases below it still to 40 at most, and there must be one.
+    function test_programDefinedHeights() public {
+        vm.assertEq(game.MAX_PROGRAM_TOTAL_HEIGHT(), 44, "program-defined cap");
+        (uint256 k, uint256 total) = game.checkHeights(h3(24, 16, 4), true);
+        vm.assertEq(k, 3, "k");
+        vm.assertEq(total, 44, "the cap");
+        (, total) = game.checkHeights(h3(4, 20, 20), true);
+        vm.assertEq(total, 44, "the VM phases at their cap");
+        bytes32[4] memory bad = [h3(24, 17, 4), h3(3, 20, 21), h1(25), h3(2, 0, 1)];
+        for (uint256 i = 0; i < bad.length; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadHeights.selector, bad[i]));
+            game.checkHeights(bad[i], true);
+        }
+        // Refused for a VM trace: 44 levels of VM steps.
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadHeights.selector, h3(24, 16, 4)));
+        game.checkHeights(h3(24, 16, 4), false);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.ProgramPhaseAlone.selector, h1(24)));
+        game.checkHeights(h1(24), true);
     }
 
     /// @dev A program-defined top phase needs a VM phase below it; with one it is accepted.

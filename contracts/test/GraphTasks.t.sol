@@ -356,7 +356,7 @@ contract GraphTasksTest is TestBase {
         uint64 deadline = uint64(block.timestamp + 1 days);
         // One phase: the program-defined top phase would have nothing below it.
         bytes32 one = bytes32(bytes1(0x03));
-        vm.expectRevert(abi.encodeWithSelector(TaskRegistry.GraphTaskNeedsTwoPhases.selector, one));
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.ProgramPhaseAlone.selector, one));
         registry.postGraphTask(stepProgram, modelRoot, input, one, deadline);
         vm.expectRevert(TaskRegistry.NoStepProgram.selector);
         registry.postGraphTask(bytes32(0), modelRoot, input, HEIGHTS, deadline);
@@ -369,8 +369,8 @@ contract GraphTasksTest is TestBase {
 
         // The window and the clock, exactly at the limit and one second short.
         bytes32 demo = bytes32(bytes3(0x0b0808));
-        uint64 window = uint64(registry.requiredWindow(demo));
-        uint64 clock = uint64(registry.requiredClock(demo));
+        uint64 window = uint64(registry.requiredWindow(demo, true));
+        uint64 clock = uint64(registry.requiredClock(demo, true));
         registry = new TaskRegistry(games, oracle, SERVER_BOND, CHALLENGER_BOND, window, clock);
         vm.assertEq(
             registry.postGraphTask(stepProgram, modelRoot, input, demo, deadline), 0, "at the limit"

@@ -1140,41 +1140,64 @@ contract TaskRegistryTest is TestBase {
     //////////////////////////////////////////////////////////////*/
 
     /// @dev The time figures, computed by hand from the documented formula.
-    function test_requiredTimes() public view {
+    function test_requiredTimes() public {
         // [2, 1]: run 1, trees 2 + 2, moves 6.
-        vm.assertEq(registry.requiredWindow(HEIGHTS), 1 + 2 + 300, "window [2,1]");
-        vm.assertEq(registry.requiredClock(HEIGHTS), 1 + 4 + 6 * 30 + 300, "clock [2,1]");
+        vm.assertEq(registry.requiredWindow(HEIGHTS, false), 1 + 2 + 300, "window [2,1]");
+        vm.assertEq(registry.requiredClock(HEIGHTS, false), 1 + 4 + 6 * 30 + 300, "clock [2,1]");
         // [1]: run 1, tree 2, moves 3.
         bytes32 one = bytes32(bytes1(0x01));
-        vm.assertEq(registry.requiredWindow(one), 303, "window [1]");
-        vm.assertEq(registry.requiredClock(one), 393, "clock [1]");
+        vm.assertEq(registry.requiredWindow(one, false), 303, "window [1]");
+        vm.assertEq(registry.requiredClock(one, false), 393, "clock [1]");
         // The demo's [11, 8, 8]: run 6 (2^27 / 25e6), trees 7 + 2 + 2, moves 31.
         bytes32 demo = bytes32(bytes3(0x0b0808));
-        vm.assertEq(registry.requiredWindow(demo), 6 + 7 + 300, "window [11,8,8]");
-        vm.assertEq(registry.requiredClock(demo), 6 + 11 + 31 * 30 + 300, "clock [11,8,8]");
+        vm.assertEq(registry.requiredWindow(demo, false), 6 + 7 + 300, "window [11,8,8]");
+        vm.assertEq(registry.requiredClock(demo, false), 6 + 11 + 31 * 30 + 300, "clock [11,8,8]");
         // The caps, [24, 16]: run 43981 (2^40 / 25e6), trees 43981 + 168 and 1 + 1, moves 43.
         bytes32 capped = bytes32(bytes2(0x1810));
-        vm.assertEq(registry.requiredWindow(capped), 43_981 + 44_149 + 300, "window [24,16]");
+        vm.assertEq(registry.requiredWindow(capped, false), 43_981 + 44_149 + 300, "window [24,16]");
         vm.assertEq(
-            registry.requiredClock(capped), 43_981 + 44_149 + 2 + 43 * 30 + 300, "clock [24,16]"
+            registry.requiredClock(capped, false),
+            43_981 + 44_149 + 2 + 43 * 30 + 300,
+            "clock [24,16]"
         );
+        // A graph task of [16, 14, 13] (a 64 + 64 token LLM generation): run 21,991
+        // (2^43 / (25e6 << 4), natively), trees 21,991 + 1, then 6 + 1 and 1 + 1 in the VM,
+        // moves 47. As a VM trace these heights are refused.
+        bytes32 llm = bytes32(bytes3(0x100e0d));
+        vm.assertEq(registry.requiredWindow(llm, true), 21_991 + 21_992 + 300, "window graph");
+        vm.assertEq(
+            registry.requiredClock(llm, true),
+            21_991 + 21_992 + 7 + 2 + 47 * 30 + 300,
+            "clock graph [16,14,13]"
+        );
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadHeights.selector, llm));
+        registry.requiredWindow(llm, false);
     }
 
     function test_requiredTimesRefuseBadHeights() public {
         bytes32[3] memory bad = [bytes32(0), bytes32(bytes1(0x19)), bytes32(bytes2(0x1811))];
         for (uint256 i = 0; i < bad.length; ++i) {
             vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadHeights.selector, bad[i]));
-            registry.requiredWindow(bad[i]);
+            registry.requiredWindow(bad[i], false);
             vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadHeights.selector, bad[i]));
-            registry.requiredClock(bad[i]);
+            registry.requiredClock(bad[i], false);
         }
+        // A graph task: the VM phases above 40, the sum above 44, a lone top phase.
+        bytes32[2] memory graphBad = [bytes32(bytes3(0x031415)), bytes32(bytes3(0x181104))];
+        for (uint256 i = 0; i < graphBad.length; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(DisputeGame.BadHeights.selector, graphBad[i]));
+            registry.requiredWindow(graphBad[i], true);
+        }
+        bytes32 alone = bytes32(bytes1(0x10));
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.ProgramPhaseAlone.selector, alone));
+        registry.requiredClock(alone, true);
     }
 
     /// @dev A window and a clock exactly at the limit are accepted; one second less is not.
     function test_postTaskFeasibility() public {
         bytes32 demo = bytes32(bytes3(0x0b0808));
-        uint64 window = uint64(registry.requiredWindow(demo));
-        uint64 clock = uint64(registry.requiredClock(demo));
+        uint64 window = uint64(registry.requiredWindow(demo, false));
+        uint64 clock = uint64(registry.requiredClock(demo, false));
         uint64 deadline = uint64(block.timestamp + 1 days);
         registry = new TaskRegistry(games, oracle, SERVER_BOND, CHALLENGER_BOND, window, clock);
         vm.assertEq(registry.postTask(programId, input, demo, deadline), 0, "at the limit");

@@ -13,6 +13,16 @@ pub const MAX_HEIGHT: u8 = 24;
 /// The most the heights of all phases add up to: a game covers at most `2^40` steps, about 12
 /// hours of an honest agent's run at [`RUN_RATE`] (`DisputeGame.MAX_TOTAL_HEIGHT`).
 pub const MAX_TOTAL_HEIGHT: u32 = 40;
+/// `log2` of how many times faster than the VM an honest agent is assumed to compute a
+/// program-defined top phase natively (a graph's nodes, on every core): a node's native run
+/// is 88 – 35,000 times shorter than the node step program's run re-doing it (BENCHMARKS.md,
+/// "α per node"), so 16 leaves a margin of 5 over the slowest node kind measured
+/// (`Phases.NATIVE_SPEEDUP_LOG2`).
+pub const NATIVE_SPEEDUP_LOG2: u32 = 4;
+/// The most the heights add up to over a program-defined top phase: `2^44` steps of VM work,
+/// computed natively in the time of `2^40` VM steps. The phases below it still add up to at
+/// most [`MAX_TOTAL_HEIGHT`] (`DisputeGame.MAX_PROGRAM_TOTAL_HEIGHT`).
+pub const MAX_PROGRAM_TOTAL_HEIGHT: u32 = MAX_TOTAL_HEIGHT + NATIVE_SPEEDUP_LOG2;
 
 /// VM steps per second an honest agent is assumed to run, recording its timeline (a
 /// conservative figure for 2 cores; measured ~370-390 million). `TaskRegistry.RUN_RATE`.
@@ -38,19 +48,46 @@ pub const MARGIN: u64 = 300;
 /// the bottom one 4096 single instructions.
 ///
 /// Rules: 1 to [`MAX_PHASES`] phases, every height from 1 to [`MAX_HEIGHT`], heights adding up
-/// to at most [`MAX_TOTAL_HEIGHT`]. Written `20,10` on a command line (see [`FromStr`]), and
-/// packed into a `bytes32` on chain (see [`pack`](Self::pack)).
+/// to at most [`MAX_TOTAL_HEIGHT`]. A program-defined top phase ([`Top::Program`]) needs a
+/// phase below it, and its coarse steps are computed natively: the heights may then add up to
+/// [`MAX_PROGRAM_TOTAL_HEIGHT`], those below the top to [`MAX_TOTAL_HEIGHT`]. Written `20,10`
+/// on a command line (see [`Heights`]), and packed into a `bytes32` on chain (see
+/// [`pack`](Self::pack)); the kind of top phase is the task's (or the game's), not part of
+/// the packed word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PhaseConfig {
     /// The heights, top first, zero after the last phase.
     heights: [u8; MAX_PHASES],
     /// The number of phases.
     len: usize,
+    /// What the top phase's coarse steps are.
+    top: Top,
+}
+
+/// What the top phase's coarse steps are: VM steps, or the steps of a program's own model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Top {
+    /// Strides of the one VM trace (a VM task).
+    #[default]
+    Vm,
+    /// The program's own steps, computed natively (a graph task's nodes); the phases below
+    /// are the VM run of the step program re-doing one.
+    Program,
 }
 
 impl PhaseConfig {
-    /// The configuration with these heights, top phase first.
+    /// The configuration of a VM trace with these heights, top phase first.
     pub fn new(heights: &[u8]) -> Result<PhaseConfig, ConfigError> {
+        PhaseConfig::with_top(heights, Top::Vm)
+    }
+
+    /// The configuration of a program-defined top phase (a graph task) with these heights.
+    pub fn program(heights: &[u8]) -> Result<PhaseConfig, ConfigError> {
+        PhaseConfig::with_top(heights, Top::Program)
+    }
+
+    /// The configuration with these heights, top phase first, over a `top` phase.
+    pub fn with_top(heights: &[u8], top: Top) -> Result<PhaseConfig, ConfigError> {
         if heights.is_empty() {
             return Err(ConfigError::NoPhases);
         }
@@ -66,15 +103,34 @@ impl PhaseConfig {
             }
         }
         let sum: u32 = heights.iter().map(|&h| u32::from(h)).sum();
-        if sum > MAX_TOTAL_HEIGHT {
-            return Err(ConfigError::TotalTooLarge(sum));
+        let max = match top {
+            Top::Vm => MAX_TOTAL_HEIGHT,
+            Top::Program => MAX_PROGRAM_TOTAL_HEIGHT,
+        };
+        if sum > max {
+            return Err(ConfigError::TotalTooLarge { sum, max });
+        }
+        if top == Top::Program {
+            if heights.len() < 2 {
+                return Err(ConfigError::ProgramPhaseAlone);
+            }
+            let vm = sum - u32::from(heights[0]);
+            if vm > MAX_TOTAL_HEIGHT {
+                return Err(ConfigError::VmTooLarge(vm));
+            }
         }
         let mut padded = [0; MAX_PHASES];
         padded[..heights.len()].copy_from_slice(heights);
         Ok(PhaseConfig {
             heights: padded,
             len: heights.len(),
+            top,
         })
+    }
+
+    /// What the top phase's coarse steps are.
+    pub fn top(&self) -> Top {
+        self.top
     }
 
     /// The heights, top phase first.
@@ -114,15 +170,25 @@ impl PhaseConfig {
         Some(1 << (self.stride_log2(phase)? + u32::from(self.height(phase)?)))
     }
 
-    /// The steps the top phase covers: `2^(sum of all heights)`.
+    /// The steps the top phase covers: `2^(sum of all heights)` (of VM work, at most, over a
+    /// program-defined top phase).
     pub fn total_steps(&self) -> u64 {
         1 << self.heights().iter().map(|&h| u32::from(h)).sum::<u32>()
     }
 
+    /// Steps per second an honest agent is assumed to cover in `phase`: [`RUN_RATE`], or
+    /// `2^NATIVE_SPEEDUP_LOG2` times that over a program-defined top phase (computed natively).
+    fn rate(&self, phase: usize) -> u64 {
+        match (self.top, phase) {
+            (Top::Program, 0) => RUN_RATE << NATIVE_SPEEDUP_LOG2,
+            _ => RUN_RATE,
+        }
+    }
+
     /// Seconds an honest agent needs to run the whole task (recording its timeline):
-    /// `ceil(total_steps / RUN_RATE)`.
+    /// `ceil(total_steps / rate(0))`.
     fn run_seconds(&self) -> u64 {
-        self.total_steps().div_ceil(RUN_RATE)
+        self.total_steps().div_ceil(self.rate(0))
     }
 
     /// Seconds an honest agent needs to build one tree of `phase`: re-run its range
@@ -130,7 +196,7 @@ impl PhaseConfig {
     fn tree_seconds(&self, phase: usize) -> u64 {
         match (self.span(phase), self.height(phase)) {
             (Some(span), Some(height)) => {
-                span.div_ceil(RUN_RATE) + (1u64 << height).div_ceil(LEAF_RATE)
+                span.div_ceil(self.rate(phase)) + (1u64 << height).div_ceil(LEAF_RATE)
             }
             _ => 0,
         }
@@ -148,7 +214,7 @@ impl PhaseConfig {
 
     /// The shortest challenge window (seconds) that lets an honest challenger run the task
     /// and build its top tree before it disputes: `run + tree(0) + MARGIN`. Equal to
-    /// `TaskRegistry.requiredWindow` of [`pack`](Self::pack).
+    /// `TaskRegistry.requiredWindow` of [`pack`](Self::pack) (`graph` for [`Top::Program`]).
     pub fn required_window(&self) -> u64 {
         self.run_seconds() + self.tree_seconds(0) + MARGIN
     }
@@ -156,7 +222,7 @@ impl PhaseConfig {
     /// The shortest game clock (seconds) that lets an honest defender that starts over run
     /// the task, build one tree per phase and send its moves:
     /// `run + Σ tree(p) + max_moves · MOVE_SECONDS + MARGIN`. Equal to
-    /// `TaskRegistry.requiredClock` of [`pack`](Self::pack).
+    /// `TaskRegistry.requiredClock` of [`pack`](Self::pack) (`graph` for [`Top::Program`]).
     pub fn required_clock(&self) -> u64 {
         let trees: u64 = (0..self.len).map(|phase| self.tree_seconds(phase)).sum();
         self.run_seconds() + trees + self.max_moves() * MOVE_SECONDS + MARGIN
@@ -170,21 +236,50 @@ impl PhaseConfig {
         packed
     }
 
-    /// Decodes [`pack`](Self::pack)'s encoding: the heights run up to the first zero byte, and
-    /// every byte after it must be zero. Refuses everything [`new`](Self::new) refuses.
-    pub fn unpack(packed: &[u8; 32]) -> Result<PhaseConfig, ConfigError> {
+    /// Decodes [`pack`](Self::pack)'s encoding over a `top` phase: the heights run up to the
+    /// first zero byte, and every byte after it must be zero. Refuses everything
+    /// [`with_top`](Self::with_top) refuses.
+    pub fn unpack(packed: &[u8; 32], top: Top) -> Result<PhaseConfig, ConfigError> {
         let len = packed.iter().position(|&b| b == 0).unwrap_or(packed.len());
         if let Some(byte) = packed[len..].iter().position(|&b| b != 0) {
             return Err(ConfigError::Padding { byte: len + byte });
         }
-        PhaseConfig::new(&packed[..len])
+        PhaseConfig::with_top(&packed[..len], top)
     }
 }
 
 /// The command-line syntax: heights top first, separated by commas, e.g. `20,10`.
 impl fmt::Display for PhaseConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (phase, height) in self.heights().iter().enumerate() {
+        Heights(self.heights().to_vec()).fmt(f)
+    }
+}
+
+/// Parses the [`Display`](fmt::Display) syntax as a VM trace's configuration.
+impl FromStr for PhaseConfig {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<PhaseConfig, ConfigError> {
+        PhaseConfig::new(&s.parse::<Heights>()?.0)
+    }
+}
+
+/// Phase heights as written on a command line, top first, separated by commas (`20,10`;
+/// spaces around a height are ignored), before the rules of a kind of game apply to them
+/// ([`PhaseConfig::with_top`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heights(pub Vec<u8>);
+
+impl Heights {
+    /// The configuration of these heights over a `top` phase.
+    pub fn config(&self, top: Top) -> Result<PhaseConfig, ConfigError> {
+        PhaseConfig::with_top(&self.0, top)
+    }
+}
+
+impl fmt::Display for Heights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (phase, height) in self.0.iter().enumerate() {
             if phase > 0 {
                 f.write_str(",")?;
             }
@@ -194,20 +289,18 @@ impl fmt::Display for PhaseConfig {
     }
 }
 
-/// Parses the [`Display`](fmt::Display) syntax; spaces around a height are ignored.
-impl FromStr for PhaseConfig {
+impl FromStr for Heights {
     type Err = ConfigError;
 
-    fn from_str(s: &str) -> Result<PhaseConfig, ConfigError> {
-        let heights = s
-            .split(',')
+    fn from_str(s: &str) -> Result<Heights, ConfigError> {
+        s.split(',')
             .map(|item| {
                 let item = item.trim();
                 item.parse::<u8>()
                     .map_err(|_| ConfigError::Syntax(item.to_owned()))
             })
-            .collect::<Result<Vec<u8>, ConfigError>>()?;
-        PhaseConfig::new(&heights)
+            .collect::<Result<Vec<u8>, ConfigError>>()
+            .map(Heights)
     }
 }
 
@@ -267,24 +360,41 @@ mod tests {
         );
         assert_eq!(
             PhaseConfig::new(&[24, 17]),
-            Err(ConfigError::TotalTooLarge(41))
+            Err(ConfigError::TotalTooLarge { sum: 41, max: 40 })
         );
         assert!(PhaseConfig::new(&[24, 16]).is_ok());
-        assert_eq!(PhaseConfig::unpack(&[0; 32]), Err(ConfigError::NoPhases));
+        // Over a program-defined top phase: 44 levels, 40 of them at most in the VM.
+        assert!(PhaseConfig::program(&[24, 16, 4]).is_ok());
+        assert_eq!(
+            PhaseConfig::program(&[24, 17, 4]),
+            Err(ConfigError::TotalTooLarge { sum: 45, max: 44 })
+        );
+        assert_eq!(
+            PhaseConfig::program(&[3, 20, 21]),
+            Err(ConfigError::VmTooLarge(41))
+        );
+        assert_eq!(
+            PhaseConfig::program(&[16]),
+            Err(ConfigError::ProgramPhaseAlone)
+        );
+        assert_eq!(
+            PhaseConfig::unpack(&[0; 32], Top::Vm),
+            Err(ConfigError::NoPhases)
+        );
         let mut packed = [0; 32];
         packed[..3].copy_from_slice(&[5, 0, 5]);
         assert_eq!(
-            PhaseConfig::unpack(&packed),
+            PhaseConfig::unpack(&packed, Top::Vm),
             Err(ConfigError::Padding { byte: 2 })
         );
         packed = [0; 32];
         packed[31] = 1;
         assert_eq!(
-            PhaseConfig::unpack(&packed),
+            PhaseConfig::unpack(&packed, Top::Vm),
             Err(ConfigError::Padding { byte: 31 })
         );
         assert_eq!(
-            PhaseConfig::unpack(&[1; 32]),
+            PhaseConfig::unpack(&[1; 32], Top::Vm),
             Err(ConfigError::TooManyPhases(32))
         );
     }
@@ -329,6 +439,13 @@ mod tests {
             assert_eq!(config.required_window(), window, "{config}");
             assert_eq!(config.required_clock(), clock, "{config}");
         }
+        // A graph task of [16, 14, 13]: the top phase natively (2^43 / (25e6 << 4)).
+        let graph = PhaseConfig::program(&[16, 14, 13]).unwrap();
+        assert_eq!(graph.required_window(), 21_991 + 21_992 + 300);
+        assert_eq!(
+            graph.required_clock(),
+            21_991 + 21_992 + 7 + 2 + 47 * 30 + 300
+        );
     }
 
     /// Any valid configuration: 1 to 8 heights of 1 to 24, trimmed to a sum of at most 40.
@@ -346,7 +463,7 @@ mod tests {
         fn pack_and_parse_roundtrip(heights in valid_heights()) {
             let config = PhaseConfig::new(&heights).unwrap();
             prop_assert_eq!(config.heights(), &heights[..]);
-            prop_assert_eq!(PhaseConfig::unpack(&config.pack()), Ok(config));
+            prop_assert_eq!(PhaseConfig::unpack(&config.pack(), Top::Vm), Ok(config));
             prop_assert_eq!(config.to_string().parse::<PhaseConfig>(), Ok(config));
             let sum: u32 = heights.iter().map(|&h| u32::from(h)).sum();
             prop_assert_eq!(config.total_steps(), 1u64 << sum);
@@ -361,7 +478,7 @@ mod tests {
         fn unpack_accepts_exactly_what_new_accepts(packed in packed_bytes()) {
             let len = packed.iter().position(|&b| b == 0).unwrap_or(32);
             let padded = packed[len..].iter().all(|&b| b == 0);
-            match PhaseConfig::unpack(&packed) {
+            match PhaseConfig::unpack(&packed, Top::Vm) {
                 Ok(config) => {
                     prop_assert!(padded);
                     prop_assert_eq!(config.pack(), packed);

@@ -24,8 +24,18 @@ pub enum ConfigError {
         /// Its height.
         height: u8,
     },
-    /// The heights add up to more than [`MAX_TOTAL_HEIGHT`]; the value is their sum.
-    TotalTooLarge(u32),
+    /// The heights add up to more than the most allowed for their kind of top phase.
+    TotalTooLarge {
+        /// Their sum.
+        sum: u32,
+        /// The most allowed.
+        max: u32,
+    },
+    /// Below a program-defined top phase, the VM phases add up to more than
+    /// [`MAX_TOTAL_HEIGHT`]; the value is their sum.
+    VmTooLarge(u32),
+    /// A program-defined top phase without a VM phase below it to re-do its steps.
+    ProgramPhaseAlone,
     /// A packed configuration has a non-zero byte after the zero byte that ends it.
     Padding {
         /// Index of the non-zero byte.
@@ -49,10 +59,16 @@ impl fmt::Display for ConfigError {
                 f,
                 "phase {phase} has height {height} (at most {MAX_HEIGHT} allowed)"
             ),
-            ConfigError::TotalTooLarge(sum) => write!(
+            ConfigError::TotalTooLarge { sum, max } => {
+                write!(f, "phase heights add up to {sum} (at most {max} allowed)")
+            }
+            ConfigError::VmTooLarge(sum) => write!(
                 f,
-                "phase heights add up to {sum} (at most {MAX_TOTAL_HEIGHT} allowed)"
+                "the VM phases below the top add up to {sum} (at most {MAX_TOTAL_HEIGHT} allowed)"
             ),
+            ConfigError::ProgramPhaseAlone => {
+                f.write_str("a program-defined top phase (a graph task) needs a VM phase below it")
+            }
             ConfigError::Padding { byte } => write!(
                 f,
                 "packed configuration has a non-zero byte {byte} after its last phase"

@@ -39,8 +39,8 @@ mod trace;
 mod tree;
 
 pub use config::{
-    LEAF_RATE, MARGIN, MAX_HEIGHT, MAX_PHASES, MAX_TOTAL_HEIGHT, MOVE_SECONDS, PhaseConfig,
-    RUN_RATE,
+    Heights, LEAF_RATE, MARGIN, MAX_HEIGHT, MAX_PHASES, MAX_PROGRAM_TOTAL_HEIGHT, MAX_TOTAL_HEIGHT,
+    MOVE_SECONDS, NATIVE_SPEEDUP_LOG2, PhaseConfig, RUN_RATE, Top,
 };
 pub use error::{ConfigError, TraceError, TreeError};
 pub use program::{ProgramPhase, ProgramTrace};

@@ -193,7 +193,7 @@ fn bench(model: mnist::Model, lower: u8, args: &Args) -> Result<ModelBench> {
     let native_s = started.elapsed().as_secs_f64();
     let m = phase.step_count();
     let top = (64 - (m - 1).leading_zeros()).max(1) as u8;
-    let config = PhaseConfig::new(&[top, lower / 2, lower - lower / 2])?;
+    let config = PhaseConfig::program(&[top, lower / 2, lower - lower / 2])?;
     let node_instructions = (2..m)
         .map(|j| Ok(phase.vm_step(j, u64::MAX)?.steps))
         .collect::<Result<Vec<u64>>>()?;

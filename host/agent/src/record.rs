@@ -2,7 +2,7 @@
 
 use alloy_primitives::Address;
 use opml_chain::contracts::DisputeGame;
-use opml_game::PhaseConfig;
+use opml_game::{PhaseConfig, Top};
 use opml_state::Hash;
 use serde::Serialize;
 
@@ -121,7 +121,12 @@ impl GameRecord {
         if game.claimant == Address::ZERO {
             return Err(AgentError::NoSuchGame(id));
         }
-        let config = PhaseConfig::unpack(&game.heights.0)
+        let top = if game.stepProgram.is_zero() {
+            Top::Vm
+        } else {
+            Top::Program
+        };
+        let config = PhaseConfig::unpack(&game.heights.0, top)
             .map_err(|error| AgentError::Decode(format!("game {id} heights: {error}")))?;
         Ok(GameRecord {
             claimant: game.claimant,

@@ -6,7 +6,7 @@ use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_sol_types::{SolCall, SolEvent};
 use opml_chain::contracts::{InputOracle, TaskRegistry};
 use opml_chain::{Chain, LogQuery, TxReceipt};
-use opml_game::PhaseConfig;
+use opml_game::{PhaseConfig, Top};
 use opml_state::{Hash, input};
 
 use crate::AgentError;
@@ -518,17 +518,18 @@ pub fn required_times(
     config: &PhaseConfig,
 ) -> Result<(U256, U256), AgentError> {
     let heights = B256::from(config.pack());
+    let graph = config.top() == Top::Program;
     let window = view(
         chain,
         Address::ZERO,
         contracts.registry,
-        TaskRegistry::requiredWindowCall { heights },
+        TaskRegistry::requiredWindowCall { heights, graph },
     )?;
     let clock = view(
         chain,
         Address::ZERO,
         contracts.registry,
-        TaskRegistry::requiredClockCall { heights },
+        TaskRegistry::requiredClockCall { heights, graph },
     )?;
     Ok((window, clock))
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use alloy_primitives::{Address, U256, keccak256};
 use opml_chain::Chain;
 use opml_dnn::phase::state as graph_state;
-use opml_game::{PhaseConfig, ProgramTrace, Trace};
+use opml_game::{PhaseConfig, ProgramTrace, Top, Trace};
 use opml_graph::GraphPhase;
 use opml_state::{Hash, sha256};
 use serde::Serialize;
@@ -240,6 +240,13 @@ pub fn run_on(
     let roles = Roles::of(chain)?;
     let config = &scenario.config;
     let program = &scenario.program;
+    let top = match scenario.model {
+        Some(_) => Top::Program,
+        None => Top::Vm,
+    };
+    if config.top() != top {
+        return Err(AgentError::ConfigMismatch);
+    }
 
     // Both sides run the task (a liar runs it too, to know where to lie).
     let executing = Instant::now();

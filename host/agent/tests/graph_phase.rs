@@ -172,7 +172,7 @@ struct Outcome {
 /// with `conduct`; the claimant's claimed end is its own last state.
 fn game(model: &str, heights: &[u8], liar: Party, lie: Lie, conduct: Conduct) -> Outcome {
     let (file, input) = task(model);
-    let config = PhaseConfig::new(heights).unwrap();
+    let config = PhaseConfig::program(heights).unwrap();
     let side = |party: Party| {
         let lying = party == liar;
         let trace = trace(&file, &input, lying.then_some(lie));

@@ -34,7 +34,7 @@ fn scenario(model: &str, heights: &[u8], adversary: Option<Adversary>) -> Scenar
         program: Program::new(STEP_PROGRAM_ELF).unwrap(),
         input,
         model: Some(file),
-        config: PhaseConfig::new(heights).unwrap(),
+        config: PhaseConfig::program(heights).unwrap(),
         registry: RegistryConfig::default(),
         adversary,
         claimed_output: None,

@@ -119,7 +119,7 @@ fn post(
         step_program: STEP_PROGRAM_ID,
         model_root,
         input: input.to_vec(),
-        config: PhaseConfig::new(&HEIGHTS).unwrap(),
+        config: PhaseConfig::program(&HEIGHTS).unwrap(),
         fee: U256::from(FEE),
         deadline: chain.timestamp().unwrap() + 7 * 86_400,
     };
@@ -272,7 +272,7 @@ fn llm_tasks_the_server_cannot_run_are_refused_with_a_reason() {
         step_program: STEP_PROGRAM_ID,
         model_root: root,
         input: good.clone(),
-        config: PhaseConfig::new(&[4, 13, 14]).unwrap(),
+        config: PhaseConfig::program(&[4, 13, 14]).unwrap(),
         fee: U256::from(FEE),
         deadline: chain.timestamp().unwrap() + 7 * 86_400,
     };
@@ -280,7 +280,7 @@ fn llm_tasks_the_server_cannot_run_are_refused_with_a_reason() {
     // Lower phases of 2^24: SmolLM2's tokenizer step (~8 × 10^7 instructions in the VM) and its
     // output head's blocks (~5 × 10^7) do not fit.
     let request = GraphRequest {
-        config: PhaseConfig::new(&[13, 12, 12]).unwrap(),
+        config: PhaseConfig::program(&[13, 12, 12]).unwrap(),
         ..request
     };
     let low = roles::post_graph_task(&mut chain, &contracts, accounts[1], &request).unwrap();

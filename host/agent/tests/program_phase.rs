@@ -74,7 +74,7 @@ fn player(side: Party, config: PhaseConfig, lie_from: Option<u64>, conduct: Cond
 /// Plays one game; returns (winner, by timeout, move names).
 fn game(liar: Party, lie_from: u64, conduct: Conduct) -> (Party, bool, Vec<&'static str>) {
     // 2^5 links cover the 24 of the chain; 2^14 instructions cover one link's VM run.
-    let config = PhaseConfig::new(&[5, 7, 7]).unwrap();
+    let config = PhaseConfig::program(&[5, 7, 7]).unwrap();
     let mut chain = EmbeddedChain::new();
     let accounts = chain.accounts().to_vec();
     let contracts = Contracts::deploy(&mut chain, accounts[0], RegistryConfig::default()).unwrap();
@@ -176,7 +176,7 @@ fn play_to_program_descent(
 
 #[test]
 fn invalid_program_descents_revert_with_custom_errors() {
-    let config = PhaseConfig::new(&[5, 7, 7]).unwrap();
+    let config = PhaseConfig::program(&[5, 7, 7]).unwrap();
     let mut chain = EmbeddedChain::new();
     let accounts = chain.accounts().to_vec();
     let contracts = Contracts::deploy(&mut chain, accounts[0], RegistryConfig::default()).unwrap();

@@ -69,7 +69,7 @@ fn post_graph(
         step_program: STEP_PROGRAM_ID,
         model_root,
         input: input.to_vec(),
-        config: PhaseConfig::new(&[4, 11, 11]).unwrap(),
+        config: PhaseConfig::program(&[4, 11, 11]).unwrap(),
         fee: U256::from(FEE),
         deadline: chain.timestamp().unwrap() + 7 * 86_400,
     };
@@ -372,14 +372,14 @@ fn graph_tasks_the_server_cannot_run_are_refused_with_a_reason() {
         step_program: STEP_PROGRAM_ID,
         model_root: root,
         input: input.clone(),
-        config: PhaseConfig::new(&[2, 11, 11]).unwrap(),
+        config: PhaseConfig::program(&[2, 11, 11]).unwrap(),
         fee: U256::from(FEE),
         deadline: chain.timestamp().unwrap() + 7 * 86_400,
     };
     let short = roles::post_graph_task(&mut chain, &contracts, accounts[1], &request).unwrap();
     // Lower phases of 2^16 instructions, where a node step takes more than 10^6.
     let request = GraphRequest {
-        config: PhaseConfig::new(&[4, 8, 8]).unwrap(),
+        config: PhaseConfig::program(&[4, 8, 8]).unwrap(),
         ..request
     };
     let low = roles::post_graph_task(&mut chain, &contracts, accounts[1], &request).unwrap();

@@ -784,10 +784,18 @@ fn llm_demo_catches_a_lazy_server_at_the_layer_it_skips() {
 
 #[test]
 fn llm_demo_refuses_a_generation_longer_than_a_game_covers() {
-    let out = opml(&[p("demo"), p("--workload"), p("llm"), p("--chat")]);
+    // ~285 positions: 2^18 coarse steps over lower phases of 2^27, refused before the run.
+    let out = opml(&[
+        p("demo"),
+        p("--workload"),
+        p("llm"),
+        p("--chat"),
+        p("--tokens"),
+        p("250"),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("a game would cover more than 2^40"),
+        stderr(&out).contains("a game would cover more than 2^44 steps of VM work"),
         "{}",
         stderr(&out)
     );

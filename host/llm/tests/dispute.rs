@@ -38,7 +38,7 @@ fn dispute(task: &Task<'_>, lie: Lie) -> (DisputeReport, u64) {
         program: Program::new(STEP_PROGRAM_ELF).expect("the node step program loads"),
         input: honest.graph.input.clone(),
         model: Some(Arc::from(&honest.graph.file[..])),
-        config: PhaseConfig::new(&[top, 14, 13]).expect("valid heights"),
+        config: PhaseConfig::program(&[top, 14, 13]).expect("valid heights"),
         // The registry sizes the window and the clocks to the phases' 2^39 steps (at its
         // assumed VM rate: the graph phase is computed natively, far faster).
         registry: RegistryConfig {

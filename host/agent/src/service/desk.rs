@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use alloy_primitives::{Address, U256};
 use opml_chain::contracts::TaskRegistry;
 use opml_chain::{BlockLog, Chain};
-use opml_game::PhaseConfig;
+use opml_game::{PhaseConfig, Top};
 use opml_state::Hash;
 
 use super::games::{Hand, Seat};
@@ -277,6 +277,11 @@ impl Desk {
 
 /// The phases of `task`'s games.
 pub(crate) fn config_of(task: &TaskRegistry::Task) -> Result<PhaseConfig, AgentError> {
-    PhaseConfig::unpack(&task.heights.0)
+    let top = if is_graph(task) {
+        Top::Program
+    } else {
+        Top::Vm
+    };
+    PhaseConfig::unpack(&task.heights.0, top)
         .map_err(|error| AgentError::Decode(format!("task heights: {error}")))
 }

@@ -14,7 +14,7 @@ use opml_agent::arena::GameEvent;
 use opml_agent::scenario::{self, Adversary, Event, Scenario};
 use opml_agent::{Conduct, Move, Party, Program, RegistryConfig};
 use opml_chain::{Anvil, Chain, EmbeddedChain, RpcChain};
-use opml_game::PhaseConfig;
+use opml_game::{Heights, PhaseConfig, Top};
 use opml_graph::{GraphPhase, STEP_PROGRAM_ELF, STEP_PROGRAM_ID};
 use opml_methods::{ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, MNIST_ELF};
 use opml_state::VmState;
@@ -132,7 +132,7 @@ pub(crate) struct DemoArgs {
     /// 2^8 of 2^8, then 2^8 single instructions). Default: three phases, the two lower of
     /// height 8, sized to the run.
     #[arg(long)]
-    phases: Option<PhaseConfig>,
+    phases: Option<Heights>,
     /// The prompt (--workload llm).
     #[arg(long, default_value = "The capital of France is")]
     prompt: String,
@@ -249,8 +249,8 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         machine.status(),
         started.elapsed().as_secs_f64()
     );
-    let config = match args.phases {
-        Some(config) => config,
+    let config = match &args.phases {
+        Some(heights) => heights.config(Top::Vm)?,
         None => default_phases(steps)?,
     };
     ensure!(
@@ -321,8 +321,8 @@ fn graph_demo(
     let mut claimed = output.to_vec();
     claimed[40..].copy_from_slice(&i32::from(runner_up).to_le_bytes());
     scores.iter_mut().for_each(|s| *s = s.clamp(-1e30, 1e30));
-    let config = match args.phases {
-        Some(config) => config,
+    let config = match &args.phases {
+        Some(heights) => heights.config(Top::Program)?,
         None => graph_phases(m, args.model.largest_step_log2())?,
     };
     ensure!(
@@ -407,10 +407,35 @@ fn llm_demo(args: &DemoArgs) -> Result<u8> {
         llama.vocab,
         started.elapsed().as_secs_f64()
     );
+    // The phases first: a generation too long for a game is refused before it is run.
+    let m = opml_llama::LlmGraph::build(&llama, &task)?.labels.len() as u64 + 2;
+    let config = match &args.phases {
+        Some(heights) => heights.config(Top::Program)?,
+        None => {
+            let top = (64 - (m - 1).leading_zeros()).max(1) as u8;
+            PhaseConfig::program(&[top, 14, 13]).map_err(|error| {
+                anyhow::anyhow!(
+                    "{m} coarse steps need a graph phase of 2^{top} leaves; with the node step \
+                     program's 2^27 instructions below it, a game would cover more than 2^{} \
+                     steps of VM work ({error}): shorten the prompt or the generation",
+                    opml_game::MAX_PROGRAM_TOTAL_HEIGHT
+                )
+            })?
+        }
+    };
+    ensure!(
+        config.len() >= 2 && config.height(0).is_some_and(|h| 1u64 << h >= m),
+        "phases {config}: the graph phase (the first) needs 2^h ≥ {m} coarse steps, and a VM \
+         phase below it"
+    );
     let started = Instant::now();
     let honest = opml_llama::Generation::new(&llama, &task, None)?;
     let graph = &honest.graph;
-    let m = honest.run().step_count();
+    ensure!(
+        honest.run().step_count() == m,
+        "the run has {} coarse steps, its graph {m}",
+        honest.run().step_count()
+    );
     ensure!(
         honest.run().refusal().is_none(),
         "the task is refused: {:?}",
@@ -463,24 +488,6 @@ fn llm_demo(args: &DemoArgs) -> Result<u8> {
         "the liar departs at coarse step {departs}: node {}: {}",
         departs - 2,
         graph.describe(departs as u32 - 2)
-    );
-    let config = match args.phases {
-        Some(config) => config,
-        None => {
-            let top = (64 - (m - 1).leading_zeros()).max(1) as u8;
-            PhaseConfig::new(&[top, 14, 13]).map_err(|error| {
-                anyhow::anyhow!(
-                    "{m} coarse steps need a graph phase of 2^{top} leaves; with the node step \
-                     program's 2^27 instructions below it, a game would cover more than 2^40 \
-                     steps ({error}): shorten the prompt or the generation"
-                )
-            })?
-        }
-    };
-    ensure!(
-        config.len() >= 2 && config.height(0).is_some_and(|h| 1u64 << h >= m),
-        "phases {config}: the graph phase (the first) needs 2^h ≥ {m} coarse steps, and a VM \
-         phase below it"
     );
     describe_graph_phases(&config, m);
     let claimed = liar
@@ -682,7 +689,7 @@ fn runner_up(scores: &[f32; 10], class: u8) -> u8 {
 /// instructions that cover the largest node step program's run.
 fn graph_phases(m: u64, vm_log2: u8) -> Result<PhaseConfig> {
     let top = (64 - (m - 1).leading_zeros()).max(1) as u8;
-    Ok(PhaseConfig::new(&[
+    Ok(PhaseConfig::program(&[
         top,
         vm_log2 / 2,
         vm_log2 - vm_log2 / 2,

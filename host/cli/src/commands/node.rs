@@ -22,7 +22,7 @@ use opml_agent::service::{Challenger, Server, Service, default_job_limit, stops_
 use opml_agent::{Contracts, ModelStore, Program, RegistryConfig};
 use opml_chain::rpc::parse_key;
 use opml_chain::{Chain, RpcChain};
-use opml_game::PhaseConfig;
+use opml_game::{Heights, PhaseConfig, Top};
 use serde_json::json;
 
 use crate::guest_input::{read_file, read_input};
@@ -178,7 +178,7 @@ pub(crate) struct RequestArgs {
     /// with --gguf, the smallest that fit the task's graph (a top phase for its coarse steps,
     /// two lower ones for its longest node step).
     #[arg(long)]
-    phases: Option<PhaseConfig>,
+    phases: Option<Heights>,
     /// The fee, in wei.
     #[arg(long, value_name = "WEI", default_value_t = U256::ZERO)]
     fee: U256,
@@ -198,7 +198,7 @@ pub(crate) fn request(args: RequestArgs) -> Result<u8> {
     if let Some(model) = &args.model {
         return request_graph(&args, model);
     }
-    let phases = args.phases.unwrap_or_else(default_phases);
+    let phases = phases_of(&args, Top::Vm)?;
     let elf = args
         .elf
         .as_deref()
@@ -245,7 +245,7 @@ fn request_graph(args: &RequestArgs, model: &std::path::Path) -> Result<u8> {
     let model_root =
         ModelStore::root_of(&file).with_context(|| format!("cannot load {}", model.display()))?;
     let input = read_input(args.input.as_deref())?;
-    let phases = args.phases.unwrap_or_else(default_phases);
+    let phases = phases_of(args, Top::Program)?;
     check_graph_phases(&file, &input, &phases)?;
     post_graph(args, model_root, input, phases, json!({}))
 }
@@ -310,9 +310,13 @@ fn spinner(what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// The phases of a task when --phases is not given (but for --gguf): `20,10`.
-fn default_phases() -> PhaseConfig {
-    PhaseConfig::new(&[20, 10]).expect("valid heights")
+/// The phases of `args` over a `top` phase; when --phases is not given (but for --gguf):
+/// `20,10`.
+fn phases_of(args: &RequestArgs, top: Top) -> Result<PhaseConfig> {
+    let heights = args.phases.clone().unwrap_or(Heights(vec![20, 10]));
+    heights
+        .config(top)
+        .with_context(|| format!("--phases {heights}"))
 }
 
 /// Posts the LLM task of `args` (--prompt, --tokens, ...) on the llama model in the GGUF file
@@ -390,8 +394,9 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
         bound.groups,
         started.elapsed().as_secs_f64()
     );
-    let phases = match args.phases {
-        Some(phases) => {
+    let phases = match &args.phases {
+        Some(_) => {
+            let phases = phases_of(args, Top::Program)?;
             let heights = phases.heights();
             let below: u32 = heights[1..].iter().map(|&h| u32::from(h)).sum();
             ensure!(
@@ -414,17 +419,17 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
         None => {
             let levels = top.max(1) + lower;
             ensure!(
-                levels <= opml_game::MAX_TOTAL_HEIGHT,
+                levels <= opml_game::MAX_PROGRAM_TOTAL_HEIGHT,
                 "no phases fit the task: its {m} coarse steps need a top phase of height {top}, \
                  and its longest node step (coarse step {}: {}) 2^{lower} instructions in the \
-                 lower phases; {levels} levels, more than the game's {}",
+                 lower phases; {levels} levels, more than a graph game's {}",
                 bound.step,
                 phase.describe_step(bound.step),
-                opml_game::MAX_TOTAL_HEIGHT
+                opml_game::MAX_PROGRAM_TOTAL_HEIGHT
             );
             let heights = [top.max(1), lower.div_ceil(2), lower / 2];
             let heights: Vec<u8> = heights.iter().map(|&h| h as u8).collect();
-            PhaseConfig::new(&heights).context("no phases fit the task")?
+            PhaseConfig::program(&heights).context("no phases fit the task")?
         }
     };
     eprintln!("posting it with phases {phases}");
