@@ -137,8 +137,10 @@ fn the_same_source_at_two_paths_builds_the_same_elf() {
     )
     .unwrap();
 
-    let [a, b] = checkouts.each_ref().map(|checkout| {
-        let built = build_guest(&checkout.join("guest/examples/echo"), &target_dir("echo"))
+    // A target directory each: cargo names artifacts independently of the checkout's path and
+    // judges them fresh by file times, so a shared one could hand `a`'s artifacts to `b`.
+    let [a, b] = [(&checkouts[0], "echo-a"), (&checkouts[1], "echo-b")].map(|(checkout, name)| {
+        let built = build_guest(&checkout.join("guest/examples/echo"), &target_dir(name))
             .unwrap_or_else(|err| panic!("{err}"));
         let elf = fs::read(built.elf.as_ref().unwrap()).unwrap();
         let path = checkout.display().to_string();

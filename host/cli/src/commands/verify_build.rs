@@ -26,8 +26,10 @@ pub(crate) struct VerifyBuildArgs {
     /// What it must build to: a program ID (64 hex digits, `0x` optional), or the ELF itself,
     /// which also lets a mismatch name the first differing section.
     expected: String,
-    /// Where to build. Default: `opml-verify-build` in the system's temporary folder (the path
-    /// does not change the result).
+    /// Where to build. Default: a folder of the source folder's own under
+    /// `opml-verify-build` in the system's temporary folder (the path does not change the
+    /// result; sharing one between checkouts could let cargo take one's artifacts for the
+    /// other's).
     #[arg(long, value_name = "DIR")]
     target_dir: Option<PathBuf>,
 }
@@ -42,14 +44,13 @@ enum Expected {
 /// the expected program ID or ELF; exits with [`exit_codes::BUILD_MISMATCH`] if they differ.
 pub(crate) fn verify_build(args: VerifyBuildArgs) -> Result<u8> {
     let expected = parse_expected(&args.expected)?;
-    let target_dir = args
-        .target_dir
-        .unwrap_or_else(|| std::env::temp_dir().join("opml-verify-build"));
+    let target_dir = match args.target_dir {
+        Some(dir) => dir,
+        None => default_target_dir(&args.source)?,
+    };
     let built = opml_build::build_guest(&args.source, &target_dir)
         .with_context(|| format!("cannot build the guest in {}", args.source.display()))?;
-    let elf_path = built
-        .elf
-        .context("opml-build returned no ELF (is OPML_SKIP_GUEST_BUILD set?)")?;
+    let elf_path = built.elf.context("opml-build built no ELF")?;
     let id = json::hex(&built.program_id);
     let expected_id = match &expected {
         Expected::Id(id) => *id,
@@ -89,6 +90,21 @@ pub(crate) fn verify_build(args: VerifyBuildArgs) -> Result<u8> {
     } else {
         exit_codes::BUILD_MISMATCH
     })
+}
+
+/// `opml-verify-build/<hash of the source folder's canonical path>` in the temporary folder.
+/// Cargo's artifact names do not depend on a checkout's path, and it judges them fresh by file
+/// times, so two checkouts sharing a target directory could reuse each other's artifacts.
+fn default_target_dir(source: &Path) -> Result<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let source = source
+        .canonicalize()
+        .with_context(|| format!("cannot read {}", source.display()))?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    source.hash(&mut hasher);
+    Ok(std::env::temp_dir()
+        .join("opml-verify-build")
+        .join(format!("{:016x}", hasher.finish())))
 }
 
 /// A program ID in hex, else the path of an ELF file.
