@@ -1,9 +1,13 @@
 //! Generates the guest linker script from `opml_platform::memory`, the one source of truth for
-//! the memory map, and puts it on the linker's search path as `opml-guest.ld`.
+//! the memory map, and links every guest binary with it.
 //!
 //! Only guest builds (`target_os = "none"`) get the script; a native build of the SDK needs
-//! nothing. The final guest binary picks it up with `-C link-arg=-Topml-guest.ld` (the
-//! repository's `.cargo/config.toml` passes that for `riscv32im-unknown-none-elf`).
+//! nothing. The script is passed as a link input of this library (`-l:opml-guest.ld`, which
+//! propagates to the final binary of any crate that depends on the SDK, in or outside this
+//! workspace; `rust-lld` reads an input that is not an object file as a linker script), so a
+//! guest links with no `.cargo/config.toml` and no flags. When the rustflags already give the
+//! linker a script (`-C link-arg=-T...`, which guests outside the workspace were told to add), the
+//! SDK leaves it to them rather than link a second copy.
 
 use std::path::PathBuf;
 
@@ -13,15 +17,33 @@ use opml_platform::memory::{HEAP_END, LEAF_SIZE, RAM_END, STACK_SIZE, STACK_TOP,
 /// the read-write `PT_LOAD` segment when `qemu-riscv32` maps them.
 const PAGE: u32 = 4096;
 
+/// The linker script's file name.
+const SCRIPT: &str = "opml-guest.ld";
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return;
     }
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out_dir.join("opml-guest.ld"), linker_script())
+    std::fs::write(out_dir.join(SCRIPT), linker_script())
         .expect("cannot write the linker script to OUT_DIR");
     println!("cargo:rustc-link-search=native={}", out_dir.display());
+    let rustflags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    if !passes_linker_script(&rustflags) {
+        println!("cargo:rustc-link-lib=dylib:+verbatim={SCRIPT}");
+    }
+}
+
+/// Whether `CARGO_ENCODED_RUSTFLAGS` (flags separated by `0x1f`) pass the linker a script:
+/// `-C link-arg=-T<script>` (or `-Clink-arg=`, `--codegen link-arg=`, `link-args=... -T...`).
+fn passes_linker_script(rustflags: &str) -> bool {
+    rustflags.split('\x1f').any(|flag| {
+        flag.find("link-arg").is_some_and(|at| {
+            let value = &flag[at..];
+            value.contains("=-T") || value.contains(" -T")
+        })
+    })
 }
 
 fn linker_script() -> String {

@@ -45,6 +45,9 @@ fn echo_typed_and_raw() {
     let raw: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
     assert_same_as_qemu("echo raw", ECHO_ELF, &echo::raw_input(&raw));
     assert_same_as_qemu("echo raw empty", ECHO_ELF, &echo::raw_input(&[]));
+    // A frame header announcing 1.25 GiB, with 3 bytes behind it: bad input in both.
+    let beyond = [echo::MODE_TYPED, 0x00, 0x00, 0x00, 0x50, 1, 2, 3];
+    assert_same_as_qemu("echo, a length beyond the input", ECHO_ELF, &beyond);
 }
 
 #[test]

@@ -11,6 +11,8 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo doc: the guest SDK and the host-facing API"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p opml-guest -p opml-vm -p opml-build
 step "cargo test"
 cargo test --workspace --locked
 step "model toolchain: python tests (converter, reference evaluator, committed models and vectors)"

@@ -6,29 +6,29 @@ pragma solidity ^0.8.0;
 /// state with empty input.
 library GuestPrograms {
     /// @notice Program ID of the `chain-step` guest.
-    bytes32 internal constant CHAIN_STEP_ID = 0xa0ca04277f460b5e7ba381b6acc04f078c99fd4dca6efa5ce87fe7b86f9a8ed1;
+    bytes32 internal constant CHAIN_STEP_ID = 0xbc7bd2ae55af1c983d21f8d4ed8aed3666f89f1315f1e962eab2136c7beda4de;
 
     /// @notice Program ID of the `codec-bench` guest.
-    bytes32 internal constant CODEC_BENCH_ID = 0xfcf36101d26efda546c6ae521e4a5e01d45526a7acb1bf4d752495868f8e6b1e;
+    bytes32 internal constant CODEC_BENCH_ID = 0xd09e73f82bc0d9dc14e43b005bdcdcc72ad5e7e033457a830a9ba696282ce44f;
 
     /// @notice Program ID of the `data-walk` guest.
-    bytes32 internal constant DATA_WALK_ID = 0x16cb13187848f5222e54c314eac47f5d2eb7774898584fe408f74cdb39e85cb0;
+    bytes32 internal constant DATA_WALK_ID = 0x95dac2acc5624b3a5117f7be04dd3a2b29e8119ade719b22fc469d01cbde5d00;
 
     /// @notice Program ID of the `dnn-runner` guest.
-    bytes32 internal constant DNN_RUNNER_ID = 0xad4b0d12b77840cf8f4653e6c20472b1234e03faf5e3e6a08f2d1cc49a2e05c4;
+    bytes32 internal constant DNN_RUNNER_ID = 0x9aeb50f66de6d6442342ef3853d18cc8046425d99d817796a5d8f35ea7ef5d81;
 
     /// @notice Program ID of the `echo` guest.
-    bytes32 internal constant ECHO_ID = 0x933c2356dcb744ccc7f1e43acde70e9ae8c77a6d4d34e09a82e86c64dbfdd984;
+    bytes32 internal constant ECHO_ID = 0x748fc784bb5cac3212b6e8b0f1cbba834aa691de19743d5a6248775060ee903f;
 
     /// @notice Program ID of the `graph-step` guest.
-    bytes32 internal constant GRAPH_STEP_ID = 0xa570246008bdc866c7d47a1572ed0a9130a318f38d0b66e48e7fe8f0f9d5b491;
+    bytes32 internal constant GRAPH_STEP_ID = 0x6f92881005ba30c3bbeb77062a361f8e15140d9c4a7ea4f46a895ad5917b1e3d;
 
     /// @notice Program ID of the `hashbench` guest.
-    bytes32 internal constant HASHBENCH_ID = 0x7d31ca04723b0016cbbfe4ab6d780cbbb4e99925bde5b4c13d65e7e8a01b3e52;
+    bytes32 internal constant HASHBENCH_ID = 0x7615c5bdd3d1e19f16d45db3164137d9c7a6e53fe7e596620af4c3e1974bcf15;
 
     /// @notice Program ID of the `mnist` guest.
-    bytes32 internal constant MNIST_ID = 0x859d8390991f1e96aeb6ab9fac6d8ea78302f68efd395e9a43eda3a6af8c9149;
+    bytes32 internal constant MNIST_ID = 0x0a3f310b2444f06fd2bdb1a067bef95c7151613c302fa493438c4beafebf7231;
 
     /// @notice Program ID of the `syscalls` guest.
-    bytes32 internal constant SYSCALLS_ID = 0x80cc440a324ae0c7c5a83306bca51aa56645417555976d170b6ab8b7ef809d77;
+    bytes32 internal constant SYSCALLS_ID = 0xbdc1228a90a602f9e7fec130d99f00acd16aa304397339d321586d65b9d0b24f;
 }

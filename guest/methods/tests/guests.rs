@@ -115,6 +115,29 @@ fn echo_rejects_bad_input() {
     }
 }
 
+/// A frame header that announces more bytes than the input holds is bad input, however large:
+/// `read` does not allocate what the header announces (1.25 GiB is more than the whole heap,
+/// once out of memory), as the native build does (`guest/examples/echo/tests/native.rs`).
+#[test]
+fn echo_refuses_a_length_prefix_beyond_the_input() {
+    for (announced, present) in [(0x5000_0000u32, 10usize), (0x0100_0000, 100_000), (33, 32)] {
+        let mut input = vec![echo::MODE_TYPED];
+        input.extend_from_slice(&announced.to_le_bytes());
+        input.resize(input.len() + present, 0x5a);
+        let result = run(ECHO_ELF, input);
+        assert_eq!(
+            result.status,
+            ExitStatus::Exited(exit_code::BAD_INPUT),
+            "{announced} bytes announced: {}",
+            result.log
+        );
+        assert_eq!(
+            result.log,
+            format!("opml-guest: bad input: input ended after {present} of {announced} bytes\n")
+        );
+    }
+}
+
 #[test]
 fn hashbench_iterates_sha256() {
     for input in [

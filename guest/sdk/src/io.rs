@@ -7,7 +7,6 @@
 
 use alloc::vec::Vec;
 use core::fmt;
-use core::mem::MaybeUninit;
 
 use opml_platform::{exit_code, fd, memory::LEAF_SIZE, syscall as nr};
 use serde::{Serialize, de::DeserializeOwned};
@@ -176,24 +175,54 @@ fn read_header() -> Result<usize, ReadError> {
     Ok(opml_codec::payload_len(header))
 }
 
-/// An empty buffer with room for `len` bytes.
-fn buffer(len: usize) -> Result<Vec<u8>, ReadError> {
+/// The first buffer for a frame's payload. A larger payload's buffer doubles as its bytes
+/// arrive, so a header that announces more than the input holds costs no more memory than the
+/// input does (and in the VM the SDK heap grows the buffer in place).
+const FIRST_BUFFER: usize = 64 * 1024;
+
+/// Reads a `len`-byte payload into a new buffer, after `phase` zero bytes of padding; the
+/// payload is `buffer[phase..]`. Fails with [`ReadError::EndOfInput`] when the input ends first,
+/// whatever `len` announced: the buffer only grows as input arrives.
+fn read_payload(len: usize, phase: usize) -> Result<Vec<u8>, ReadError> {
+    let too_large = |_| ReadError::FrameTooLarge(len);
+    let end = len
+        .checked_add(phase)
+        .ok_or(ReadError::FrameTooLarge(len))?;
+    let mut capacity = end.min(FIRST_BUFFER);
     let mut buf = Vec::new();
-    buf.try_reserve_exact(len)
-        .map_err(|_| ReadError::FrameTooLarge(len))?;
-    Ok(buf)
+    buf.try_reserve_exact(capacity).map_err(too_large)?;
+    buf.resize(phase, 0);
+    loop {
+        let filled = buf.len();
+        let room = capacity - filled;
+        // SAFETY: the vector has room for `capacity` bytes, of which the first `filled` are
+        // initialized; `read_raw` initializes the `got` bytes it reports.
+        let got = unsafe {
+            let got = read_raw(buf.as_mut_ptr().add(filled), room);
+            buf.set_len(filled + got);
+            got
+        };
+        if got < room {
+            return Err(ReadError::EndOfInput {
+                wanted: len,
+                got: buf.len() - phase,
+            });
+        }
+        if capacity == end {
+            return Ok(buf);
+        }
+        capacity = end.min(capacity.saturating_mul(2));
+        buf.try_reserve_exact(capacity - buf.len())
+            .map_err(too_large)?;
+    }
 }
 
-/// Reads the next frame and returns its payload.
+/// Reads the next frame and returns its payload. A header that announces more bytes than the
+/// input holds gives [`ReadError::EndOfInput`], in the VM as natively: the buffer grows only as
+/// bytes arrive, never to the announced length up front.
 pub fn try_read_frame() -> Result<Vec<u8>, ReadError> {
     let len = read_header()?;
-    let mut payload = buffer(len)?;
-    // SAFETY: the vector has `len` bytes of capacity; they are initialized before `set_len`.
-    unsafe {
-        read_exact_raw(payload.as_mut_ptr(), len)?;
-        payload.set_len(len);
-    }
-    Ok(payload)
+    read_payload(len, 0)
 }
 
 /// Reads the next frame and returns its payload; a truncated input exits with
@@ -202,21 +231,15 @@ pub fn read_frame() -> Vec<u8> {
     try_read_frame().unwrap_or_else(|err| err.exit())
 }
 
-/// Reads the next frame and decodes it as a `T`.
+/// Reads the next frame and decodes it as a `T`; a header announcing more than the input holds
+/// is [`ReadError::EndOfInput`], as for [`try_read_frame`].
 pub fn try_read<T: DeserializeOwned>() -> Result<T, ReadError> {
     let len = read_header()?;
     // Stage the payload at the input stream's offset within a leaf, so every read moves a whole
     // leaf; the padding in front of it is never read.
     let phase = INPUT_POSITION.get() % LEAF;
-    let mut staging = buffer(len.saturating_add(phase))?;
-    let payload = &mut staging.spare_capacity_mut()[phase..phase + len];
-    // SAFETY: `payload` is `len` writable bytes; after the read they are all initialized, and a
-    // `MaybeUninit<u8>` slice has the layout of a `u8` slice.
-    let payload = unsafe {
-        read_exact_raw(payload.as_mut_ptr().cast(), len)?;
-        &*(payload as *const [MaybeUninit<u8>] as *const [u8])
-    };
-    opml_codec::from_payload(payload).map_err(ReadError::Decode)
+    let staging = read_payload(len, phase)?;
+    opml_codec::from_payload(&staging[phase..]).map_err(ReadError::Decode)
 }
 
 /// Reads the next frame and decodes it as a `T`; a truncated or undecodable input exits with

@@ -21,9 +21,9 @@
 //! }
 //! ```
 //!
-//! Build it with `cargo build --release --target riscv32im-unknown-none-elf -p <guest>` (the
-//! repository's `.cargo/config.toml` adds `-C link-arg=-Topml-guest.ld`), or embed it in a host
-//! crate with `opml-build`.
+//! Build it with `cargo build --release --target riscv32im-unknown-none-elf -p <guest>` (no
+//! flags needed: this crate links the guest with its linker script), or embed it in a host crate
+//! with `opml-build`, which builds it reproducibly.
 //!
 //! # Functions
 //!

@@ -22,6 +22,8 @@ pub(crate) mod exit_codes {
     pub(crate) const STEP_LIMIT: u8 = 251;
     /// `opml check` found a step where the verifier and the emulator disagree.
     pub(crate) const CHECK_MISMATCH: u8 = 252;
+    /// `opml verify-build` built a different program from the one expected.
+    pub(crate) const BUILD_MISMATCH: u8 = 253;
 }
 
 const EXAMPLES: &str = "\
@@ -38,6 +40,8 @@ Examples:
   opml check guest.elf --evm                       ... and with the Solidity verifier on an embedded EVM
   opml program-id guest.elf                        the program ID a task names
   opml disasm guest.elf                            disassemble the executable segments
+  opml verify-build guest/ 0x3d38…                 rebuild a guest from source, compare program IDs
+  opml verify-build guest/ published.elf           ... or ELFs (naming the first differing section)
   opml demo --workload mnist --image digit.png     classify your own digit, dispute a wrong answer
   opml model info model.opml                       validate and describe a model file
   opml deploy --rpc-url $NODE --key $KEY           deploy the contracts on a node (addresses as JSON)
@@ -53,7 +57,8 @@ Examples:
                                                    a server of LLM tasks (challenge likewise)
 
 Exit status of `opml run`: the guest's exit code (modulo 256); 250 if the guest trapped;
-251 if --max-steps ran out; 2 if the command itself failed.";
+251 if --max-steps ran out; 2 if the command itself failed. `opml verify-build`: 0 on a match,
+253 on a mismatch.";
 
 /// opml: a RISC-V fraud-proof framework for optimistic machine learning.
 #[derive(Parser)]
@@ -82,6 +87,10 @@ enum Command {
     ProgramId(commands::inspect::ProgramIdArgs),
     /// Disassemble the executable segments of a guest ELF.
     Disasm(commands::inspect::DisasmArgs),
+    /// Rebuild a guest from its source folder, reproducibly (any checkout path gives the same
+    /// ELF), and check it against a program ID or an ELF: prints `match`, or the first differing
+    /// section; exit status 253 on a mismatch.
+    VerifyBuild(commands::verify_build::VerifyBuildArgs),
     /// Check and describe `.opml` model files.
     Model(commands::model::ModelArgs),
     /// Deploy the opml contracts on a node; print their addresses as JSON.
@@ -112,6 +121,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::check(args),
         Command::ProgramId(args) => commands::inspect::program_id(args),
         Command::Disasm(args) => commands::inspect::disasm(args),
+        Command::VerifyBuild(args) => commands::verify_build::verify_build(args),
         Command::Model(args) => commands::model::model(args),
         Command::Deploy(args) => commands::node::deploy(args),
         Command::Request(args) => commands::node::request(args),

@@ -1,14 +1,14 @@
 //! Running the inner cargo: `cargo metadata` to find a guest's package and what it depends on,
 //! `cargo build` to compile it, both in a clean environment.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::{BuildError, GUEST_TARGET};
+use crate::{BuildError, GUEST_TARGET, SDK_PACKAGE};
 
 /// What `build` needs to know about one guest package.
 #[derive(Debug)]
@@ -21,6 +21,9 @@ pub(crate) struct GuestPackage {
     pub(crate) workspace_root: PathBuf,
     /// Files and folders whose change must rerun the build script.
     pub(crate) watch: BTreeSet<PathBuf>,
+    /// The folder of every local package it depends on outside its workspace root, and the
+    /// name it gets in the ELF: `<name>-<version>`.
+    pub(crate) outside_packages: BTreeMap<PathBuf, String>,
 }
 
 /// The output of `cargo metadata` for one workspace.
@@ -82,25 +85,45 @@ impl Metadata {
             .ok_or_else(|| missing("no workspace root"))?;
         let id = str_field(package, "id").ok_or_else(|| missing("package without id"))?;
 
+        let closure: Vec<&Value> = self
+            .dependency_closure(id)
+            .into_iter()
+            .filter_map(|id| self.packages().find(|p| str_field(p, "id") == Some(id)))
+            .collect();
+        if !closure
+            .iter()
+            .any(|p| str_field(p, "name") == Some(SDK_PACKAGE))
+        {
+            return Err(BuildError::NoSdk {
+                package: name.to_owned(),
+            });
+        }
+
         let mut watch = BTreeSet::new();
         let lock = workspace_root.join("Cargo.lock");
         if lock.exists() {
             watch.insert(lock);
         }
-        for id in self.dependency_closure(id) {
-            let Some(local) = self
-                .packages()
-                .find(|p| str_field(p, "id") == Some(id) && p["source"].is_null())
-            else {
-                continue;
-            };
+        let mut outside_packages = BTreeMap::new();
+        for local in closure.into_iter().filter(|p| p["source"].is_null()) {
             watch_package(local, &mut watch);
+            let dir = local["manifest_path"]
+                .as_str()
+                .map(Path::new)
+                .and_then(Path::parent);
+            if let (Some(dir), Some(name), Some(version)) =
+                (dir, str_field(local, "name"), str_field(local, "version"))
+                && !dir.starts_with(&workspace_root)
+            {
+                outside_packages.insert(dir.to_owned(), format!("{name}-{version}"));
+            }
         }
         Ok(GuestPackage {
             name: name.to_owned(),
             bin_name: bin_name.to_owned(),
             workspace_root,
             watch,
+            outside_packages,
         })
     }
 
@@ -171,8 +194,14 @@ fn watch_package(package: &Value, watch: &mut BTreeSet<PathBuf>) {
     }
 }
 
-/// Compiles packages `names` of the workspace at `root` for the guest target into `target_dir`.
-pub(crate) fn build(root: &Path, names: &[&str], target_dir: &Path) -> Result<(), BuildError> {
+/// Compiles packages `names` of the workspace at `root` for the guest target into `target_dir`,
+/// with `--remap-path-prefix` for each `(from, to)` of `remaps` (the last match wins in rustc).
+pub(crate) fn build(
+    root: &Path,
+    names: &[&str],
+    target_dir: &Path,
+    remaps: &[(PathBuf, String)],
+) -> Result<(), BuildError> {
     let mut command = cargo();
     command
         .current_dir(root)
@@ -186,15 +215,15 @@ pub(crate) fn build(root: &Path, names: &[&str], target_dir: &Path) -> Result<()
         .arg(target_dir)
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"));
-    // Panic locations inside registry crates embed `$CARGO_HOME/registry/...` paths in .rodata.
-    // Remap them so a guest's bytes, and so its program ID, do not depend on where cargo lives
-    // on the building machine. (`--config` arrays are appended to the repo's rustflags.)
-    if let Some(cargo_home) = cargo_home() {
-        command.arg("--config").arg(format!(
-            "target.{GUEST_TARGET}.rustflags=[\"--remap-path-prefix={}=/cargo\"]",
-            cargo_home.display()
-        ));
-    }
+    // `--config` arrays are appended to those of the project's own configuration.
+    let flags: Vec<String> = remaps
+        .iter()
+        .map(|(from, to)| toml_string(&format!("--remap-path-prefix={}={to}", from.display())))
+        .collect();
+    command.arg("--config").arg(format!(
+        "target.{GUEST_TARGET}.rustflags=[{}]",
+        flags.join(", ")
+    ));
     for name in names {
         command.args(["-p", name]);
     }
@@ -217,16 +246,37 @@ pub(crate) fn build(root: &Path, names: &[&str], target_dir: &Path) -> Result<()
     }
 }
 
-/// Where cargo keeps its registry: `$CARGO_HOME`, else `$HOME/.cargo`.
-fn cargo_home() -> Option<PathBuf> {
+/// `text` as a TOML basic string (a JSON string is one).
+fn toml_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// Where cargo keeps its registry and git checkouts: `$CARGO_HOME`, else `$HOME/.cargo`.
+pub(crate) fn cargo_home() -> Option<PathBuf> {
     std::env::var_os("CARGO_HOME")
         .map(Into::into)
         .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
 }
 
+/// The sysroot of the toolchain that builds the guests of the workspace at `root`: that of the
+/// `rustc` the inner cargo runs there.
+pub(crate) fn sysroot(root: &Path) -> Result<PathBuf, BuildError> {
+    let mut command = without_outer_build(Command::new("rustc"));
+    command.current_dir(root).args(["--print", "sysroot"]);
+    let output = run(&mut command)?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(PathBuf::from(text.trim()))
+}
+
 /// A `cargo` command without the variables that describe the outer build.
 fn cargo() -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    without_outer_build(Command::new(
+        std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+    ))
+}
+
+/// `command` with the variables that describe the outer build removed from its environment.
+fn without_outer_build(mut command: Command) -> Command {
     for (key, _) in std::env::vars_os() {
         if leaks_from_outer_build(&key) {
             command.env_remove(key);

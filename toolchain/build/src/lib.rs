@@ -20,8 +20,16 @@
 //!
 //! - Guests are compiled with `cargo build --release --target riscv32im-unknown-none-elf`, one
 //!   cargo invocation per guest workspace, run from the workspace root so that its
-//!   `.cargo/config.toml` (which adds the SDK linker script, `-C link-arg=-Topml-guest.ld`)
-//!   applies.
+//!   configuration and `rust-toolchain.toml` apply. A guest needs no linker flags of its own:
+//!   the SDK (`opml-guest`, which every guest must depend on, else [`BuildError::NoSdk`]) links
+//!   it with the SDK's linker script.
+//! - Builds are reproducible: the ELF, and so the program ID, depends on the guest's sources,
+//!   its `Cargo.lock` and the toolchain, not on where they are. Every absolute path the compiler
+//!   could embed (panic locations, debug line tables) is remapped: the guest's workspace root to
+//!   `/workspace`, each local package outside it to `/path/<name>-<version>`, cargo's home
+//!   (registry sources) to `/cargo`, the toolchain's sysroot to `/sysroot` and the target
+//!   directory to `/target`. [`build_guest`] does the same outside a build script
+//!   (`opml verify-build`).
 //! - The target directory is `riscv-guest` inside the host build's target directory (derived
 //!   from `OUT_DIR`): separate from the outer build, so the inner cargo never waits on the outer
 //!   cargo's lock, and shared by every profile and tool of the outer build (build, test,
@@ -36,6 +44,10 @@
 //!   workspace lock file, so an unchanged guest costs nothing on the next build; the inner
 //!   cargo's own fingerprints make a rebuild after an unrelated change quick as well.
 //! - The Solidity library (optional) is rewritten only when its content changes.
+//!
+//! In an app's workspace, where this crate is only a build-dependency, `cargo doc -p opml-build`
+//! makes cargo panic (rust-lang/cargo#11105); build this page in the opml repository instead
+//! (`cargo doc --no-deps -p opml-build`).
 //!
 //! Setting `OPML_SKIP_GUEST_BUILD=1` skips the guest builds (for fast `clippy` or `check` runs):
 //! every ELF constant is then empty, every ID zero, `GUESTS_BUILT` is `false`, and the Solidity
@@ -56,6 +68,9 @@ pub const SKIP_ENV: &str = "OPML_SKIP_GUEST_BUILD";
 
 /// The file written to `OUT_DIR`, to be `include!`d by the host crate.
 pub const GENERATED_FILE: &str = "methods.rs";
+
+/// The guest SDK's package name: every guest depends on it for its runtime and linker script.
+pub const SDK_PACKAGE: &str = "opml-guest";
 
 /// Why the guests could not be built or embedded.
 #[derive(Debug)]
@@ -84,6 +99,12 @@ pub enum BuildError {
         /// The package.
         package: String,
     },
+    /// The guest package does not depend on the SDK, which supplies its entry point and linker
+    /// script.
+    NoSdk {
+        /// The package.
+        package: String,
+    },
     /// The built ELF does not load in the VM.
     ProgramId {
         /// The ELF.
@@ -108,6 +129,13 @@ impl fmt::Display for BuildError {
                     "guest package `{package}` must have exactly one binary target"
                 )
             }
+            BuildError::NoSdk { package } => write!(
+                f,
+                "guest package `{package}` does not depend on {SDK_PACKAGE}, which supplies a \
+                 guest's entry point and its linker script (without it the link fails with \
+                 `undefined symbol: __opml_stack_top`); add to its Cargo.toml:\n\n\
+                 [dependencies]\n{SDK_PACKAGE} = {{ path = \"<opml checkout>/guest/sdk\" }}"
+            ),
             BuildError::ProgramId { elf, source } => {
                 write!(f, "{} does not load in the VM: {source}", elf.display())
             }
@@ -191,55 +219,24 @@ impl Guests {
             packages.push(metadata[index].guest(&manifest)?);
         }
 
-        let mut built = Vec::new();
-        if skip {
-            for package in &packages {
-                built.push(BuiltGuest {
+        let built = if skip {
+            packages
+                .iter()
+                .map(|package| BuiltGuest {
                     package: package.name.clone(),
                     const_name: const_name(&package.name),
                     elf: None,
                     program_id: [0; 32],
-                });
-            }
+                })
+                .collect()
         } else {
             for package in &packages {
                 for path in &package.watch {
                     println!("cargo::rerun-if-changed={}", path.display());
                 }
             }
-            let target_dir = guest_target_dir(&out_dir);
-            let mut by_workspace: BTreeMap<&Path, Vec<&str>> = BTreeMap::new();
-            for package in &packages {
-                by_workspace
-                    .entry(&package.workspace_root)
-                    .or_default()
-                    .push(&package.name);
-            }
-            for (root, names) in by_workspace {
-                cargo::build(root, &names, &target_dir)?;
-            }
-            for package in &packages {
-                let elf = target_dir
-                    .join(GUEST_TARGET)
-                    .join("release")
-                    .join(&package.bin_name);
-                let bytes = std::fs::read(&elf).map_err(|source| BuildError::Io {
-                    path: elf.clone(),
-                    source,
-                })?;
-                let program_id =
-                    opml_vm::program_id(&bytes).map_err(|source| BuildError::ProgramId {
-                        elf: elf.clone(),
-                        source,
-                    })?;
-                built.push(BuiltGuest {
-                    package: package.name.clone(),
-                    const_name: const_name(&package.name),
-                    elf: Some(elf),
-                    program_id,
-                });
-            }
-        }
+            build_packages(&packages, &guest_target_dir(&out_dir))?
+        };
 
         write(
             &out_dir.join(GENERATED_FILE),
@@ -253,6 +250,94 @@ impl Guests {
         }
         Ok(built)
     }
+}
+
+/// Builds the guest package in `dir` as a build script's [`Guests`] would, but into
+/// `target_dir`, outside any build script; returns its ELF file and program ID.
+pub fn build_guest(dir: &Path, target_dir: &Path) -> Result<BuiltGuest, BuildError> {
+    let manifest = canonical(&dir.join("Cargo.toml"))?;
+    let package = cargo::Metadata::load(&manifest)?.guest(&manifest)?;
+    let mut built = build_packages(std::slice::from_ref(&package), target_dir)?;
+    built
+        .pop()
+        .ok_or_else(|| BuildError::Metadata("no guest was built".into()))
+}
+
+/// Compiles `packages` into `target_dir` (one cargo invocation per workspace) and loads their
+/// ELFs.
+fn build_packages(
+    packages: &[cargo::GuestPackage],
+    target_dir: &Path,
+) -> Result<Vec<BuiltGuest>, BuildError> {
+    // The inner cargo runs elsewhere: a relative path would name another folder there.
+    let target_dir = &std::path::absolute(target_dir).map_err(|source| BuildError::Io {
+        path: target_dir.to_owned(),
+        source,
+    })?;
+    let mut by_workspace: BTreeMap<&Path, Vec<&cargo::GuestPackage>> = BTreeMap::new();
+    for package in packages {
+        by_workspace
+            .entry(&package.workspace_root)
+            .or_default()
+            .push(package);
+    }
+    for (root, members) in by_workspace {
+        let names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+        let remaps = path_remaps(root, &members, target_dir)?;
+        cargo::build(root, &names, target_dir, &remaps)?;
+    }
+    packages
+        .iter()
+        .map(|package| {
+            let elf = target_dir
+                .join(GUEST_TARGET)
+                .join("release")
+                .join(&package.bin_name);
+            let bytes = std::fs::read(&elf).map_err(|source| BuildError::Io {
+                path: elf.clone(),
+                source,
+            })?;
+            let program_id =
+                opml_vm::program_id(&bytes).map_err(|source| BuildError::ProgramId {
+                    elf: elf.clone(),
+                    source,
+                })?;
+            Ok(BuiltGuest {
+                package: package.name.clone(),
+                const_name: const_name(&package.name),
+                elf: Some(elf),
+                program_id,
+            })
+        })
+        .collect()
+}
+
+/// The `--remap-path-prefix` pairs that keep the machine's paths out of the guests of the
+/// workspace at `root` built into the absolute `target_dir` (see the
+/// [crate documentation](crate)), shortest prefix first, so that a nested folder's own name wins
+/// (rustc applies the last match).
+fn path_remaps(
+    root: &Path,
+    packages: &[&cargo::GuestPackage],
+    target_dir: &Path,
+) -> Result<Vec<(PathBuf, String)>, BuildError> {
+    let mut remaps = vec![
+        (root.to_owned(), "/workspace".to_owned()),
+        (cargo::sysroot(root)?, "/sysroot".to_owned()),
+        (target_dir.to_owned(), "/target".to_owned()),
+    ];
+    remaps.extend(cargo::cargo_home().map(|home| (home, "/cargo".to_owned())));
+    for package in packages {
+        for (dir, name) in &package.outside_packages {
+            remaps.push((dir.clone(), format!("/path/{name}")));
+        }
+    }
+    remaps.sort_by(|a, b| {
+        let len = |remap: &(PathBuf, String)| remap.0.as_os_str().len();
+        len(a).cmp(&len(b)).then_with(|| a.cmp(b))
+    });
+    remaps.dedup();
+    Ok(remaps)
 }
 
 /// The constant prefix for a package name.

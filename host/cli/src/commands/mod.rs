@@ -7,3 +7,4 @@ pub(crate) mod model;
 pub(crate) mod node;
 pub(crate) mod run;
 pub(crate) mod tour;
+pub(crate) mod verify_build;
