@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-/// @notice The forge cheatcodes the opml tests use (forge-std is not available here).
-/// @dev Note: forge serves these at VM_ADDRESS; signatures as in forge-std's Vm.sol.
+/// @notice The forge cheatcodes the opml tests and the kit's users need (forge-std is not
+/// available here): declare more as needed, with forge-std's signatures.
+/// @dev Note: forge serves these at `TestBase.vm`'s address whatever the declaring interface;
+/// signatures as in forge-std's Vm.sol.
 interface Vm {
     function startBroadcast() external;
     function stopBroadcast() external;
@@ -16,6 +18,18 @@ interface Vm {
         external
         pure
         returns (uint256);
+    function parseJson(string calldata json, string calldata key)
+        external
+        pure
+        returns (bytes memory abiEncodedData);
+    function parseJsonAddress(string calldata json, string calldata key)
+        external
+        pure
+        returns (address);
+    function parseJsonString(string calldata json, string calldata key)
+        external
+        pure
+        returns (string memory);
     function parseJsonBytes(string calldata json, string calldata key)
         external
         pure
@@ -54,6 +68,9 @@ interface Vm {
     function assertEq(bool left, bool right, string calldata error) external pure;
     function assertEq(address left, address right, string calldata error) external pure;
     function assertEq(bytes calldata left, bytes calldata right, string calldata error)
+        external
+        pure;
+    function assertEq(string calldata left, string calldata right, string calldata error)
         external
         pure;
     function assertNotEq(bytes32 left, bytes32 right, string calldata error) external pure;
