@@ -39,6 +39,9 @@ Examples:
   opml check guest.elf --input input.bin           verify every step with the step verifier
   opml check guest.elf --evm                       ... and with the Solidity verifier on an embedded EVM
   opml program-id guest.elf                        the program ID a task names
+  opml fixture guest.elf -i input.bin --json fixture.json --disputes
+                                                   IDs, states, output and heights for a forge
+                                                   test, and two disputes to replay
   opml disasm guest.elf                            disassemble the executable segments
   opml verify-build guest/ 0x3d38…                 rebuild a guest from source, compare program IDs
   opml verify-build guest/ published.elf           ... or ELFs (naming the first differing section)
@@ -85,6 +88,11 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Print the program ID of a guest ELF.
     ProgramId(commands::inspect::ProgramIdArgs),
+    /// Write what a forge test needs about a run as JSON: program ID, input commitment, packed
+    /// initial and final states, output, steps, phase heights; with --disputes, two games
+    /// (a lying claimant, a lying challenger) recorded move by move, to replay against the
+    /// real contracts (contracts/README.md, "The forge kit").
+    Fixture(commands::fixture::FixtureArgs),
     /// Disassemble the executable segments of a guest ELF.
     Disasm(commands::inspect::DisasmArgs),
     /// Rebuild a guest from its source folder, reproducibly (any checkout path gives the same
@@ -120,6 +128,7 @@ fn main() -> ExitCode {
         Command::Witness(args) => commands::inspect::witness(args),
         Command::Check(args) => commands::check::check(args),
         Command::ProgramId(args) => commands::inspect::program_id(args),
+        Command::Fixture(args) => commands::fixture::fixture(args),
         Command::Disasm(args) => commands::inspect::disasm(args),
         Command::VerifyBuild(args) => commands::verify_build::verify_build(args),
         Command::Model(args) => commands::model::model(args),

@@ -706,8 +706,10 @@ fn describe_graph_phases(config: &PhaseConfig, m: u64) {
     );
 }
 
-/// Three phases, the lower two of height 8, the top sized so the trace covers `steps`.
-fn default_phases(steps: u64) -> Result<PhaseConfig> {
+/// The phases sized to a run of `steps`: past 2^18 steps three, the lower two of height 8 and
+/// the top covering the rest; otherwise two of about half the height each (`opml demo`,
+/// `opml fixture`).
+pub(crate) fn default_phases(steps: u64) -> Result<PhaseConfig> {
     let total = 64 - steps.leading_zeros();
     let heights: Vec<u8> = if total > 18 {
         vec![(total - 16) as u8, 8, 8]

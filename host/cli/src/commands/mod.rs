@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod demo;
+pub(crate) mod fixture;
 pub(crate) mod inspect;
 pub(crate) mod model;
 pub(crate) mod node;
