@@ -73,7 +73,7 @@ contract KitTest is TestBase {
     function test_functionSelectorsAreTheRegistrys() public view {
         ITaskRegistry i = ITaskRegistry(address(registry));
         TaskRegistry r = registry;
-        bytes4[2][27] memory pairs = [
+        bytes4[2][29] memory pairs = [
             [i.postTask.selector, r.postTask.selector],
             [i.postGraphTask.selector, r.postGraphTask.selector],
             [i.cancel.selector, r.cancel.selector],
@@ -100,7 +100,9 @@ contract KitTest is TestBase {
             [i.byteCommitment.selector, r.byteCommitment.selector],
             [i.graphTaskWord.selector, r.graphTaskWord.selector],
             [i.graphStartState.selector, r.graphStartState.selector],
-            [i.graphFinalState.selector, r.graphFinalState.selector]
+            [i.graphFinalState.selector, r.graphFinalState.selector],
+            [i.requiredWindow.selector, r.requiredWindow.selector],
+            [i.requiredClock.selector, r.requiredClock.selector]
         ];
         for (uint256 k = 0; k < pairs.length; ++k) {
             vm.assertEq(bytes32(pairs[k][0]), bytes32(pairs[k][1]), "function selector");
@@ -108,7 +110,7 @@ contract KitTest is TestBase {
     }
 
     function test_eventAndErrorSelectorsAreTheContracts() public pure {
-        bytes32[2][28] memory pairs = [
+        bytes32[2][27] memory pairs = [
             [ITaskRegistry.TaskPosted.selector, TaskRegistry.TaskPosted.selector],
             [ITaskRegistry.GraphTaskPosted.selector, TaskRegistry.GraphTaskPosted.selector],
             [ITaskRegistry.ResultCommitted.selector, TaskRegistry.ResultCommitted.selector],
@@ -149,10 +151,6 @@ contract KitTest is TestBase {
             [
                 bytes32(ITaskRegistry.ClockTooShort.selector),
                 bytes32(TaskRegistry.ClockTooShort.selector)
-            ],
-            [
-                bytes32(ITaskRegistry.GraphTaskNeedsTwoPhases.selector),
-                bytes32(TaskRegistry.GraphTaskNeedsTwoPhases.selector)
             ],
             [bytes32(Heights.BadHeights.selector), bytes32(DisputeGame.BadHeights.selector)]
         ];
@@ -253,13 +251,13 @@ contract KitTest is TestBase {
             h[p] = raw[p] % 26;
         }
         try this.pack(h) returns (bytes32 packed) {
-            (uint256 k, uint256 total) = games.checkHeights(packed);
+            (uint256 k, uint256 total) = games.checkHeights(packed, false);
             vm.assertEq(k, Heights.count(packed), "count");
             vm.assertEq(total, Heights.total(packed), "total");
         } catch (bytes memory reason) {
             vm.assertEq(bytes32(bytes4(reason)), bytes32(Heights.BadHeights.selector), "error");
             bytes32 packed = abi.decode(_tail(reason), (bytes32));
-            try games.checkHeights(packed) {
+            try games.checkHeights(packed, false) {
                 // A zero height inside the list packs like a shorter list, which may be valid.
                 bool zero;
                 for (uint256 p = 0; p < h.length; ++p) {

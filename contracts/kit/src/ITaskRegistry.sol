@@ -3,14 +3,11 @@ pragma solidity 0.8.30;
 
 /// @title ITaskRegistry
 /// @notice What an app contract sees of the opml `TaskRegistry` (`contracts/src/TaskRegistry.sol`):
-/// its types, events, the errors of the requester's calls, and every external function but the
-/// time views. Import this instead of the registry: it compiles in milliseconds, without via-IR.
+/// its types, events, the errors of the requester's calls, and every external function. Import
+/// this instead of the registry: it compiles in milliseconds, without via-IR.
 /// @dev Note: the registry does not inherit this interface (its types would have to move here);
 /// `test/Kit.t.sol` holds the two equal instead: every function, event and error selector,
 /// and the struct layouts through a real registry.
-/// Left out on purpose (they are changing): `requiredWindow(bytes32 heights, bool graph)` and
-/// `requiredClock(bytes32 heights, bool graph)`, the seconds of window and clock the registry
-/// requires for a phase configuration.
 /// An app reads a result as verified only once `task(id).status == TaskStatus.Finalized`: while
 /// `Committed` it may still be disputed, and `outputOf` keeps a rejected round's output until
 /// the next commitment.
@@ -202,8 +199,6 @@ interface ITaskRegistry {
     error WindowOpen(uint64 closesAt);
     /// @notice Disputes of the round are still open.
     error DisputesOpen(uint32 count);
-    /// @notice A graph task needs two phases at least.
-    error GraphTaskNeedsTwoPhases(bytes32 heights);
     /// @notice A graph task needs a step program.
     error NoStepProgram();
     /// @notice Nothing to withdraw.
@@ -330,4 +325,13 @@ interface ITaskRegistry {
         external
         view
         returns (bytes32);
+
+    /// @notice Seconds of challenge window a task of `heights` needs (`graph`: a graph task,
+    /// whose top phase is computed natively); a task needing more than `challengeWindow` is
+    /// refused.
+    function requiredWindow(bytes32 heights, bool graph) external pure returns (uint256);
+
+    /// @notice Seconds of game clock a task of `heights` needs; a task needing more than
+    /// `gameClock` is refused.
+    function requiredClock(bytes32 heights, bool graph) external pure returns (uint256);
 }

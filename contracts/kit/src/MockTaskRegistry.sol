@@ -18,8 +18,9 @@ import {VmConstants as C} from "../../src/lib/VmConstants.sol";
 /// steps against them), the window and clock feasibility. A mocked result (`mockCommit`) names
 /// no final state (zero) and no bond; a committed one pays `serverBond`. A mocked rejection has
 /// no challenger to reward: the bond goes to the requester (`REQUESTER_SHARE`) and the rest is
-/// burned. `challenge`, `settleDispute` and `collect` revert with `NotMocked`: disputes are
-/// replayed against the real contracts (`test/Replay.t.sol`).
+/// burned. `challenge`, `settleDispute`, `collect` and the time views (`requiredWindow`,
+/// `requiredClock`) revert with `NotMocked`: disputes are replayed against the real contracts
+/// (`test/Replay.t.sol`).
 contract MockTaskRegistry is ITaskRegistry {
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
@@ -213,6 +214,16 @@ contract MockTaskRegistry is ITaskRegistry {
 
     /// @notice Not mocked: reverts.
     function collect(uint256, uint256, address) external pure {
+        revert NotMocked();
+    }
+
+    /// @notice Not mocked: reverts (the mock checks no window or clock).
+    function requiredWindow(bytes32, bool) external pure returns (uint256) {
+        revert NotMocked();
+    }
+
+    /// @notice Not mocked: reverts (the mock checks no window or clock).
+    function requiredClock(bytes32, bool) external pure returns (uint256) {
         revert NotMocked();
     }
 
