@@ -45,6 +45,7 @@ Examples:
   opml disasm guest.elf                            disassemble the executable segments
   opml verify-build guest/ 0x3d38…                 rebuild a guest from source, compare program IDs
   opml verify-build guest/ published.elf           ... or ELFs (naming the first differing section)
+  opml new my-app                                  a new app: guest, host crate, forge project
   opml demo --workload mnist --image digit.png     classify your own digit, dispute a wrong answer
   opml model info model.opml                       validate and describe a model file
   opml deploy --rpc-url $NODE --key $KEY           deploy the contracts on a node (addresses as JSON)
@@ -99,6 +100,10 @@ enum Command {
     /// ELF), and check it against a program ID or an ELF: prints `match`, or the first differing
     /// section; exit status 253 on a mismatch.
     VerifyBuild(commands::verify_build::VerifyBuildArgs),
+    /// Create a new app from the template: a guest, a host crate that embeds it and tests it
+    /// in the VM, and a forge project with a consumer contract, its tests on the kit's mock
+    /// registry and replays of recorded disputes on the real contracts.
+    New(commands::new::NewArgs),
     /// Check and describe `.opml` model files.
     Model(commands::model::ModelArgs),
     /// Deploy the opml contracts on a node; print their addresses as JSON.
@@ -131,6 +136,7 @@ fn main() -> ExitCode {
         Command::Fixture(args) => commands::fixture::fixture(args),
         Command::Disasm(args) => commands::inspect::disasm(args),
         Command::VerifyBuild(args) => commands::verify_build::verify_build(args),
+        Command::New(args) => commands::new::new(args),
         Command::Model(args) => commands::model::model(args),
         Command::Deploy(args) => commands::node::deploy(args),
         Command::Request(args) => commands::node::request(args),

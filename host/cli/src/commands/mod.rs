@@ -5,6 +5,7 @@ pub(crate) mod demo;
 pub(crate) mod fixture;
 pub(crate) mod inspect;
 pub(crate) mod model;
+pub(crate) mod new;
 pub(crate) mod node;
 pub(crate) mod run;
 pub(crate) mod tour;
