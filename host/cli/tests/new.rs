@@ -140,7 +140,9 @@ fn a_new_app_builds_tests_and_replays_its_disputes() {
 fn a_bad_name_or_checkout_is_refused() {
     let scratch = Scratch::new("new-refusals");
     let opml = env!("CARGO_BIN_EXE_opml");
+    scratch.file("taken", b"a file, not a folder");
     for args in [
+        vec!["new", "taken"],
         vec!["new", "Median"],
         vec!["new", "9lives"],
         vec!["new", "app", "--opml", "/nonexistent"],

@@ -118,8 +118,8 @@ pub(crate) fn new(args: NewArgs) -> Result<u8> {
         .path
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
-    if dir.exists() && fs::read_dir(&dir)?.next().is_some() {
-        bail!("{} exists and is not empty", dir.display());
+    if dir.exists() && !(dir.is_dir() && fs::read_dir(&dir)?.next().is_none()) {
+        bail!("{} exists and is not an empty folder", dir.display());
     }
     let fill = |text: &str| {
         text.replace("{{name}}", &args.name)
