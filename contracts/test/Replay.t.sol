@@ -36,37 +36,17 @@ contract ReplayTest is DisputeReplay {
         vm.warp(1_700_000_000);
     }
 
-    /// @dev Posts the fixture's task, commits dispute `key`'s claim as its claimant, disputes it
-    /// as its challenger and plays every recorded move; returns the task and the dispute.
+    /// @dev The story of dispute `key` on the registry (`replayTask`), with its recorded
+    /// input commitment, start state and winner checked.
     function replay(string memory key) internal returns (uint256 taskId, Dispute memory d) {
-        d = load(json, key);
-        bytes memory input = vm.parseJsonBytes(json, ".input");
-        bytes32 commitment = oracle.post(oracle.open(uint32(input.length)), input);
-        vm.assertEq(commitment, vm.parseJsonBytes32(json, ".input_commitment"), "input");
+        bytes32 input;
+        (taskId, input, d) = replayTask(registry, oracle, json, key, REQUESTER, FEE);
+        vm.assertEq(input, vm.parseJsonBytes32(json, ".input_commitment"), "input");
         bytes memory initialState = vm.parseJsonBytes(json, ".initial_state");
-        vm.assertEq(Claims.startState(initialState, commitment), d.params.startState, "start state");
-
-        vm.prank(REQUESTER);
-        taskId = registry.postTask{value: FEE}(
-            vm.parseJsonBytes32(json, ".program_id"),
-            commitment,
-            d.params.heights,
-            uint64(block.timestamp + 1 days)
-        );
-        vm.deal(d.params.claimant, BOND);
-        vm.prank(d.params.claimant);
-        registry.commitResult{value: BOND}(taskId, d.claimedState, d.claimedOutput);
-        vm.deal(d.params.challenger, BOND);
-        vm.prank(d.params.challenger);
-        uint256 gameId =
-            registry.challenge{value: BOND}(taskId, initialState, d.root, d.end, d.endProof);
-        vm.assertEq(gameId, d.gameId, "game id");
-
-        play(games, d);
-        DisputeGame.Game memory g = games.game(gameId);
+        vm.assertEq(Claims.startState(initialState, input), d.params.startState, "start state");
+        DisputeGame.Game memory g = games.game(d.gameId);
         vm.assertTrue(g.stage == DisputeGame.Stage.Resolved, "resolved");
         vm.assertTrue(g.winner == d.winner, "winner");
-        registry.settleDispute(taskId, 0, d.params.challenger);
     }
 
     function test_lyingClaimantLosesItsRound() public {

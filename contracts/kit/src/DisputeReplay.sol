@@ -3,6 +3,8 @@ pragma solidity 0.8.30;
 
 import {TestBase} from "./Vm.sol";
 import {DisputeGame} from "../../src/DisputeGame.sol";
+import {InputOracle} from "../../src/InputOracle.sol";
+import {TaskRegistry} from "../../src/TaskRegistry.sol";
 
 /// @title DisputeReplay
 /// @notice Replays a dispute that `opml fixture --disputes` recorded, move by move, against the
@@ -17,6 +19,8 @@ import {DisputeGame} from "../../src/DisputeGame.sol";
 abstract contract DisputeReplay is TestBase {
     /// @notice A recorded move was refused by the game (its revert data).
     error MoveRefused(uint256 index, string function_, bytes reason);
+    /// @notice The game opened under another id than the recorded one (its moves name it).
+    error GameIdMismatch(uint256 id, uint256 recorded);
     /// @notice A move names a party other than `claimant` or `challenger`.
     error UnknownParty(string party);
 
@@ -75,6 +79,46 @@ abstract contract DisputeReplay is TestBase {
     function open(DisputeGame game, Dispute memory d) internal returns (uint256 id) {
         vm.prank(d.params.challenger);
         id = game.create(d.params, d.root, d.end, d.endProof);
+    }
+
+    /// @notice The whole story of dispute `key` of fixture `json` on a real `registry` (whose
+    /// games it plays): publishes the fixture's input on `oracle`, posts the task from
+    /// `requester` with `fee`, commits the dispute's claim as its claimant, disputes it as its
+    /// challenger (both funded with their bonds here), plays every recorded move and settles
+    /// the verdict. Returns the task, its input commitment and the dispute; the task is then
+    /// reopened (the claimant lied) or committed with its window running (the challenger lied).
+    function replayTask(
+        TaskRegistry registry,
+        InputOracle oracle,
+        string memory json,
+        string memory key,
+        address requester,
+        uint256 fee
+    ) internal returns (uint256 taskId, bytes32 input, Dispute memory d) {
+        d = load(json, key);
+        bytes memory data = vm.parseJsonBytes(json, ".input");
+        input = oracle.post(oracle.open(uint32(data.length)), data);
+        vm.deal(requester, fee);
+        vm.prank(requester);
+        taskId = registry.postTask{value: fee}(
+            vm.parseJsonBytes32(json, ".program_id"),
+            input,
+            d.params.heights,
+            uint64(block.timestamp + 1 days)
+        );
+        uint256 bond = registry.serverBond();
+        vm.deal(d.params.claimant, bond);
+        vm.prank(d.params.claimant);
+        registry.commitResult{value: bond}(taskId, d.claimedState, d.claimedOutput);
+        bond = registry.challengerBond();
+        vm.deal(d.params.challenger, bond);
+        vm.prank(d.params.challenger);
+        uint256 gameId = registry.challenge{value: bond}(
+            taskId, vm.parseJsonBytes(json, ".initial_state"), d.root, d.end, d.endProof
+        );
+        if (gameId != d.gameId) revert GameIdMismatch(gameId, d.gameId);
+        play(registry.games(), d);
+        registry.settleDispute(taskId, 0, d.params.challenger);
     }
 
     /// @notice Sends every recorded move to `game` from its mover; reverts with `MoveRefused`

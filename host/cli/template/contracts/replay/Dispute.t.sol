@@ -29,31 +29,14 @@ contract DisputeTest is DisputeReplay {
         vm.warp(1_700_000_000);
     }
 
-    /// @dev Posts the fixture's task, commits dispute `key`'s claim, disputes it and plays every
-    /// recorded move; returns the task, its input commitment and the dispute.
+    /// @dev Dispute `key` played on the registry: task posted, claim committed, disputed,
+    /// every recorded move sent, verdict settled.
     function replay(string memory key)
         internal
         returns (uint256 taskId, bytes32 input, Dispute memory d)
     {
-        d = load(json, key);
-        bytes memory data = vm.parseJsonBytes(json, ".input");
-        input = oracle.post(oracle.open(uint32(data.length)), data);
-        taskId = registry.postTask(
-            vm.parseJsonBytes32(json, ".program_id"),
-            input,
-            d.params.heights,
-            uint64(block.timestamp + 1 days)
-        );
-        vm.deal(d.params.claimant, BOND);
-        vm.prank(d.params.claimant);
-        registry.commitResult{value: BOND}(taskId, d.claimedState, d.claimedOutput);
-        vm.deal(d.params.challenger, BOND);
-        vm.prank(d.params.challenger);
-        bytes memory initialState = vm.parseJsonBytes(json, ".initial_state");
-        registry.challenge{value: BOND}(taskId, initialState, d.root, d.end, d.endProof);
-        play(games, d);
+        (taskId, input, d) = replayTask(registry, oracle, json, key, address(this), 0);
         vm.assertTrue(games.game(d.gameId).winner == d.winner, "the recorded winner");
-        registry.settleDispute(taskId, 0, d.params.challenger);
     }
 
     function test_aLyingServerLosesItsRound() public {
