@@ -6,6 +6,7 @@ pub(crate) mod fixture;
 pub(crate) mod inspect;
 pub(crate) mod model;
 pub(crate) mod node;
+pub(crate) mod requester;
 pub(crate) mod run;
 pub(crate) mod tour;
 pub(crate) mod verify_build;
