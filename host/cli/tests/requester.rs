@@ -256,6 +256,30 @@ fn a_requester_posts_reads_cancels_and_withdraws_with_the_cli_on_anvil() {
     assert!(out.starts_with("nothing to withdraw"), "{out}");
     let error = node.fails(REQUESTER, &["task", "99", "--registry", &registry]);
     assert!(error.contains("no task 99"), "{error}");
+
+    // A graph task's auto phases: a top phase for its 11 coarse steps, two below it for its
+    // longest node step's run.
+    let model = dir.file("cnn-int8.opml", mnist::Model::CnnInt8.file());
+    let digit = dir.file("digit.bin", &mnist::graph_input(mnist::digit(0).unwrap().1));
+    let args = [
+        "request",
+        "--registry",
+        &registry,
+        "--model",
+        path(&model),
+        "--input",
+        path(&digit),
+        "--json",
+    ];
+    let posted: Value = serde_json::from_str(&node.ok(REQUESTER, &args)).unwrap();
+    assert_eq!(posted["kind"], "graph");
+    let phases = posted["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 3, "{posted}");
+    assert_eq!(phases[0], 4, "{posted}");
+    let task = node.task(&registry, posted["task_id"].as_u64().unwrap());
+    assert_eq!(task["kind"], "graph");
+    assert_eq!(task["phases"], posted["phases"]);
+    assert_eq!(task["program_id"], posted["step_program"]);
 }
 
 /// `opml <args>` with no node: its exit code, stdout and stderr.
@@ -298,6 +322,26 @@ fn request_refuses_phases_the_run_does_not_fit_before_posting() {
     assert!(stderr.contains("does not halt within them"), "{stderr}");
     assert!(stderr.contains("nothing was posted"), "{stderr}");
     assert!(!stderr.contains("cannot reach the node"), "{stderr}");
+
+    // A graph task whose longest node step does not fit the lower phases' 2^10 instructions.
+    let model = dir.file("cnn-int8.opml", mnist::Model::CnnInt8.file());
+    let digit = dir.file("digit.bin", &mnist::graph_input(mnist::digit(0).unwrap().1));
+    let mut args = args;
+    args[7..13].copy_from_slice(&[
+        "--model",
+        path(&model),
+        "--input",
+        path(&digit),
+        "--phases",
+        "4,5,5",
+    ]);
+    let (code, stdout, stderr) = opml_offline(&args);
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("--phases 4,5,5: the lower phases"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was posted"), "{stderr}");
 }
 
 /// A `--report` in a folder that does not exist is refused before the guest runs (it would

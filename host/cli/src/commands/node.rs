@@ -326,12 +326,15 @@ pub(crate) enum Phases {
 }
 
 impl FromStr for Phases {
-    type Err = opml_game::ConfigError;
+    type Err = String;
 
-    fn from_str(s: &str) -> Result<Phases, Self::Err> {
+    fn from_str(s: &str) -> Result<Phases, String> {
         match s.trim() {
             "auto" => Ok(Phases::Auto),
-            heights => heights.parse().map(Phases::Heights),
+            heights => heights
+                .parse()
+                .map(Phases::Heights)
+                .map_err(|error| format!("{error}, or `auto`")),
         }
     }
 }
@@ -579,16 +582,22 @@ fn graph_phases(file: &[u8], input: &[u8], requested: &Phases) -> Result<PhaseCo
     bar.finish_and_clear();
     ensure!(
         longest < limit,
-        "{}the lower phases hold 2^{lower} instructions, but coarse step {j} ({}) takes at \
-         least {longest} in the VM; raise them to 2^{} or more",
+        "{}the lower phases hold 2^{lower} instructions, but coarse step {j} ({}) does not \
+         halt within them in the VM; raise them, or let `--phases auto` size them (nothing was \
+         posted)",
         fixed.map_or_else(String::new, |phases| format!("--phases {phases}: ")),
         phase.describe_step(j),
-        64 - longest.leading_zeros()
     );
-    match fixed {
-        Some(phases) => Ok(phases),
-        None => smallest_graph_phases(m, longest),
-    }
+    let phases = match fixed {
+        Some(phases) => phases,
+        None => smallest_graph_phases(m, longest)?,
+    };
+    eprintln!(
+        "the model's run: {m} coarse steps, the longest node step {longest} instructions in \
+         the VM (coarse step {j}, {}); phases {phases}",
+        phase.describe_step(j)
+    );
+    Ok(phases)
 }
 
 /// What every service takes.
