@@ -134,6 +134,7 @@ fn a_requester_posts_reads_cancels_and_withdraws_with_the_cli_on_anvil() {
         .map(|h| h.as_u64().unwrap())
         .collect();
     let total: u64 = heights.iter().sum();
+    assert_eq!(posted["steps"], steps);
     assert!(
         1 << total >= steps && 1 << (total - 1) < steps,
         "{heights:?}, {steps} steps"

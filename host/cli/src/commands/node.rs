@@ -226,7 +226,7 @@ pub(crate) fn request(args: RequestArgs) -> Result<u8> {
         .context("--elf or --model is required")?;
     let program = load_program(elf)?;
     let input = read_input(args.input.as_deref())?;
-    let phases = vm_phases(&program, &input, args.preimages.as_deref(), &args.phases)?;
+    let (phases, steps) = vm_phases(&program, &input, args.preimages.as_deref(), &args.phases)?;
     let (mut chain, account) = args.node.connect()?;
     let contracts = registry(&mut chain, args.registry)?;
     let commitment = roles::publish_input(&mut chain, &contracts, account, &input)
@@ -249,6 +249,7 @@ pub(crate) fn request(args: RequestArgs) -> Result<u8> {
             "program_id": hex(&program.id()),
             "input_commitment": hex(&commitment),
             "input_len": input.len(),
+            "steps": steps,
             "phases": phases.heights(),
             "fee": args.fee.to_string(),
             "deadline": deadline,
@@ -352,16 +353,17 @@ impl Phases {
     }
 }
 
-/// The phases of a VM task of `program` on `input`, from a dry run of it (with the data
-/// oracle's `preimages`): with `auto`, the smallest whose games cover the run; given heights,
-/// refused unless the run halts within their `2^Σh` steps (the registry refuses a longer
-/// result, so the task would get none and its fee stay locked until the deadline).
+/// The phases of a VM task of `program` on `input`, and the steps of its run, from a dry run
+/// of it (with the data oracle's `preimages`): with `auto`, the smallest phases whose games
+/// cover the run; given heights, refused unless the run halts within their `2^Σh` steps (the
+/// registry refuses a longer result, so the task would get none and its fee stay locked until
+/// the deadline).
 fn vm_phases(
     program: &Program,
     input: &[u8],
     preimages: Option<&std::path::Path>,
     requested: &Phases,
-) -> Result<PhaseConfig> {
+) -> Result<(PhaseConfig, u64)> {
     let fixed = requested.fixed(Top::Vm)?;
     let limit = fixed.map_or(1 << MAX_TOTAL_HEIGHT, |config| config.total_steps());
     let mut machine = program.machine(input)?;
@@ -401,7 +403,7 @@ fn vm_phases(
         started.elapsed().as_secs_f64(),
         config.total_height()
     );
-    Ok(config)
+    Ok((config, steps))
 }
 
 /// The smallest phases of a graph task of `m` coarse steps whose longest node step takes
@@ -702,6 +704,11 @@ struct Started {
 impl ServiceArgs {
     /// Loads the programs and models and connects to the registry; tells stderr who runs.
     fn start(&self, name: &str) -> Result<Started> {
+        if let Some(dir) = &self.report_dir {
+            // Made now, so that a folder that cannot be is refused before any game is played.
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("--report-dir {}: cannot create it", dir.display()))?;
+        }
         let programs = self
             .elves
             .iter()
