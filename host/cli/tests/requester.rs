@@ -295,7 +295,8 @@ fn opml_offline(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 /// Phases too small for the run are refused after the dry run, before the node is reached
-/// (there is none at this address).
+/// (there is none at this address). (A graph task's: `cli.rs`,
+/// `a_graph_request_with_phases_too_low_for_a_node_step_is_refused_before_posting`.)
 #[test]
 fn request_refuses_phases_the_run_does_not_fit_before_posting() {
     guests_built();
@@ -323,26 +324,6 @@ fn request_refuses_phases_the_run_does_not_fit_before_posting() {
     assert!(stderr.contains("does not halt within them"), "{stderr}");
     assert!(stderr.contains("nothing was posted"), "{stderr}");
     assert!(!stderr.contains("cannot reach the node"), "{stderr}");
-
-    // A graph task whose longest node step does not fit the lower phases' 2^10 instructions.
-    let model = dir.file("cnn-int8.opml", mnist::Model::CnnInt8.file());
-    let digit = dir.file("digit.bin", &mnist::graph_input(mnist::digit(0).unwrap().1));
-    let mut args = args;
-    args[7..13].copy_from_slice(&[
-        "--model",
-        path(&model),
-        "--input",
-        path(&digit),
-        "--phases",
-        "4,5,5",
-    ]);
-    let (code, stdout, stderr) = opml_offline(&args);
-    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
-    assert!(
-        stderr.contains("--phases 4,5,5: the lower phases"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("nothing was posted"), "{stderr}");
 }
 
 /// A `--report` in a folder that does not exist is refused before the guest runs (it would
