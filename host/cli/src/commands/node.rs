@@ -394,8 +394,7 @@ fn vm_phases(
                 "the task's run does not halt within 2^{MAX_TOTAL_HEIGHT} steps, the most a \
                  task's games cover (nothing was posted)"
             );
-            // The smallest 2^h ≥ steps: `default_phases(n)` covers more than n steps.
-            default_phases(steps.saturating_sub(1).max(1))?
+            smallest_vm_phases(steps)?
         }
     };
     eprintln!(
@@ -404,6 +403,12 @@ fn vm_phases(
         config.total_height()
     );
     Ok((config, steps))
+}
+
+/// The smallest phases of a VM task whose run takes `steps` (`2^Σh ≥ steps`, and `Σh ≥ 2`), in
+/// the shape `opml demo` gives them: `default_phases(n)` covers more than `n` steps.
+fn smallest_vm_phases(steps: u64) -> Result<PhaseConfig> {
+    default_phases(steps.saturating_sub(1).max(1))
 }
 
 /// The smallest phases of a graph task of `m` coarse steps whose longest node step takes
@@ -582,22 +587,29 @@ fn graph_phases(file: &[u8], input: &[u8], requested: &Phases) -> Result<PhaseCo
     let bar = progress::spinner("re-doing every node step in the VM");
     let (longest, j) = phase.longest_step(limit)?;
     bar.finish_and_clear();
-    ensure!(
-        longest < limit,
-        "{}the lower phases hold 2^{lower} instructions, but coarse step {j} ({}) does not \
-         halt within them in the VM; raise them, or let `--phases auto` size them (nothing was \
-         posted)",
-        fixed.map_or_else(String::new, |phases| format!("--phases {phases}: ")),
-        phase.describe_step(j),
-    );
+    let step = phase.describe_step(j);
     let phases = match fixed {
-        Some(phases) => phases,
-        None => smallest_graph_phases(m, longest)?,
+        Some(phases) => {
+            ensure!(
+                longest < limit,
+                "--phases {phases}: the lower phases hold 2^{lower} instructions, but coarse \
+                 step {j} ({step}) does not halt within them in the VM; raise them, or let \
+                 `--phases auto` size them (nothing was posted)"
+            );
+            phases
+        }
+        None => {
+            ensure!(
+                longest < limit,
+                "coarse step {j} ({step}) does not halt within 2^{lower} instructions in the VM, \
+                 the most a game's lower phases hold (nothing was posted)"
+            );
+            smallest_graph_phases(m, longest)?
+        }
     };
     eprintln!(
         "the model's run: {m} coarse steps, the longest node step {longest} instructions in \
-         the VM (coarse step {j}, {}); phases {phases}",
-        phase.describe_step(j)
+         the VM (coarse step {j}, {step}); phases {phases}"
     );
     Ok(phases)
 }
@@ -837,4 +849,60 @@ fn load_program(elf: &std::path::Path) -> Result<Program> {
 pub(crate) fn registry(chain: &mut RpcChain, address: Address) -> Result<Contracts> {
     Contracts::at(chain, address)
         .with_context(|| format!("no opml task registry answers at {address} (see `opml deploy`)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Phases, smallest_graph_phases, smallest_vm_phases};
+    use opml_game::Heights;
+
+    #[test]
+    fn auto_vm_phases_are_the_smallest_that_hold_the_run() {
+        for steps in [
+            1,
+            2,
+            3,
+            4,
+            5,
+            1023,
+            1024,
+            1025,
+            1 << 20,
+            (1 << 20) + 1,
+            1 << 40,
+        ] {
+            let config = smallest_vm_phases(steps).unwrap();
+            let total = config.total_steps();
+            assert!(total >= steps, "{config} for {steps} steps");
+            assert!(
+                total / 2 < steps || config.total_height() == 2,
+                "{config} for {steps}"
+            );
+        }
+        assert_eq!(smallest_vm_phases(1446).unwrap().heights(), [6, 5]);
+        assert!(smallest_vm_phases((1 << 40) + 1).is_err());
+    }
+
+    #[test]
+    fn auto_graph_phases_hold_the_coarse_steps_and_the_longest_node_step() {
+        // The small int8 CNN: 11 coarse steps, its longest node step 2,336,222 instructions.
+        assert_eq!(
+            smallest_graph_phases(11, 2_336_222).unwrap().heights(),
+            [4, 11, 11]
+        );
+        assert_eq!(smallest_graph_phases(1, 1).unwrap().heights(), [1, 1]);
+        assert_eq!(smallest_graph_phases(16, 4).unwrap().heights(), [4, 2, 1]);
+        assert!(smallest_graph_phases(1 << 30, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn phases_parse_heights_or_auto() {
+        assert_eq!("auto".parse::<Phases>(), Ok(Phases::Auto));
+        assert_eq!(
+            "14, 8,8".parse::<Phases>(),
+            Ok(Phases::Heights(Heights(vec![14, 8, 8])))
+        );
+        let error = "automatic".parse::<Phases>().unwrap_err();
+        assert!(error.contains("or `auto`"), "{error}");
+    }
 }
