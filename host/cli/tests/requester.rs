@@ -244,7 +244,18 @@ fn a_requester_posts_reads_cancels_and_withdraws_with_the_cli_on_anvil() {
     let late_id = late["task_id"].as_u64().unwrap().to_string();
     let error = node.fails(REQUESTER, &["cancel", &late_id, "--registry", &registry]);
     assert!(error.contains("DeadlineNotPassed"), "{error}");
+    assert_eq!(
+        node.task(&registry, late["task_id"].as_u64().unwrap())["cancellable"],
+        false
+    );
     chain.advance_time(101).unwrap();
+    let late_task = node.task(&registry, late["task_id"].as_u64().unwrap());
+    assert_eq!(late_task["cancellable"], true);
+    let error = node.fails(REQUESTER, &["output", &late_id, "--registry", &registry]);
+    assert!(
+        error.contains(&format!("`opml cancel {late_id}` returns its fee")),
+        "{error}"
+    );
     let out = node.ok(REQUESTER, &["cancel", &late_id, "--registry", &registry]);
     assert!(out.contains(&format!("cancelled task {late_id}")), "{out}");
     assert_eq!(

@@ -182,6 +182,7 @@ impl Record {
             "window_closes": self.window_closes(),
             "open_disputes": task.openDisputes,
             "final_state": committed.then(|| hex(task.finalState.as_slice())),
+            "cancellable": self.cancellable(),
             "chain_time": self.now,
         })
     }
@@ -213,9 +214,10 @@ impl Record {
             },
             format!("  fee            {} wei", task.fee),
             format!(
-                "  deadline       {} ({})",
+                "  deadline       {} ({}){}",
                 task.deadline,
-                self.relative(task.deadline)
+                self.relative(task.deadline),
+                self.cancellable_hint()
             ),
         ];
         if task.server != Address::ZERO {
@@ -235,6 +237,19 @@ impl Record {
         }
         lines.push(format!("  chain time     {}", self.now));
         lines.join("\n")
+    }
+
+    /// Whether the registry would cancel it now: open, and its deadline passed.
+    fn cancellable(&self) -> bool {
+        self.status == TaskStatus::Open && self.now > self.task.deadline
+    }
+
+    /// A hint to cancel it, when it can be (for the lines that describe it).
+    fn cancellable_hint(&self) -> String {
+        match self.cancellable() {
+            true => format!("; `opml cancel {}` returns its fee", self.id),
+            false => String::new(),
+        }
     }
 
     /// `at` relative to the chain's clock: "in 12 s", "passed 3 s ago".
@@ -299,10 +314,14 @@ pub(crate) fn output(args: OutputArgs) -> Result<u8> {
                 ))
         ),
         TaskStatus::Open if round > 0 => bail!(
-            "task {id} has no result: round {}'s was rejected, and round {round} is open",
-            round - 1
+            "task {id} has no result: round {}'s was rejected, and round {round} is open{}",
+            round - 1,
+            record.cancellable_hint()
         ),
-        TaskStatus::Open => bail!("task {id} has no result yet: it is open"),
+        TaskStatus::Open => bail!(
+            "task {id} has no result yet: it is open{}",
+            record.cancellable_hint()
+        ),
         TaskStatus::Cancelled | TaskStatus::None => {
             bail!("task {id} was cancelled: no result stands")
         }
