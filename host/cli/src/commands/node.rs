@@ -593,7 +593,7 @@ fn graph_phases(file: &[u8], input: &[u8], requested: &Phases) -> Result<PhaseCo
             ensure!(
                 longest < limit,
                 "--phases {phases}: the lower phases hold 2^{lower} instructions, but coarse \
-                 step {j} ({step}) does not halt within them in the VM; raise them, or let \
+                 step {j} ({step}) takes at least {longest} in the VM; raise them, or let \
                  `--phases auto` size them (nothing was posted)"
             );
             phases
