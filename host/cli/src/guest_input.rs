@@ -43,9 +43,7 @@ impl GuestArgs {
         let mut machine = Machine::load(&elf, input)
             .with_context(|| format!("cannot load {}", self.elf.display()))?;
         if let Some(path) = &self.preimages {
-            let preimages = Preimages::from_records(&read_file(path)?)
-                .with_context(|| format!("cannot read preimages from {}", path.display()))?;
-            machine.set_preimages(Arc::new(preimages));
+            machine.set_preimages(read_preimages(path)?);
         }
         let symbols = Symbols::parse(&elf);
         Ok(LoadedGuest {
@@ -69,6 +67,13 @@ pub(crate) fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
         }
         Some(path) => read_file(path),
     }
+}
+
+/// Reads a file of preimages for the data oracle (64-byte records).
+pub(crate) fn read_preimages(path: &Path) -> Result<Arc<Preimages>> {
+    let preimages = Preimages::from_records(&read_file(path)?)
+        .with_context(|| format!("cannot read preimages from {}", path.display()))?;
+    Ok(Arc::new(preimages))
 }
 
 /// Reads a whole file, naming it in the error.

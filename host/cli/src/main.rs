@@ -8,6 +8,7 @@ mod commands;
 mod guest_input;
 mod image;
 mod json;
+mod out_path;
 mod progress;
 mod symbols;
 
@@ -51,6 +52,11 @@ Examples:
   opml deploy --rpc-url $NODE --key $KEY           deploy the contracts on a node (addresses as JSON)
   opml request --rpc-url $NODE --registry $REG --elf guest.elf --input input.bin
                                                    post a task (the key from OPML_KEY); prints its id
+                                                   (phases sized from a dry run: --phases auto)
+  opml task 3 --rpc-url $NODE --registry $REG      task 3's record (--json: as JSON)
+  opml output 3 --rpc-url $NODE --registry $REG    its output as hex, saying whether it is final
+  opml cancel 3 --rpc-url $NODE --registry $REG    cancel an open task past its deadline
+  opml withdraw --rpc-url $NODE --registry $REG    pay out the account's credit (fees, bonds)
   opml serve --rpc-url $NODE --registry $REG --elf guest.elf
                                                    a server: run the tasks, defend the results
   opml challenge --rpc-url $NODE --registry $REG --elf guest.elf
@@ -112,6 +118,17 @@ enum Command {
     /// an `.opml` model (--model) on its input, or an LLM task of a GGUF model (--gguf); print
     /// its id.
     Request(commands::node::RequestArgs),
+    /// Print a task's record: status, round, kind, program, input, phases, fee, deadline,
+    /// and its current round's server, commitment time and final state (--json: as JSON).
+    Task(commands::requester::TaskArgs),
+    /// Print the output of a task's current round as hex (or write its bytes with --out),
+    /// saying on stderr whether it is finalized or only committed and still disputable.
+    Output(commands::requester::OutputArgs),
+    /// Pay out what the registry credits the account (refunded fees, bonds, fees earned,
+    /// rewards); print the amount.
+    Withdraw(commands::requester::WithdrawArgs),
+    /// Cancel an open task past its deadline: its fee is credited back to its requester.
+    Cancel(commands::requester::CancelArgs),
     /// As a server: run the open tasks of the given programs and models (and LLM tasks of a
     /// GGUF model), commit the results
     /// with a bond, defend them in disputes, finalize them and withdraw (a service polling the
@@ -140,6 +157,10 @@ fn main() -> ExitCode {
         Command::Model(args) => commands::model::model(args),
         Command::Deploy(args) => commands::node::deploy(args),
         Command::Request(args) => commands::node::request(args),
+        Command::Task(args) => commands::requester::task(args),
+        Command::Output(args) => commands::requester::output(args),
+        Command::Withdraw(args) => commands::requester::withdraw(args),
+        Command::Cancel(args) => commands::requester::cancel(args),
         Command::Serve(args) => commands::node::serve(args),
         Command::Challenge(args) => commands::node::challenge(args),
     };

@@ -3,7 +3,10 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
+use opml_state::ExitStatus;
+use opml_vm::Machine;
 
 /// Steps between progress updates (and between output flushes) in long runs.
 pub(crate) const SLICE_STEPS: u64 = 1 << 24;
@@ -39,4 +42,31 @@ pub(crate) fn levels_bar(levels: u64) -> ProgressBar {
         ProgressStyle::with_template("bisecting [{elapsed_precise}] {bar:40} {pos}/{len} levels")
             .expect("valid template"),
     )
+}
+
+/// A spinner saying what runs (and for how long), or a no-op when stderr is not a terminal.
+pub(crate) fn spinner(what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Runs `machine` fast for at most `max_steps` more steps (or to its halt) in slices of
+/// [`SLICE_STEPS`], moving `bar` (from [`steps_bar`]) and clearing it at the end; returns the
+/// status it stops in. Fails if the guest reads a preimage the machine was not given.
+pub(crate) fn run(machine: &mut Machine, max_steps: u64, bar: ProgressBar) -> Result<ExitStatus> {
+    let target = machine.step_count().saturating_add(max_steps);
+    while machine.step_count() < target && !machine.status().is_halted() {
+        let left = target - machine.step_count();
+        machine.try_run(left.min(SLICE_STEPS))?;
+        bar.set_position(machine.step_count());
+    }
+    bar.finish_and_clear();
+    Ok(machine.status())
 }

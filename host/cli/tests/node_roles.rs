@@ -3,10 +3,7 @@
 //! `--until-idle` to settle; then an honest server's result, finalized after the window that
 //! the test moves the node's clock past.
 
-use std::fs::File;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
 use opml_agent::arena::read_game;
@@ -18,11 +15,10 @@ use opml_methods::{ECHO_ELF, GUESTS_BUILT};
 use serde_json::Value;
 
 mod common;
+#[path = "common/opml.rs"]
+mod opml;
 
 use common::Scratch;
-
-/// How long one `opml` process may take.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One bond: the registry's default of one ether.
 const BOND: u128 = 1_000_000_000_000_000_000;
@@ -52,37 +48,7 @@ impl Roles<'_> {
     /// unless it succeeds in time.
     fn opml(&mut self, role: usize, args: &[&str]) -> String {
         self.runs += 1;
-        let out = self.dir.0.join(format!("{}.out", self.runs));
-        let err = self.dir.0.join(format!("{}.err", self.runs));
-        let key = hex::encode(self.keys[role].to_bytes());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_opml"))
-            .args(args)
-            .args(["--rpc-url", &self.url])
-            .env("OPML_KEY", key)
-            .stdin(Stdio::null())
-            .stdout(File::create(&out).unwrap())
-            .stderr(File::create(&err).unwrap())
-            .spawn()
-            .expect("opml runs");
-        let deadline = Instant::now() + PROCESS_TIMEOUT;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("opml {args:?} did not finish in {PROCESS_TIMEOUT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let stdout = std::fs::read_to_string(&out).unwrap();
-        let stderr = std::fs::read_to_string(&err).unwrap();
-        assert!(
-            status.success(),
-            "opml {args:?}: {status}\n{stdout}\n{stderr}"
-        );
-        stdout
+        opml::opml(&self.dir.0, self.runs, &self.url, &self.keys[role], args).ok(args)
     }
 
     /// `opml serve` as the server, with `extra` arguments.

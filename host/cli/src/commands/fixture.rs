@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::commands::demo::default_phases;
 use crate::guest_input::GuestArgs;
 use crate::json::{self, hex};
+use crate::progress;
 
 /// Arguments of `opml fixture`.
 #[derive(Args)]
@@ -43,6 +44,7 @@ pub(crate) struct FixtureArgs {
 
 /// Writes the fixture of the guest's run.
 pub(crate) fn fixture(args: FixtureArgs) -> Result<u8> {
+    crate::out_path::check(&args.json, "--json")?;
     let loaded = args.guest.load()?;
     let program = Program::new(&loaded.elf)?;
     let mut machine = loaded.machine;
@@ -52,7 +54,7 @@ pub(crate) fn fixture(args: FixtureArgs) -> Result<u8> {
     let limit = args
         .phases
         .map_or(1 << MAX_TOTAL_HEIGHT, |config| config.total_steps());
-    let status = machine.try_run(limit)?;
+    let status = progress::run(&mut machine, limit, progress::steps_bar(None, "running"))?;
     ensure!(
         status.is_halted(),
         "the guest did not halt within {limit} steps (a task's games cover at most that)"
@@ -78,6 +80,7 @@ pub(crate) fn fixture(args: FixtureArgs) -> Result<u8> {
         "heights": hex(&config.pack()),
     });
     if args.disputes {
+        let bar = progress::spinner("playing two disputes on an embedded EVM");
         let trace = || VmTrace::new(start.clone(), config.total_steps());
         let (claim_state, claim_hash, claim_output) =
             wrong_final_state(&final_state, machine.output());
@@ -95,6 +98,7 @@ pub(crate) fn fixture(args: FixtureArgs) -> Result<u8> {
                 (&final_state.encode(), machine.output()),
             )?,
         });
+        bar.finish_and_clear();
     }
     std::fs::write(&args.json, serde_json::to_string_pretty(&fixture)? + "\n")
         .with_context(|| format!("cannot write {}", args.json.display()))?;

@@ -57,13 +57,8 @@ pub(crate) struct DisasmArgs {
 /// Runs `machine` fast to step `target` (or to its halt), with a progress bar; fails if the
 /// guest reads a preimage the machine was not given.
 fn advance(machine: &mut Machine, target: u64) -> Result<()> {
-    let bar = progress::steps_bar(Some(target), "seeking");
-    while machine.step_count() < target && !machine.status().is_halted() {
-        let left = target - machine.step_count();
-        machine.try_run(left.min(progress::SLICE_STEPS))?;
-        bar.set_position(machine.step_count());
-    }
-    bar.finish_and_clear();
+    let left = target.saturating_sub(machine.step_count());
+    progress::run(machine, left, progress::steps_bar(Some(target), "seeking"))?;
     Ok(())
 }
 
@@ -82,6 +77,9 @@ pub(crate) fn state(args: StateArgs) -> Result<u8> {
 
 /// Dumps the witness of step `--step` as JSON.
 pub(crate) fn witness(args: WitnessArgs) -> Result<u8> {
+    if let Some(path) = &args.out {
+        crate::out_path::check(path, "--out")?;
+    }
     let loaded = args.guest.load()?;
     let mut machine = loaded.machine;
     advance(&mut machine, args.step)?;

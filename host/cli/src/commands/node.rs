@@ -11,6 +11,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
@@ -21,19 +22,36 @@ use opml_agent::roles::{self, GraphRequest, TaskRequest};
 use opml_agent::service::{Challenger, Server, Service, default_job_limit, stops_service};
 use opml_agent::{Contracts, ModelStore, Program, RegistryConfig};
 use opml_chain::rpc::parse_key;
-use opml_chain::{Chain, RpcChain};
-use opml_game::{Heights, PhaseConfig, Top};
+use opml_chain::{Chain, PrivateKeySigner, RpcChain};
+use opml_game::{Heights, MAX_TOTAL_HEIGHT, PhaseConfig, Top};
 use serde_json::json;
 
-use crate::guest_input::{read_file, read_input};
+use crate::commands::demo::default_phases;
+use crate::guest_input::{read_file, read_input, read_preimages};
 use crate::json::hex;
+use crate::progress;
+
+/// The node, for the commands that only read it.
+#[derive(Args)]
+pub(crate) struct RpcArgs {
+    /// The JSON-RPC node (`http://` only).
+    #[arg(long, value_name = "URL")]
+    rpc_url: String,
+}
+
+impl RpcArgs {
+    /// Connects to the node, able to send from the accounts of `keys`.
+    pub(crate) fn connect_with(&self, keys: &[PrivateKeySigner]) -> Result<RpcChain> {
+        RpcChain::connect(&self.rpc_url, keys)
+            .with_context(|| format!("cannot reach the node at {}", self.rpc_url))
+    }
+}
 
 /// The node, and the key of the account that sends.
 #[derive(Args)]
 pub(crate) struct NodeArgs {
-    /// The JSON-RPC node (`http://` only).
-    #[arg(long, value_name = "URL")]
-    rpc_url: String,
+    #[command(flatten)]
+    rpc: RpcArgs,
     /// The private key (hex) of the account to send from. Also read from OPML_KEY.
     #[arg(long, env = "OPML_KEY", hide_env_values = true, value_name = "HEX")]
     key: String,
@@ -41,12 +59,10 @@ pub(crate) struct NodeArgs {
 
 impl NodeArgs {
     /// Connects to the node; returns the chain and the account of the key.
-    fn connect(&self) -> Result<(RpcChain, Address)> {
+    pub(crate) fn connect(&self) -> Result<(RpcChain, Address)> {
         let key = parse_key(&self.key).context("bad --key (or OPML_KEY)")?;
         let account = key.address();
-        let chain = RpcChain::connect(&self.rpc_url, &[key])
-            .with_context(|| format!("cannot reach the node at {}", self.rpc_url))?;
-        Ok((chain, account))
+        Ok((self.rpc.connect_with(&[key])?, account))
     }
 }
 
@@ -172,13 +188,19 @@ pub(crate) struct RequestArgs {
     /// The task's input (raw bytes); `-` reads standard input. Default: empty.
     #[arg(short, long, value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Phase heights of the task's dispute games, top first; they must cover the run
-    /// (`20,10`: 2^30 instructions). A graph task's top phase holds its coarse steps (2^h
-    /// of them) and needs a phase below it for the node step program's run. Default: `20,10`;
-    /// with --gguf, the smallest that fit the task's graph (a top phase for its coarse steps,
-    /// two lower ones for its longest node step).
-    #[arg(long)]
-    phases: Option<Heights>,
+    /// Phase heights of the task's dispute games, top first, or `auto`: the smallest that fit
+    /// a dry run of the task, run here before anything is posted. Given heights must cover
+    /// the run (`20,10`: 2^30 instructions), or the request is refused: a task whose run does
+    /// not fit gets no result, and its fee stays locked until the deadline. A graph task's
+    /// top phase holds its coarse steps (2^h of them) and needs a phase below it for the
+    /// longest node step program's run (re-done in the VM here: about the model's cost in the
+    /// VM).
+    #[arg(long, value_name = "H,H,…|auto", default_value = "auto")]
+    phases: Phases,
+    /// Preimages of the guest's data oracle, for the dry run (a file of 64-byte records, as
+    /// `opml run --preimages`). Default: none.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "gguf"])]
+    preimages: Option<PathBuf>,
     /// The fee, in wei.
     #[arg(long, value_name = "WEI", default_value_t = U256::ZERO)]
     fee: U256,
@@ -198,13 +220,13 @@ pub(crate) fn request(args: RequestArgs) -> Result<u8> {
     if let Some(model) = &args.model {
         return request_graph(&args, model);
     }
-    let phases = phases_of(&args, Top::Vm)?;
     let elf = args
         .elf
         .as_deref()
         .context("--elf or --model is required")?;
     let program = load_program(elf)?;
     let input = read_input(args.input.as_deref())?;
+    let (phases, steps) = vm_phases(&program, &input, args.preimages.as_deref(), &args.phases)?;
     let (mut chain, account) = args.node.connect()?;
     let contracts = registry(&mut chain, args.registry)?;
     let commitment = roles::publish_input(&mut chain, &contracts, account, &input)
@@ -227,6 +249,7 @@ pub(crate) fn request(args: RequestArgs) -> Result<u8> {
             "program_id": hex(&program.id()),
             "input_commitment": hex(&commitment),
             "input_len": input.len(),
+            "steps": steps,
             "phases": phases.heights(),
             "fee": args.fee.to_string(),
             "deadline": deadline,
@@ -245,8 +268,7 @@ fn request_graph(args: &RequestArgs, model: &std::path::Path) -> Result<u8> {
     let model_root =
         ModelStore::root_of(&file).with_context(|| format!("cannot load {}", model.display()))?;
     let input = read_input(args.input.as_deref())?;
-    let phases = phases_of(args, Top::Program)?;
-    check_graph_phases(&file, &input, &phases)?;
+    let phases = graph_phases(&file, &input, &args.phases)?;
     post_graph(args, model_root, input, phases, json!({}))
 }
 
@@ -295,28 +317,120 @@ fn post_graph(
     Ok(0)
 }
 
-/// A spinner saying what runs, on stderr when it is a terminal.
-fn spinner(what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new_spinner().with_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-            .expect("valid template"),
-    );
-    bar.set_message(what.to_owned());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+/// `--phases` of `opml request`: heights, or the smallest that fit a dry run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Phases {
+    /// The smallest phases that fit a dry run of the task (`auto`).
+    Auto,
+    /// These heights, top first (`20,10`), checked against a dry run of the task.
+    Heights(Heights),
 }
 
-/// The phases of `args` over a `top` phase; when --phases is not given (but for --gguf):
-/// `20,10`.
-fn phases_of(args: &RequestArgs, top: Top) -> Result<PhaseConfig> {
-    let heights = args.phases.clone().unwrap_or(Heights(vec![20, 10]));
-    heights
-        .config(top)
-        .with_context(|| format!("--phases {heights}"))
+impl FromStr for Phases {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Phases, String> {
+        match s.trim() {
+            "auto" => Ok(Phases::Auto),
+            heights => heights
+                .parse()
+                .map(Phases::Heights)
+                .map_err(|error| format!("{error}, or `auto`")),
+        }
+    }
+}
+
+impl Phases {
+    /// The configuration of given heights over a `top` phase; `None` for `auto`.
+    fn fixed(&self, top: Top) -> Result<Option<PhaseConfig>> {
+        match self {
+            Phases::Auto => Ok(None),
+            Phases::Heights(heights) => heights
+                .config(top)
+                .map(Some)
+                .with_context(|| format!("--phases {heights}")),
+        }
+    }
+}
+
+/// The phases of a VM task of `program` on `input`, and the steps of its run, from a dry run
+/// of it (with the data oracle's `preimages`): with `auto`, the smallest phases whose games
+/// cover the run; given heights, refused unless the run halts within their `2^Σh` steps (the
+/// registry refuses a longer result, so the task would get none and its fee stay locked until
+/// the deadline).
+fn vm_phases(
+    program: &Program,
+    input: &[u8],
+    preimages: Option<&std::path::Path>,
+    requested: &Phases,
+) -> Result<(PhaseConfig, u64)> {
+    let fixed = requested.fixed(Top::Vm)?;
+    let limit = fixed.map_or(1 << MAX_TOTAL_HEIGHT, |config| config.total_steps());
+    let mut machine = program.machine(input)?;
+    if let Some(path) = preimages {
+        machine.set_preimages(read_preimages(path)?);
+    }
+    let started = Instant::now();
+    let bar = progress::steps_bar(None, "dry run");
+    let status = progress::run(&mut machine, limit, bar).context(
+        "the dry run of the task failed (a guest that reads through the data oracle needs \
+         --preimages)",
+    )?;
+    let steps = machine.step_count();
+    let config = match fixed {
+        Some(config) => {
+            ensure!(
+                status.is_halted(),
+                "--phases {config}: the task's games cover 2^{} = {limit} steps, but its run \
+                 does not halt within them, so no server could commit a result; give larger \
+                 phases, or `--phases auto` to size them from the run (nothing was posted)",
+                config.total_height()
+            );
+            config
+        }
+        None => {
+            ensure!(
+                status.is_halted(),
+                "the task's run does not halt within 2^{MAX_TOTAL_HEIGHT} steps, the most a \
+                 task's games cover (nothing was posted)"
+            );
+            smallest_vm_phases(steps)?
+        }
+    };
+    eprintln!(
+        "dry run: {status} after {steps} steps ({:.1} s); phases {config} cover 2^{} steps",
+        started.elapsed().as_secs_f64(),
+        config.total_height()
+    );
+    Ok((config, steps))
+}
+
+/// The smallest phases of a VM task whose run takes `steps` (`2^Σh ≥ steps`, and `Σh ≥ 2`), in
+/// the shape `opml demo` gives them: `default_phases(n)` covers more than `n` steps.
+fn smallest_vm_phases(steps: u64) -> Result<PhaseConfig> {
+    default_phases(steps.saturating_sub(1).max(1))
+}
+
+/// The smallest phases of a graph task of `m` coarse steps whose longest node step takes
+/// `longest` instructions in the VM: a top phase of `2^h ≥ m` leaves, and two lower phases
+/// (one if a single level does) of `2^Σh > longest` instructions.
+fn smallest_graph_phases(m: u64, longest: u64) -> Result<PhaseConfig> {
+    let top = (64 - m.saturating_sub(1).leading_zeros()).max(1);
+    let lower = (64 - longest.leading_zeros()).max(1);
+    let heights = match lower {
+        1 => vec![top, lower],
+        _ => vec![top, lower.div_ceil(2), lower / 2],
+    };
+    let heights: Vec<u8> = heights
+        .iter()
+        .map(|&h| u8::try_from(h).unwrap_or(u8::MAX))
+        .collect();
+    PhaseConfig::program(&heights).with_context(|| {
+        format!(
+            "no phases fit the task: its {m} coarse steps need a top phase of height {top}, \
+             and its longest node step 2^{lower} instructions below it"
+        )
+    })
 }
 
 /// Posts the LLM task of `args` (--prompt, --tokens, ...) on the llama model in the GGUF file
@@ -352,7 +466,7 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
         hex(&model_root),
         started.elapsed().as_secs_f64()
     );
-    let bar = spinner("running the generation natively");
+    let bar = progress::spinner("running the generation natively");
     let phase = opml_graph::GraphPhase::new(&graph.file, &graph.input)?;
     bar.finish_and_clear();
     if let Some(refusal) = phase.run().refusal() {
@@ -372,7 +486,7 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
     );
     let m = phase.step_count();
     let top = 64 - (m - 1).leading_zeros();
-    let bar = spinner("re-doing one node step of each kind in the VM");
+    let bar = progress::spinner("re-doing one node step of each kind in the VM");
     let limit = 1u64 << 40;
     let bound = phase.step_bound(limit)?;
     bar.finish_and_clear();
@@ -394,9 +508,8 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
         bound.groups,
         started.elapsed().as_secs_f64()
     );
-    let phases = match &args.phases {
-        Some(_) => {
-            let phases = phases_of(args, Top::Program)?;
+    let phases = match args.phases.fixed(Top::Program)? {
+        Some(phases) => {
             let heights = phases.heights();
             let below: u32 = heights[1..].iter().map(|&h| u32::from(h)).sum();
             ensure!(
@@ -427,9 +540,7 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
                 phase.describe_step(bound.step),
                 opml_game::MAX_PROGRAM_TOTAL_HEIGHT
             );
-            let heights = [top.max(1), lower.div_ceil(2), lower / 2];
-            let heights: Vec<u8> = heights.iter().map(|&h| h as u8).collect();
-            PhaseConfig::program(&heights).context("no phases fit the task")?
+            smallest_graph_phases(m, bound.bound)?
         }
     };
     eprintln!("posting it with phases {phases}");
@@ -447,32 +558,60 @@ fn request_llm(args: &RequestArgs, gguf: &std::path::Path) -> Result<u8> {
     post_graph(args, model_root, graph.input, phases, extra)
 }
 
-/// Refuses phases under which a graph task could not be defended: the top phase must hold
-/// the run's coarse steps, and the lower ones the longest node step program's run (measured
-/// here by re-doing every step in the VM once, as the servers do before they commit).
-fn check_graph_phases(file: &[u8], input: &[u8], phases: &PhaseConfig) -> Result<()> {
+/// The phases of a graph task of the model in `file` on `input`: with `auto`, the smallest
+/// that fit its run; given heights, refused unless the top phase holds the run's coarse steps
+/// and the lower ones the longest node step program's run (measured here by re-doing every
+/// step in the VM once, as the servers do before they commit).
+fn graph_phases(file: &[u8], input: &[u8], requested: &Phases) -> Result<PhaseConfig> {
+    let fixed = requested.fixed(Top::Program)?;
+    let bar = progress::spinner("running the model natively");
     let phase = opml_graph::GraphPhase::new(file, input)?;
+    bar.finish_and_clear();
     if let Some(refusal) = phase.run().refusal() {
         bail!("the model refuses this input ({refusal:?}): no server would take the task");
     }
     let m = phase.step_count();
-    let heights = phases.heights();
-    ensure!(
-        heights.len() >= 2 && 1u64 << heights[0] >= m,
-        "--phases {phases}: a graph task needs a top phase of 2^h ≥ {m} coarse steps and a VM \
-         phase below it"
-    );
-    let lower: u32 = heights[1..].iter().map(|&h| u32::from(h)).sum();
+    let lower = match &fixed {
+        Some(phases) => {
+            let heights = phases.heights();
+            ensure!(
+                heights.len() >= 2 && 1u64 << heights[0] >= m,
+                "--phases {phases}: a graph task needs a top phase of 2^h ≥ {m} coarse steps \
+                 and a VM phase below it"
+            );
+            heights[1..].iter().map(|&h| u32::from(h)).sum()
+        }
+        None => MAX_TOTAL_HEIGHT,
+    };
     let limit = 1u64.checked_shl(lower).unwrap_or(u64::MAX);
+    let bar = progress::spinner("re-doing every node step in the VM");
     let (longest, j) = phase.longest_step(limit)?;
-    ensure!(
-        longest < limit,
-        "--phases {phases}: the lower phases hold 2^{lower} instructions, but coarse step {j} \
-         ({}) takes at least {longest} in the VM; raise them to 2^{} or more",
-        phase.describe_step(j),
-        64 - longest.leading_zeros()
+    bar.finish_and_clear();
+    let step = phase.describe_step(j);
+    let phases = match fixed {
+        Some(phases) => {
+            ensure!(
+                longest < limit,
+                "--phases {phases}: the lower phases hold 2^{lower} instructions, but coarse \
+                 step {j} ({step}) takes at least {longest} in the VM; raise them, or let \
+                 `--phases auto` size them (nothing was posted)"
+            );
+            phases
+        }
+        None => {
+            ensure!(
+                longest < limit,
+                "coarse step {j} ({step}) does not halt within 2^{lower} instructions in the VM, \
+                 the most a game's lower phases hold (nothing was posted)"
+            );
+            smallest_graph_phases(m, longest)?
+        }
+    };
+    eprintln!(
+        "the model's run: {m} coarse steps, the longest node step {longest} instructions in \
+         the VM (coarse step {j}, {step}); phases {phases}"
     );
-    Ok(())
+    Ok(phases)
 }
 
 /// What every service takes.
@@ -577,6 +716,11 @@ struct Started {
 impl ServiceArgs {
     /// Loads the programs and models and connects to the registry; tells stderr who runs.
     fn start(&self, name: &str) -> Result<Started> {
+        if let Some(dir) = &self.report_dir {
+            // Made now, so that a folder that cannot be is refused before any game is played.
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("--report-dir {}: cannot create it", dir.display()))?;
+        }
         let programs = self
             .elves
             .iter()
@@ -702,7 +846,63 @@ fn load_program(elf: &std::path::Path) -> Result<Program> {
 }
 
 /// The suite around the task registry at `address`, read from the chain.
-fn registry(chain: &mut RpcChain, address: Address) -> Result<Contracts> {
+pub(crate) fn registry(chain: &mut RpcChain, address: Address) -> Result<Contracts> {
     Contracts::at(chain, address)
         .with_context(|| format!("no opml task registry answers at {address} (see `opml deploy`)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Phases, smallest_graph_phases, smallest_vm_phases};
+    use opml_game::Heights;
+
+    #[test]
+    fn auto_vm_phases_are_the_smallest_that_hold_the_run() {
+        for steps in [
+            1,
+            2,
+            3,
+            4,
+            5,
+            1023,
+            1024,
+            1025,
+            1 << 20,
+            (1 << 20) + 1,
+            1 << 40,
+        ] {
+            let config = smallest_vm_phases(steps).unwrap();
+            let total = config.total_steps();
+            assert!(total >= steps, "{config} for {steps} steps");
+            assert!(
+                total / 2 < steps || config.total_height() == 2,
+                "{config} for {steps}"
+            );
+        }
+        assert_eq!(smallest_vm_phases(1446).unwrap().heights(), [6, 5]);
+        assert!(smallest_vm_phases((1 << 40) + 1).is_err());
+    }
+
+    #[test]
+    fn auto_graph_phases_hold_the_coarse_steps_and_the_longest_node_step() {
+        // The small int8 CNN: 11 coarse steps, its longest node step 2,336,222 instructions.
+        assert_eq!(
+            smallest_graph_phases(11, 2_336_222).unwrap().heights(),
+            [4, 11, 11]
+        );
+        assert_eq!(smallest_graph_phases(1, 1).unwrap().heights(), [1, 1]);
+        assert_eq!(smallest_graph_phases(16, 4).unwrap().heights(), [4, 2, 1]);
+        assert!(smallest_graph_phases(1 << 30, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn phases_parse_heights_or_auto() {
+        assert_eq!("auto".parse::<Phases>(), Ok(Phases::Auto));
+        assert_eq!(
+            "14, 8,8".parse::<Phases>(),
+            Ok(Phases::Heights(Heights(vec![14, 8, 8])))
+        );
+        let error = "automatic".parse::<Phases>().unwrap_err();
+        assert!(error.contains("or `auto`"), "{error}");
+    }
 }

@@ -35,6 +35,9 @@ pub(crate) struct RunArgs {
 
 /// Runs the guest, streaming its output to stdout and its log to stderr.
 pub(crate) fn run(args: RunArgs) -> Result<u8> {
+    if let Some(path) = &args.report {
+        crate::out_path::check(path, "--report")?;
+    }
     let loaded = args.guest.load()?;
     let program_id = opml_vm::program_id(&loaded.elf)?;
     let mut machine = loaded.machine;
