@@ -187,6 +187,9 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
         GUESTS_BUILT,
         "this opml was built with OPML_SKIP_GUEST_BUILD set: no guests to demo"
     );
+    if let Some(path) = &args.json {
+        crate::out_path::check(path, "--json")?;
+    }
     let mut claimed_output = None;
     let (program, input, name) = match args.workload {
         Workload::Hashbench => (
