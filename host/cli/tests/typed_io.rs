@@ -223,6 +223,24 @@ fn demo_disputes_a_guest_given_as_a_file_whichever_side_lies() {
             "missing {line:?} in:\n{challenger}"
         );
     }
+    // The same story on a local anvil node, started and stopped by the demo.
+    let anvil = ok(&opml(&[
+        "demo",
+        "--elf",
+        elf,
+        "-i",
+        input,
+        "--liar",
+        "challenger",
+        "--anvil",
+    ]));
+    for line in [
+        "The chain: anvil at",
+        "game over: server wins",
+        "task finalized",
+    ] {
+        assert!(anvil.contains(line), "missing {line:?} in:\n{anvil}");
+    }
     // --elf is a task of its own: not a workload's.
     let out = opml(&["demo", "--elf", elf, "--workload", "echo"]);
     assert_eq!(out.status.code(), Some(2));
