@@ -1,6 +1,6 @@
 //! Solidity ABI output: values a contract reads with `abi.decode(registry.outputOf(id), (...))`.
 //!
-//! [`commit_abi`](crate::commit_abi)`(&(a, b, c))` appends the ABI encoding of the parameters
+//! `commit_abi(&(a, b, c))` ([`commit_abi`]) appends the ABI encoding of the parameters
 //! `a, b, c`, which is what Solidity's `abi.encode(a, b, c)` gives and what
 //! `abi.decode(output, (A, B, C))` reads back; a single value `commit_abi(&x)` is
 //! `abi.encode(x)`. The output is raw (no `opml_codec` frame), so a guest that commits ABI output
