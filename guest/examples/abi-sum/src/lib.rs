@@ -50,7 +50,7 @@ mod tests {
         };
         let bytes = output(&input).abi_encode_params();
         assert_eq!(bytes.len(), 5 * 32);
-        assert_eq!(bytes[15], 1, "2^64 overflows no word");
+        assert_eq!(bytes[23], 1, "2^64 overflows no word");
         assert_eq!(bytes[63], 2, "count");
         assert_eq!(bytes[95], 96, "the label's offset");
         assert_eq!((bytes[127], bytes[128]), (1, b'x'));
