@@ -40,6 +40,7 @@ Examples:
   opml run echo.elf -i in.bin --output-schema '{shout: string, sum: i64, count: u32, max: option<i32>}'
                                                    ... and its typed output as JSON
   opml codec decode -s u32 0x0100000007            decode output bytes (one frame per --schema)
+  opml codec decode --abi 'uint256,string' 0x…     ... or an ABI-encoded output (commit_abi)
   opml state guest.elf --step 5000                 the state (and its hash) after 5000 steps
   opml witness guest.elf --step 5000 -o w.json     the proof of step 5000 as JSON
   opml check guest.elf --input input.bin           verify every step with the step verifier

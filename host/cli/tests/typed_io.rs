@@ -245,3 +245,58 @@ fn demo_disputes_a_guest_given_as_a_file_whichever_side_lies() {
     let out = opml(&["demo", "--elf", elf, "--workload", "echo"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn decode_reads_abi_output_by_solidity_types() {
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../contracts/test/fixtures/abi-sum.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let hex_of = |key: &str| hex::decode(&fixture[key].as_str().unwrap()[2..]).unwrap();
+
+    // The abi-sum guest's run: its output in the report, decoded as the contract does.
+    let dir = Scratch::new("abi");
+    let elf = dir.file("abi-sum.elf", opml_methods::ABI_SUM_ELF);
+    let input = dir.file("input.bin", &hex_of("input"));
+    let report = dir.0.join("report.json");
+    let out = opml(&[
+        "run",
+        elf.to_str().unwrap(),
+        "-i",
+        input.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.stdout, hex_of("output"));
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let decoded = ok(&opml(&[
+        "codec",
+        "decode",
+        "--abi",
+        "uint256, uint32, string",
+        report["output"].as_str().unwrap(),
+    ]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&decoded).unwrap(),
+        json!([fixture["sum"], fixture["count"], fixture["label"]])
+    );
+
+    let mut bytes = vec![0u8; 64];
+    bytes[31] = 1;
+    bytes[32..].fill(0xff);
+    let decoded = ok(&opml(&[
+        "codec",
+        "decode",
+        "--abi",
+        "(bool,int256)",
+        &hex::encode(&bytes),
+    ]));
+    assert_eq!(decoded.trim(), "[true,-1]");
+    let out = opml(&["codec", "decode", "--abi", "string", "0x00"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not abi.encode of (string)"));
+}

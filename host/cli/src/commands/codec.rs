@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use alloy_dyn_abi::{DynSolType, DynSolValue};
 use anyhow::{Context, Result, ensure};
 use clap::{Args, Subcommand};
 use opml_codec::FrameReader;
@@ -24,8 +25,9 @@ enum CodecCommand {
     /// Encode JSON values as a guest input: one frame per value (what `opml_guest::read`
     /// takes), each by its --schema, after the raw --prefix bytes.
     Encode(EncodeArgs),
-    /// Decode a guest's output (hex, or a file) to JSON: one frame per --schema, in order;
-    /// prints one JSON value per line.
+    /// Decode a guest's output (hex, or a file) to JSON: one frame per --schema, in order,
+    /// printing one JSON value per line; or, with --abi, an ABI-encoded output (what
+    /// `opml_guest::commit_abi` writes), printing its values as a JSON array.
     Decode(DecodeArgs),
 }
 
@@ -53,8 +55,12 @@ pub(crate) struct EncodeArgs {
 #[derive(Args)]
 pub(crate) struct DecodeArgs {
     /// The type of each frame, in order (repeat it for several frames); see `encode`.
-    #[arg(long, short, required = true, value_name = "SCHEMA")]
+    #[arg(long, short, required_unless_present = "abi", value_name = "SCHEMA")]
     schema: Vec<String>,
+    /// Decode the bytes as `abi.encode` of values of these Solidity types instead, e.g.
+    /// 'uint256,uint32,string' (what `abi.decode(output, (uint256, uint32, string))` reads).
+    #[arg(long, conflicts_with_all = ["schema", "skip"], value_name = "TYPES")]
+    abi: Option<String>,
     /// The bytes, as hex (with or without 0x; the "output" of `opml run --report`).
     #[arg(
         required_unless_present = "file",
@@ -112,6 +118,10 @@ fn decode(args: DecodeArgs) -> Result<u8> {
         (Some(text), None) => parse_hex(text)?,
         (None, None) => unreachable!("clap requires one"),
     };
+    if let Some(types) = &args.abi {
+        println!("{}", decode_abi(types, &bytes)?);
+        return Ok(0);
+    }
     let schemas = args
         .schema
         .iter()
@@ -148,6 +158,48 @@ pub(crate) fn decode_frames(schemas: &[Schema], bytes: &[u8]) -> Result<Vec<Valu
         schemas.len()
     );
     Ok(values)
+}
+
+/// Decodes `bytes` as `abi.encode` of values of `types` (comma-separated Solidity types, with
+/// or without the parentheses of a tuple) to a JSON array of the values.
+pub(crate) fn decode_abi(types: &str, bytes: &[u8]) -> Result<Value> {
+    let types = types.trim();
+    let tuple = if types.starts_with('(') {
+        types.to_owned()
+    } else {
+        format!("({types})")
+    };
+    let ty = DynSolType::parse(&tuple).with_context(|| format!("ABI types {types:?}"))?;
+    let value = ty
+        .abi_decode_params(bytes)
+        .with_context(|| format!("the bytes are not abi.encode of {tuple}"))?;
+    Ok(abi_json(&value))
+}
+
+/// An ABI value as JSON: integers beyond 2^53 as decimal strings, bytes and addresses as hex.
+fn abi_json(value: &DynSolValue) -> Value {
+    const EXACT: u64 = 1 << 53;
+    match value {
+        DynSolValue::Bool(b) => Value::Bool(*b),
+        DynSolValue::Uint(n, _) => match u64::try_from(*n) {
+            Ok(small) if small <= EXACT => Value::from(small),
+            _ => Value::String(n.to_string()),
+        },
+        DynSolValue::Int(n, _) => match i64::try_from(*n) {
+            Ok(small) if small.unsigned_abs() <= EXACT => Value::from(small),
+            _ => Value::String(n.to_string()),
+        },
+        DynSolValue::FixedBytes(word, size) => {
+            Value::String(format!("0x{}", hex::encode(&word[..*size])))
+        }
+        DynSolValue::Address(address) => Value::String(address.to_checksum(None)),
+        DynSolValue::Bytes(bytes) => Value::String(format!("0x{}", hex::encode(bytes))),
+        DynSolValue::String(text) => Value::String(text.clone()),
+        DynSolValue::Array(items) | DynSolValue::FixedArray(items) | DynSolValue::Tuple(items) => {
+            Value::Array(items.iter().map(abi_json).collect())
+        }
+        other => Value::String(format!("{other:?}")),
+    }
 }
 
 /// Hex bytes, with or without `0x`, surrounding whitespace ignored.
