@@ -3,6 +3,7 @@
 
 fn main() {
     opml_build::Guests::new()
+        .guest("../examples/abi-sum")
         .guest("../examples/chain-step")
         .guest("../examples/codec-bench")
         .guest("../examples/data-walk")

@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use opml_methods::{
-    CODEC_BENCH_ELF, DATA_WALK_ELF, ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, SYSCALLS_ELF,
+    ABI_SUM_ELF, CODEC_BENCH_ELF, DATA_WALK_ELF, ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF,
+    SYSCALLS_ELF,
 };
 use opml_tests::qemu::{QemuExit, run_qemu};
 use opml_vm::{ExitStatus, Machine};
@@ -48,6 +49,15 @@ fn echo_typed_and_raw() {
     // A frame header announcing 1.25 GiB, with 3 bytes behind it: bad input in both.
     let beyond = [echo::MODE_TYPED, 0x00, 0x00, 0x00, 0x50, 1, 2, 3];
     assert_same_as_qemu("echo, a length beyond the input", ECHO_ELF, &beyond);
+}
+
+#[test]
+fn abi_sum_commits_abi_output() {
+    let input = abi_sum::Input {
+        numbers: (0..200).map(|i| u64::MAX - i).collect(),
+        label: "ABI output, déjà vu".into(),
+    };
+    assert_same_as_qemu("abi-sum", ABI_SUM_ELF, &opml_codec::encode(&input).unwrap());
 }
 
 #[test]

@@ -5,6 +5,9 @@ pragma solidity ^0.8.0;
 /// @notice Program IDs of the opml guest programs: the hash of each program's initial VM
 /// state with empty input.
 library GuestPrograms {
+    /// @notice Program ID of the `abi-sum` guest.
+    bytes32 internal constant ABI_SUM_ID = 0xf082c5deae57532c296278f3a38a99c19e825a0246ebf611079a52905093b895;
+
     /// @notice Program ID of the `chain-step` guest.
     bytes32 internal constant CHAIN_STEP_ID = 0xbc7bd2ae55af1c983d21f8d4ed8aed3666f89f1315f1e962eab2136c7beda4de;
 

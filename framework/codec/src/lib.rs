@@ -240,6 +240,27 @@ impl<'a> FrameReader<'a> {
     }
 }
 
+/// Deserializes a bare payload through `seed`, for values whose type is known only at run
+/// time (the `opml codec` CLI decodes by a schema this way); every byte of `payload` must
+/// belong to the value.
+pub fn from_payload_seed<'a, S: serde::de::DeserializeSeed<'a>>(
+    seed: S,
+    payload: &'a [u8],
+) -> Result<S::Value, Error> {
+    let mut deserializer = postcard::Deserializer::from_bytes(payload);
+    let value = seed
+        .deserialize(&mut deserializer)
+        .map_err(|e| Error::Decode(PayloadError(e)))?;
+    let rest = deserializer
+        .finalize()
+        .map_err(|e| Error::Decode(PayloadError(e)))?;
+    if rest.is_empty() {
+        Ok(value)
+    } else {
+        Err(Error::TrailingBytes(rest.len()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,13 @@
 //! long run quickly.
 //!
 //! The semantics are those of `docs/vm-spec.md`, implemented once in `opml-isa`.
+//!
+//! **A host app** that runs a guest with typed input and reads its typed output starts at
+//! [`Executor`] (module [`exec`]): `Executor::new(ELF).write(&input)?.run()?.decode()?`, with
+//! the steps, program ID, input commitment, exit status and output bytes in the [`Session`].
 
 mod core;
+pub mod exec;
 mod fast;
 mod io;
 mod machine;
@@ -38,8 +43,11 @@ use std::fmt;
 use opml_elf::ElfError;
 use opml_state::Hash;
 
+pub use exec::{ExecError, Executor, Session};
 pub use io::LogSink;
 pub use machine::Machine;
+/// The guests' wire format for typed values (frames of postcard), as the guest SDK uses it.
+pub use opml_codec as codec;
 pub use opml_proof::StepWitness;
 pub use opml_state::{ExitStatus, VmState};
 pub use preimage::{HostError, Preimage, PreimageFileError, PreimageSource, Preimages};

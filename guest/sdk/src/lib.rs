@@ -59,6 +59,7 @@ compile_error!("opml-guest runs on riscv32im-unknown-none-elf (or natively, with
 
 extern crate alloc;
 
+pub mod abi;
 pub mod heap;
 mod io;
 mod oracle;
@@ -66,6 +67,7 @@ mod oracle;
 mod rt;
 pub mod sys;
 
+pub use abi::commit_abi;
 pub use io::{
     ReadError, commit, commit_frame, commit_slice, exit, input_position, log, log_fmt,
     output_position, read, read_frame, read_slice, read_to_end, read_up_to, try_read,

@@ -6,7 +6,9 @@
 //! - [`roles`]: the opML roles' transactions (requester, server, challenger).
 //! - [`record`]: a game's on-chain record; [`player`]: one side's next move, honest or not;
 //!   [`adversary`]: the lies adversaries tell; [`arena`]: a game played to its end.
-//! - [`scenario`]: the whole story (task, result, dispute, verdict, payouts) in one process.
+//! - [`scenario`]: the whole story (task, result, dispute, verdict, payouts) in one process;
+//!   to dispute your own program in a test: `Scenario::new(Program::new(ELF)?, input)?
+//!   .with_liar(Party::Claimant)?.play()?` (see [`Scenario::new`]).
 //! - [`siege`]: an honest server's service defending one result against many garbage
 //!   disputes.
 //! - [`service`]: the server and challenger as long-running services, each in its own
@@ -27,7 +29,7 @@ pub mod siege;
 use std::fmt;
 
 use opml_chain::ChainError;
-use opml_game::{TraceError, TreeError};
+use opml_game::{ConfigError, TraceError, TreeError};
 use opml_state::Hash;
 
 pub use deploy::{Contracts, RegistryConfig};
@@ -35,7 +37,7 @@ pub use models::ModelStore;
 pub use player::{Conduct, Move, Player};
 pub use program::Program;
 pub use record::{GameRecord, Party, Stage};
-pub use scenario::{Adversary, DisputeReport, Event, GraphRuns, Scenario};
+pub use scenario::{Adversary, DisputeReport, Event, GraphRuns, Scenario, default_phases};
 pub use service::{Challenger, Server, Service};
 
 /// Why an agent could not act.
@@ -85,6 +87,8 @@ pub enum AgentError {
     Stuck(u64),
     /// An internal invariant broke.
     Internal(&'static str),
+    /// A phase configuration the game refuses.
+    Phases(ConfigError),
 }
 
 impl fmt::Display for AgentError {
@@ -135,6 +139,7 @@ impl fmt::Display for AgentError {
             AgentError::Accounts(n) => write!(f, "the chain offers {n} accounts; 4 are needed"),
             AgentError::Stuck(id) => write!(f, "game {id} did not end (a bug)"),
             AgentError::Internal(what) => write!(f, "internal error: {what}"),
+            AgentError::Phases(error) => write!(f, "phases: {error}"),
         }
     }
 }
@@ -162,6 +167,12 @@ impl From<TraceError> for AgentError {
 impl From<opml_graph::GraphError> for AgentError {
     fn from(error: opml_graph::GraphError) -> AgentError {
         AgentError::Graph(error)
+    }
+}
+
+impl From<ConfigError> for AgentError {
+    fn from(error: ConfigError) -> AgentError {
+        AgentError::Phases(error)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 use alloy_primitives::{Address, U256, keccak256};
 use opml_chain::Chain;
 use opml_dnn::phase::state as graph_state;
-use opml_game::{PhaseConfig, ProgramTrace, Top, Trace};
+use opml_game::{ConfigError, PhaseConfig, ProgramTrace, Top, Trace};
 use opml_graph::GraphPhase;
 use opml_state::{Hash, sha256};
 use serde::Serialize;
@@ -66,6 +66,90 @@ pub struct Scenario {
     /// honest run, and the adversary's (which may depart in any way, a lazy server's say;
     /// without it, the adversary alters the output of the node at `from_step`).
     pub runs: GraphRuns,
+}
+
+impl Scenario {
+    /// The story of `program` on `input` with sensible defaults: phases sized to the run
+    /// ([`default_phases`]), the default registry ([`RegistryConfig::default`]) and an honest
+    /// server, so nothing is disputed until a liar is named ([`Scenario::with_liar`]). Runs
+    /// the program once to size the phases (a program that never halts never returns).
+    ///
+    /// A whole dispute of your own program inside a test, on the embedded EVM:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # if !opml_methods::GUESTS_BUILT { return Ok(()); }
+    /// use opml_agent::{Party, Program, Scenario};
+    ///
+    /// let input = echo::raw_input(b"dispute me");
+    /// let report = Scenario::new(Program::new(opml_methods::ECHO_ELF)?, input)?
+    ///     .with_liar(Party::Claimant)? // the server claims a wrong output
+    ///     .play()?;                    // deploy, post, commit, dispute, settle, withdraw
+    /// assert!(report.honest_won && !report.finalized); // round 0 rejected, round 1 final
+    /// assert_eq!(report.true_output, hex::encode(b"em etupsid"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new(program: Program, input: impl Into<Vec<u8>>) -> Result<Scenario, AgentError> {
+        let input = input.into();
+        let steps = true_steps(&program, &input)?;
+        Ok(Scenario {
+            program,
+            input,
+            model: None,
+            config: default_phases(steps)?,
+            registry: RegistryConfig::default(),
+            adversary: None,
+            claimed_output: None,
+            late_join_s: 0,
+            runs: GraphRuns::default(),
+        })
+    }
+
+    /// The same story with `side` lying: a server ([`Party::Claimant`]) claiming a wrong
+    /// output, or a challenger disputing the true one; its trace departs from the true run two
+    /// thirds into it and it plays by the rules. Runs the program once more to find that step;
+    /// set [`Scenario::adversary`] yourself for another step or conduct.
+    pub fn with_liar(mut self, side: Party) -> Result<Scenario, AgentError> {
+        let steps = true_steps(&self.program, &self.input)?;
+        self.adversary = Some(Adversary {
+            side,
+            from_step: (steps * 2 / 3).clamp(1, steps.max(1)),
+            conduct: Conduct::Honest,
+        });
+        Ok(self)
+    }
+
+    /// The same story with the games' phases `config` (e.g. `PhaseConfig::new(&[8, 8])?`).
+    pub fn with_phases(mut self, config: PhaseConfig) -> Scenario {
+        self.config = config;
+        self
+    }
+
+    /// Plays the story on a fresh embedded EVM ([`opml_chain::EmbeddedChain`]); see [`run`]
+    /// for another chain or to watch its events.
+    pub fn play(&self) -> Result<DisputeReport, AgentError> {
+        run(&mut opml_chain::EmbeddedChain::new(), self, &mut |_| {})
+    }
+}
+
+/// The default phases of a VM task whose run takes `steps` steps: three phases, the two lower
+/// of height 8, above 2^18 steps; two phases of about equal height below.
+pub fn default_phases(steps: u64) -> Result<PhaseConfig, ConfigError> {
+    let total = 64 - steps.leading_zeros();
+    let heights: Vec<u8> = if total > 18 {
+        vec![(total - 16) as u8, 8, 8]
+    } else {
+        vec![(total - total / 2) as u8, (total / 2).max(1) as u8]
+    };
+    PhaseConfig::new(&heights)
+}
+
+/// Steps of the true run of `program` on `input`, to its halt.
+fn true_steps(program: &Program, input: &[u8]) -> Result<u64, AgentError> {
+    let mut machine = program.machine(input)?;
+    machine.run(u64::MAX);
+    Ok(machine.step_count())
 }
 
 /// A graph task's runs computed beforehand (see [`Scenario::runs`]).

@@ -10,6 +10,7 @@ mod image;
 mod json;
 mod out_path;
 mod progress;
+mod schema;
 mod symbols;
 
 /// Process exit codes of the CLI itself. A guest that exits passes its own code through
@@ -35,6 +36,12 @@ Examples:
   opml tour                                        a narrated tour of the VM on the embedded guests
   opml run guest.elf --input input.bin            run a guest; its output goes to stdout
   opml run guest.elf --max-steps 1000000 --report run.json
+  opml codec encode --prefix 00 -s '{text: string, numbers: vec<i32>}' '{\"text\":\"hi\",\"numbers\":[1,2]}' -o in.bin
+                                                   a typed input from JSON (echo's: a mode byte, a frame)
+  opml run echo.elf -i in.bin --output-schema '{shout: string, sum: i64, count: u32, max: option<i32>}'
+                                                   ... and its typed output as JSON
+  opml codec decode -s u32 0x0100000007            decode output bytes (one frame per --schema)
+  opml codec decode --abi 'uint256,string' 0x…     ... or an ABI-encoded output (commit_abi)
   opml state guest.elf --step 5000                 the state (and its hash) after 5000 steps
   opml witness guest.elf --step 5000 -o w.json     the proof of step 5000 as JSON
   opml check guest.elf --input input.bin           verify every step with the step verifier
@@ -87,6 +94,9 @@ enum Command {
     Tour(commands::tour::TourArgs),
     /// Run a guest ELF in fast mode.
     Run(commands::run::RunArgs),
+    /// Encode a guest's typed input from JSON, or decode its typed output to JSON, by a schema
+    /// of its types (the wire format of `opml_guest::read` / `commit`).
+    Codec(commands::codec::CodecArgs),
     /// Print the VM state (and its hash) after a number of steps.
     State(commands::inspect::StateArgs),
     /// Dump the witness (pre-state and Merkle proofs) of one step as JSON.
@@ -146,6 +156,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::demo(args),
         Command::Tour(args) => commands::tour::tour(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Codec(args) => commands::codec::codec(args),
         Command::State(args) => commands::inspect::state(args),
         Command::Witness(args) => commands::inspect::witness(args),
         Command::Check(args) => commands::check::check(args),

@@ -14,7 +14,8 @@
 //! and in its `lib.rs`: `include!(concat!(env!("OUT_DIR"), "/methods.rs"));`, which defines for
 //! each guest package `echo-thing` the constants `ECHO_THING_ELF: &[u8]` (the ELF) and
 //! `ECHO_THING_ID: [u8; 32]` (its program ID, `opml_vm::program_id`), plus
-//! `GUESTS_BUILT: bool`.
+//! `GUESTS_BUILT: bool`. The host runs a guest with typed input and decodes its typed output
+//! with `opml_vm::Executor`: `Executor::new(ECHO_THING_ELF).write(&input)?.run()?.decode()?`.
 //!
 //! # How it builds
 //!

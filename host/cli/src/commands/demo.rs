@@ -19,6 +19,7 @@ use opml_graph::{GraphPhase, STEP_PROGRAM_ELF, STEP_PROGRAM_ID};
 use opml_methods::{ECHO_ELF, GUESTS_BUILT, HASHBENCH_ELF, MNIST_ELF};
 use opml_state::VmState;
 
+use crate::guest_input::{read_file, read_input};
 use crate::image;
 use crate::json::hex;
 use crate::progress;
@@ -111,6 +112,14 @@ pub(crate) struct DemoArgs {
     /// The task.
     #[arg(long, value_enum, default_value_t = Workload::Hashbench)]
     workload: Workload,
+    /// Dispute your own program instead of a built-in workload: a guest ELF, disputed in VM
+    /// phases (--phases, default sized to its run) on --input.
+    #[arg(long, value_name = "FILE", conflicts_with = "workload")]
+    elf: Option<PathBuf>,
+    /// The input of --elf (raw bytes, e.g. written by `opml codec encode -o`); `-` reads
+    /// standard input. Default: empty.
+    #[arg(long, short, value_name = "FILE", requires = "elf")]
+    input: Option<PathBuf>,
     /// SHA-256 iterations of the hashbench task (20,000 is about 10^8 instructions).
     #[arg(long, default_value_t = 20_000)]
     iterations: u32,
@@ -183,6 +192,20 @@ pub(crate) struct DemoArgs {
 
 /// Runs the demo; fails unless the honest side wins and the books balance.
 pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
+    if let Some(path) = &args.elf {
+        let elf = read_file(path)?;
+        let program =
+            Program::new(&elf).with_context(|| format!("cannot load {}", path.display()))?;
+        let input = read_input(args.input.as_deref())?;
+        let name = format!(
+            "{} on {} bytes of input",
+            path.file_name()
+                .unwrap_or(path.as_os_str())
+                .to_string_lossy(),
+            input.len()
+        );
+        return vm_demo(&args, program, input, name, None);
+    }
     ensure!(
         GUESTS_BUILT,
         "this opml was built with OPML_SKIP_GUEST_BUILD set: no guests to demo"
@@ -240,7 +263,17 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
             )
         }
     };
+    vm_demo(&args, program, input, name, claimed_output)
+}
 
+/// A task of `program` on `input` disputed in VM phases (a built-in workload or --elf).
+fn vm_demo(
+    args: &DemoArgs,
+    program: Program,
+    input: Vec<u8>,
+    name: String,
+    claimed_output: Option<Vec<u8>>,
+) -> Result<u8> {
     heading(&format!("The task: {name}"));
     println!("program ID {}", hex(&program.id()));
     let started = Instant::now();
@@ -286,8 +319,8 @@ pub(crate) fn demo(args: DemoArgs) -> Result<u8> {
     };
 
     let mut narrator = Narrator::new(config, side, None, None);
-    let report = run_story(&args, &scenario, &mut narrator)?;
-    verdict(&args, &report)
+    let report = run_story(args, &scenario, &mut narrator)?;
+    verdict(args, &report)
 }
 
 /// `--workload mnist`, two phases: the model's graph computed natively, one node in the VM.
@@ -713,13 +746,7 @@ fn describe_graph_phases(config: &PhaseConfig, m: u64) {
 /// the top covering the rest; otherwise two of about half the height each (`opml demo`,
 /// `opml fixture`).
 pub(crate) fn default_phases(steps: u64) -> Result<PhaseConfig> {
-    let total = 64 - steps.leading_zeros();
-    let heights: Vec<u8> = if total > 18 {
-        vec![(total - 16) as u8, 8, 8]
-    } else {
-        vec![(total - total / 2) as u8, (total / 2).max(1) as u8]
-    };
-    Ok(PhaseConfig::new(&heights)?)
+    Ok(opml_agent::default_phases(steps)?)
 }
 
 /// Phases `from..` of `config` in words: "2^12 steps of 2^12 instructions", ….

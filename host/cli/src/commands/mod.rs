@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub(crate) mod check;
+pub(crate) mod codec;
 pub(crate) mod demo;
 pub(crate) mod fixture;
 pub(crate) mod inspect;

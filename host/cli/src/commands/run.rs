@@ -10,10 +10,12 @@ use opml_state::{ExitStatus, input, output};
 use opml_vm::Machine;
 use serde_json::json;
 
+use crate::commands::codec::decode_frames;
 use crate::exit_codes;
 use crate::guest_input::GuestArgs;
 use crate::json;
 use crate::progress::{self, SLICE_STEPS};
+use crate::schema::Schema;
 use crate::symbols::Symbols;
 
 /// Arguments of `opml run`.
@@ -25,9 +27,14 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "N")]
     max_steps: Option<u64>,
     /// Write a JSON report: exit status, steps, seconds, program ID, input commitment,
-    /// output digest and final state hash.
+    /// output (hex), output digest and final state hash; with --output-schema, the output
+    /// decoded too.
     #[arg(long, value_name = "FILE.json")]
     report: Option<PathBuf>,
+    /// Decode the output by this schema (one per frame, in order; see `opml codec encode
+    /// --help`) and print it as JSON, one line per frame, instead of the raw bytes.
+    #[arg(long, value_name = "SCHEMA")]
+    output_schema: Vec<String>,
     /// Print a one-line summary (status, steps, speed) to stderr when the run ends.
     #[arg(short, long)]
     verbose: bool,
@@ -38,6 +45,11 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
     if let Some(path) = &args.report {
         crate::out_path::check(path, "--report")?;
     }
+    let schemas = args
+        .output_schema
+        .iter()
+        .map(|s| Schema::parse(s))
+        .collect::<Result<Vec<_>>>()?;
     let loaded = args.guest.load()?;
     let program_id = opml_vm::program_id(&loaded.elf)?;
     let mut machine = loaded.machine;
@@ -53,7 +65,9 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
     let status = loop {
         let left = limit - machine.step_count();
         let status = machine.try_run(left.min(SLICE_STEPS))?;
-        flushed = flush_output(&machine, flushed, &mut stdout)?;
+        if schemas.is_empty() {
+            flushed = flush_output(&machine, flushed, &mut stdout)?;
+        }
         bar.set_position(machine.step_count());
         if status.is_halted() || machine.step_count() >= limit {
             break status;
@@ -69,9 +83,17 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
             steps as f64 / seconds.max(1e-9) / 1e6
         );
     }
+    // The decoded output: printed, and in the report. An output that does not decode is an
+    // error only once the report is written.
+    let decoded = (!schemas.is_empty()).then(|| decode_frames(&schemas, machine.output()));
+    if let Some(Ok(values)) = &decoded {
+        for value in values {
+            writeln!(stdout, "{value}").context("writing the decoded output to stdout")?;
+        }
+    }
     if let Some(path) = &args.report {
         let final_state = machine.state();
-        let report = json!({
+        let mut report = json!({
             "status": json::status(status),
             "steps": steps,
             "seconds": seconds,
@@ -79,10 +101,17 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
             "input_commitment": json::hex(&input::commitment(machine.input())),
             "output_digest": json::hex(&output::digest(machine.output())),
             "output_len": machine.output().len(),
+            "output": json::hex(machine.output()),
             "final_state_hash": json::hex(&final_state.hash()),
         });
+        if let Some(Ok(values)) = &decoded {
+            report["output_decoded"] = json!(values);
+        }
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(Err(error)) = decoded {
+        return Err(error.context("the output does not decode by --output-schema"));
     }
     Ok(exit_code(status, &machine, &loaded.symbols))
 }
