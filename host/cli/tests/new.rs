@@ -109,6 +109,16 @@ fn a_new_app_builds_tests_and_replays_its_disputes() {
         &[],
     );
     assert!(String::from_utf8_lossy(&check.stdout).contains("\"mismatches\":0"));
+    let demo = run(
+        &app,
+        opml,
+        &["demo", "--elf", "out/guest.elf", "--input", "out/input.bin"],
+        &[],
+    );
+    assert!(
+        String::from_utf8_lossy(&demo.stdout)
+            .contains("The honest side won and every wei is accounted for.")
+    );
     run(
         &app,
         opml,

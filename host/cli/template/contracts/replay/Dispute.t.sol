@@ -51,7 +51,7 @@ contract DisputeTest is DisputeReplay {
         vm.warp(block.timestamp + WINDOW + 1);
         registry.finalize(taskId);
         Consumer app = new Consumer(ITaskRegistry(address(registry)));
-        int256 median = app.accept(taskId, input);
+        int64 median = app.accept(taskId, input);
         vm.assertEq(abi.encode(median), vm.parseJsonBytes(json, ".output"), "the verified median");
     }
 }

@@ -11,15 +11,6 @@ pub fn median(values: &mut [i64]) -> Option<i64> {
     Some(values[(values.len() - 1) / 2])
 }
 
-/// `value` as one ABI word (`int256`, big-endian two's complement), so that a contract reads
-/// the output with `abi.decode(output, (int256))`.
-pub fn abi_word(value: i64) -> [u8; 32] {
-    let fill = if value < 0 { 0xff } else { 0 };
-    let mut word = [fill; 32];
-    word[24..].copy_from_slice(&value.to_be_bytes());
-    word
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,12 +21,5 @@ mod tests {
         assert_eq!(median(&mut [5]), Some(5));
         assert_eq!(median(&mut [9, -3, 4, 1]), Some(1));
         assert_eq!(median(&mut [3, 1, 2]), Some(2));
-    }
-
-    #[test]
-    fn abi_words() {
-        assert_eq!(abi_word(1)[31], 1);
-        assert_eq!(abi_word(-1), [0xff; 32]);
-        assert_eq!(abi_word(0), [0; 32]);
     }
 }

@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("guest.elf"), {{crate}}_host::{{const}}_GUEST_ELF)?;
-    std::fs::write(out.join("input.bin"), opml_codec::encode(&values)?)?;
+    std::fs::write(out.join("input.bin"), {{crate}}_host::input(&values)?)?;
     println!("{}", out.display());
     Ok(())
 }

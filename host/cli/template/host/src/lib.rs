@@ -1,33 +1,17 @@
 //! The {{name}} guest, built for the VM and embedded: `{{const}}_GUEST_ELF` and
 //! `{{const}}_GUEST_ID` (its program ID), and [`median`], which runs it.
 
-use opml_vm::{ExitStatus, Machine};
+use opml_vm::{ExecError, Executor, Session};
 
 include!(concat!(env!("OUT_DIR"), "/methods.rs"));
 
-/// What a run of the guest gives.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Run {
-    /// How it ended.
-    pub status: ExitStatus,
-    /// Its committed output: one ABI word (`int256`) when it exited 0.
-    pub output: Vec<u8>,
-    /// Instructions executed.
-    pub steps: u64,
-    /// The input as the task posts it (one opml codec frame).
-    pub input: Vec<u8>,
+/// The guest's input for `values`: one opml codec frame, as a task posts it.
+pub fn input(values: &[i64]) -> Result<Vec<u8>, ExecError> {
+    Ok(Executor::new({{const}}_GUEST_ELF).write(values)?.input().to_vec())
 }
 
-/// Runs the guest in the VM on `values`.
-pub fn median(values: &[i64]) -> Result<Run, String> {
-    let input = opml_codec::encode(values).map_err(|e| e.to_string())?;
-    let mut machine =
-        Machine::load({{const}}_GUEST_ELF, input.clone()).map_err(|e| e.to_string())?;
-    let status = machine.run(u64::MAX);
-    Ok(Run {
-        status,
-        output: machine.output().to_vec(),
-        steps: machine.step_count(),
-        input,
-    })
+/// Runs the guest in the VM on `values`: its output (`abi.encode(int64 median)` when it exits
+/// 0), steps, exit status, program ID and input commitment.
+pub fn median(values: &[i64]) -> Result<Session, ExecError> {
+    Executor::new({{const}}_GUEST_ELF).write(values)?.execute()
 }
