@@ -107,7 +107,7 @@ fn a_requester_posts_reads_cancels_and_withdraws_with_the_cli_on_anvil() {
     let server = node.keys[SERVER].address().to_string();
 
     // `--phases auto` (the default): the smallest phases whose 2^Σh steps hold the run.
-    let input = echo::raw_input(b"a requester's task");
+    let input = echo::raw_input(b"a requester's task, 32 bytes, ok");
     let input_file = dir.file("input.bin", &input);
     let steps = echo_steps(&input);
     let request = |node: &mut Node, extra: &[&str]| -> Value {
@@ -194,7 +194,7 @@ fn a_requester_posts_reads_cancels_and_withdraws_with_the_cli_on_anvil() {
         "{task}"
     );
     let output = node.run(REQUESTER, &["output", &id_arg, "--registry", &registry]);
-    let expected = format!("0x{}\n", hex::encode(b"ksat s'retseuqer a"));
+    let expected = format!("0x{}\n", hex::encode(b"ko ,setyb 23 ,ksat s'retseuqer a"));
     assert_eq!(output.stdout, expected, "{}", output.stderr);
     assert!(
         output.stderr.contains("only COMMITTED, not final"),
@@ -233,7 +233,35 @@ fn a_requester_posts_reads_cancels_and_withdraws_with_the_cli_on_anvil() {
     let output = node.run(REQUESTER, &args);
     assert!(output.status.success(), "{}", output.stderr);
     assert!(output.stderr.contains("FINALIZED"), "{}", output.stderr);
-    assert_eq!(std::fs::read(&file).unwrap(), b"ksat s'retseuqer a");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        b"ko ,setyb 23 ,ksat s'retseuqer a"
+    );
+    // Decoded: the 32 bytes as one ABI word; not as a codec frame.
+    let args = [
+        "output",
+        &id_arg,
+        "--registry",
+        &registry,
+        "--abi",
+        "bytes32",
+    ];
+    let output = node.run(REQUESTER, &args);
+    let word = format!(
+        "[\"0x{}\"]\n",
+        hex::encode(b"ko ,setyb 23 ,ksat s'retseuqer a")
+    );
+    assert_eq!(output.stdout, word, "{}", output.stderr);
+    let args = [
+        "output",
+        &id_arg,
+        "--registry",
+        &registry,
+        "--schema",
+        "u64",
+    ];
+    let error = node.fails(REQUESTER, &args);
+    assert!(error.contains("frame 1"), "{error}");
     let error = node.fails(REQUESTER, &["cancel", &id_arg, "--registry", &registry]);
     assert!(error.contains("WrongStatus"), "{error}");
     assert!(error.contains("finalized"), "{error}");

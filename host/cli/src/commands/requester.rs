@@ -18,8 +18,10 @@ use opml_chain::{Chain, ChainError, RpcChain};
 use opml_game::{PhaseConfig, Top};
 use serde_json::{Value, json};
 
+use crate::commands::codec::{decode_abi, decode_frames};
 use crate::commands::node::{NodeArgs, RpcArgs, registry};
 use crate::json::hex;
+use crate::schema::Schema;
 
 /// `opml task --help`'s and `opml output --help`'s examples.
 const READ_EXAMPLES: &str = "Examples:
@@ -90,6 +92,14 @@ pub(crate) struct OutputArgs {
     /// Fail unless the result is finalized (a committed result may still be disputed).
     #[arg(long)]
     finalized: bool,
+    /// Print the output decoded by this schema (one per frame, in order; see `opml codec
+    /// encode --help`) as JSON, one line per frame, instead of hex.
+    #[arg(long, value_name = "SCHEMA", conflicts_with_all = ["abi", "out"])]
+    schema: Vec<String>,
+    /// Print the output decoded as `abi.encode` of these Solidity types (e.g.
+    /// `uint256,string`; a guest's `commit_abi`) as a JSON array, instead of hex.
+    #[arg(long, value_name = "TYPES", conflicts_with = "out")]
+    abi: Option<String>,
 }
 
 /// Arguments of `opml withdraw`.
@@ -287,6 +297,11 @@ pub(crate) fn task(args: TaskArgs) -> Result<u8> {
 
 /// Prints (or writes) the output of a task's current round; says on stderr whether it is final.
 pub(crate) fn output(args: OutputArgs) -> Result<u8> {
+    let schemas = args
+        .schema
+        .iter()
+        .map(|s| Schema::parse(s))
+        .collect::<Result<Vec<_>>>()?;
     let (mut chain, contracts) = args.read.connect()?;
     let record = Record::read(&mut chain, &contracts, args.id)?;
     let (id, round) = (record.id, record.task.round);
@@ -341,7 +356,15 @@ pub(crate) fn output(args: OutputArgs) -> Result<u8> {
                 path.display()
             );
         }
-        None => println!("{}", hex(&output)),
+        None if !schemas.is_empty() => {
+            for value in decode_frames(&schemas, &output)? {
+                println!("{value}");
+            }
+        }
+        None => match &args.abi {
+            Some(types) => println!("{}", decode_abi(types, &output)?),
+            None => println!("{}", hex(&output)),
+        },
     }
     Ok(0)
 }
