@@ -64,6 +64,17 @@ pub trait Trace {
         let _ = step;
         Ok(None)
     }
+
+    /// A copy of this trace for another thread, when building a range of `span` steps in
+    /// parallel pays off: history trees then build their ranges on every core
+    /// ([`HistoryTree::build`]). The copy must give the same leaves. None (the default): one
+    /// pass on the caller's thread.
+    ///
+    /// [`HistoryTree::build`]: crate::HistoryTree::build
+    fn fork(&self, span: u64) -> Option<Box<dyn Trace + Send>> {
+        let _ = span;
+        None
+    }
 }
 
 /// Checks the arguments of [`Trace::for_each_leaf`]; returns the range's last step.
@@ -83,6 +94,10 @@ pub(crate) fn check_leaf_range(start: u64, stride: u64, count: u64) -> Result<u6
             count,
         })
 }
+
+/// A segment of a history tree built on another thread spans at least this many snapshot
+/// intervals of a [`VmTrace`] ([`Trace::fork`]).
+const FORK_SPANS: u64 = 8;
 
 /// The off-chain work a [`VmTrace`] and its clones have done ([`VmTrace::work`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -323,6 +338,13 @@ impl Trace for VmTrace {
             f(self.final_hash)?;
         }
         Ok(())
+    }
+
+    /// A clone (sharing the timeline and the work counters) when `span` is at least
+    /// [`FORK_SPANS`] snapshot intervals, so that a segment's seek to its start (at most one
+    /// interval of steps) is small against the segment.
+    fn fork(&self, span: u64) -> Option<Box<dyn Trace + Send>> {
+        (span / FORK_SPANS >= self.timeline.interval()).then(|| Box::new(self.clone()) as _)
     }
 
     fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError> {

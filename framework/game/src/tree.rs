@@ -170,18 +170,18 @@ impl HistoryTree {
         cut: u8,
     ) -> Result<HistoryTree, TreeError> {
         check_shape(height, cut)?;
-        let mut builder = Builder::new(height, cut, last);
-        source.for_each_leaf(start, stride, 1 << height, &mut |leaf| {
-            builder.push(leaf);
-            Ok(())
-        })?;
-        Ok(HistoryTree::with_upper(
-            height,
-            cut,
-            start,
-            stride,
-            builder.finish()?,
-        ))
+        let upper = match fork_plan(&*source, stride, height, cut) {
+            Some((unit, forks)) => build_parallel(forks, start, stride, height, cut, unit, last)?,
+            None => {
+                let mut builder = Builder::new(height, cut, last);
+                source.for_each_leaf(start, stride, 1 << height, &mut |leaf| {
+                    builder.push(leaf);
+                    Ok(())
+                })?;
+                builder.finish()?
+            }
+        };
+        Ok(HistoryTree::with_upper(height, cut, start, stride, upper))
     }
 
     /// The whole tree over `leaves`, of which there must be exactly `2^height`: it never
@@ -365,6 +365,86 @@ fn check_shape(height: u8, cut: u8) -> Result<(), TreeError> {
 /// Builds a tree's stored levels from its leaves, streamed left to right: it holds the nodes
 /// at and above the cut level and, below, only the left nodes still waiting for their right
 /// sibling (one per level).
+/// How [`HistoryTree::build`] splits a tree between threads: into `2^split` subtrees of
+/// `2^unit` leaves (twice as many as threads, so that cheap segments past a run's end even
+/// out), each built from its own fork of the source; `None` for one pass: one thread, a
+/// source that does not fork ([`Trace::fork`]) for segments that long, or a tree too low.
+fn fork_plan(
+    source: &dyn Trace,
+    stride: u64,
+    height: u8,
+    cut: u8,
+) -> Option<(u8, Vec<Box<dyn Trace + Send>>)> {
+    let threads = rayon::current_num_threads();
+    if threads < 2 {
+        return None;
+    }
+    let split = ((2 * threads).next_power_of_two().trailing_zeros() as u8).min(height - cut);
+    if split == 0 {
+        return None;
+    }
+    let unit = height - split;
+    let span = stride.checked_mul(1 << unit)?;
+    let forks = (0..1u32 << split)
+        .map(|_| source.fork(span))
+        .collect::<Option<Vec<_>>>()?;
+    Some((unit, forks))
+}
+
+/// The stored levels of a tree built as `forks.len()` subtrees of `2^unit` leaves on every
+/// core: the same as one pass of [`Builder`] gives. Each subtree's levels from the cut up are
+/// its part of those levels; a small tree over the subtrees' roots gives the levels above.
+fn build_parallel(
+    forks: Vec<Box<dyn Trace + Send>>,
+    start: u64,
+    stride: u64,
+    height: u8,
+    cut: u8,
+    unit: u8,
+    last: Option<Hash>,
+) -> Result<Upper, TreeError> {
+    use rayon::prelude::*;
+    let count = forks.len();
+    let span = stride << unit;
+    let parts = forks
+        .into_par_iter()
+        .enumerate()
+        .map(|(part, mut trace)| {
+            let last = if part + 1 == count { last } else { None };
+            let mut builder = Builder::new(unit, cut, last);
+            let from = start + part as u64 * span;
+            trace.for_each_leaf(from, stride, 1 << unit, &mut |leaf| {
+                builder.push(leaf);
+                Ok(())
+            })?;
+            builder.finish()
+        })
+        .collect::<Result<Vec<Upper>, TreeError>>()?;
+    let mut top = Builder::new(height - unit, 0, None);
+    let mut levels: Vec<Vec<Hash>> = (cut..=height)
+        .map(|level| Vec::with_capacity(1 << (height - level)))
+        .collect();
+    for part in &parts {
+        for (k, level) in part.levels.iter().enumerate() {
+            levels[k].extend_from_slice(level);
+        }
+        top.push(part.levels[part.levels.len() - 1][0]);
+    }
+    let top = top.finish()?;
+    // The top tree's level 0 is the subtrees' roots, already in place.
+    for (k, level) in top.levels.into_iter().enumerate().skip(1) {
+        levels[usize::from(unit - cut) + k] = level;
+    }
+    let last_part = &parts[count - 1];
+    let mut last_proof = last_part.last_proof.clone();
+    last_proof.extend_from_slice(&top.last_proof);
+    Ok(Upper {
+        levels,
+        last_leaf: last_part.last_leaf,
+        last_proof,
+    })
+}
+
 struct Builder {
     height: u8,
     cut: u8,

@@ -318,3 +318,66 @@ proptest! {
         prop_assert_eq!(trace.state_hash(start).unwrap(), brute(start));
     }
 }
+
+/// `build` with `threads` threads: one builds in one pass, more split the tree between them.
+fn build_on(
+    threads: usize,
+    trace: &mut VmTrace,
+    (start, stride, height, cut): (u64, u64, u8, u8),
+    last: Option<Hash>,
+) -> HistoryTree {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| HistoryTree::build_with_cut(trace, start, stride, height, last, cut))
+        .unwrap()
+}
+
+/// A tree built on every core (segments from forks of the trace, seeking from its snapshots)
+/// is the tree built in one pass: root, last leaf and its proof, and every queried proof; over
+/// ranges inside the run, across its halt and wholly past it, with and without a replaced
+/// last leaf, whole and cut.
+#[test]
+fn trees_built_on_every_core_are_the_one_pass_trees() {
+    let mut trace = VmTrace::with_interval(machine(), u64::MAX, 16);
+    let t = halt();
+    assert!(trace.fork(8 * 16).is_some());
+    assert!(
+        trace.fork(8 * 16 - 1).is_none(),
+        "a segment shorter than 8 intervals"
+    );
+    let shapes = [
+        (0, 64, 8, 0),
+        (1000, 16, 10, 3),
+        (t - 5000, 1024, 6, 0),
+        (t + 7, 128, 7, 2),
+        (0, 1, 12, 4),
+        (3, 9, 11, 11),
+    ];
+    for shape in shapes {
+        for last in [None, Some([0xab; 32])] {
+            let mut one = build_on(1, &mut trace, shape, last);
+            let mut all = build_on(4, &mut trace, shape, last);
+            assert_eq!(all.root(), one.root(), "{shape:?}");
+            assert_eq!(all.last_leaf(), one.last_leaf(), "{shape:?}");
+            assert_eq!(all.last_proof(), one.last_proof(), "{shape:?}");
+            let leaves = 1u64 << shape.2;
+            for index in [0, 1, leaves / 3, leaves / 2 + 1, leaves - 1] {
+                let proof = all.proof(index, &mut trace).unwrap();
+                assert_eq!(
+                    proof,
+                    one.proof(index, &mut trace).unwrap(),
+                    "{shape:?} {index}"
+                );
+                let leaf = all.leaf(index, &mut trace).unwrap();
+                assert_eq!(root_from_proof(leaf, index, &proof), all.root());
+            }
+        }
+    }
+    // Built on every core, the tree's leaves are the run's states.
+    let (start, stride) = (1000, 16);
+    let all = build_on(4, &mut trace, (start, stride, 10, 3), None);
+    let one = HistoryTree::new(10, expected(start, stride, 1 << 10)).unwrap();
+    assert_eq!(all.root(), one.root());
+}
