@@ -11,7 +11,9 @@ import {Phases} from "../../src/lib/Phases.sol";
 /// coarse steps of `2^(h_{p+1} + .. + h_{k-1})` instructions.
 /// @dev Note: `pack` enforces the game's rules (`DisputeGame.checkHeights`): 1 to
 /// `Phases.MAX_PHASES` phases, each of height 1 to `Phases.MAX_PHASE_HEIGHT`, adding up to at
-/// most `Phases.MAX_TOTAL_HEIGHT`. The readers assume a valid word.
+/// most `Phases.MAX_TOTAL_HEIGHT`: the rules of a VM task. A graph task's heights may add up to
+/// `Phases.MAX_PROGRAM_TOTAL_HEIGHT` (`DisputeGame.checkHeights(heights, true)`); `pack`
+/// refuses those above 40. The readers assume a valid word.
 library Heights {
     /// @notice The heights break a phase rule (same selector as `DisputeGame.BadHeights`).
     error BadHeights(bytes32 heights);

@@ -63,7 +63,7 @@ impl std::fmt::Display for NodeLabel {
 }
 
 /// One task's graph: the `.opml` file, its input, and a label per node.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LlmGraph {
     /// The whole `.opml` file.
     pub file: Arc<AlignedBytes>,

@@ -40,7 +40,12 @@ impl Generation {
         task: &Task<'_>,
         lie: Option<Lie>,
     ) -> Result<Generation, LlamaError> {
-        let graph = LlmGraph::build(llama, task)?;
+        Generation::of(LlmGraph::build(llama, task)?, lie)
+    }
+
+    /// Runs a task's `graph` ([`LlmGraph::build`]), honestly or with a [`Lie`]: the honest and
+    /// the lying run of one task share one graph.
+    pub fn of(graph: LlmGraph, lie: Option<Lie>) -> Result<Generation, LlamaError> {
         let model = Model::parse(&graph.file)
             .map_err(|e| LlamaError::Unsupported(format!("the graph does not parse: {e}")))?;
         let run = match lie {

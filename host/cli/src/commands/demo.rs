@@ -444,7 +444,8 @@ fn llm_demo(args: &DemoArgs) -> Result<u8> {
         started.elapsed().as_secs_f64()
     );
     // The phases first: a generation too long for a game is refused before it is run.
-    let m = opml_llama::LlmGraph::build(&llama, &task)?.labels.len() as u64 + 2;
+    let built = opml_llama::LlmGraph::build(&llama, &task)?;
+    let m = built.labels.len() as u64 + 2;
     let config = match &args.phases {
         Some(heights) => heights.config(Top::Program)?,
         None => {
@@ -465,7 +466,7 @@ fn llm_demo(args: &DemoArgs) -> Result<u8> {
          phase below it"
     );
     let started = Instant::now();
-    let honest = opml_llama::Generation::new(&llama, &task, None)?;
+    let honest = opml_llama::Generation::of(built.clone(), None)?;
     let graph = &honest.graph;
     ensure!(
         honest.run().step_count() == m,
@@ -498,7 +499,7 @@ fn llm_demo(args: &DemoArgs) -> Result<u8> {
             layer: llama.blocks.len() as u32 - 1,
         },
     };
-    let liar = opml_llama::Generation::new(&llama, &task, Some(lie))?;
+    let liar = opml_llama::Generation::of(built, Some(lie))?;
     let (truth, lies) = (honest.generated(), liar.generated());
     println!("  true continuation:  {:?}", honest.text(&llama));
     println!(
