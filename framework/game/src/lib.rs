@@ -44,5 +44,5 @@ pub use config::{
 };
 pub use error::{ConfigError, TraceError, TreeError};
 pub use program::{ProgramPhase, ProgramTrace};
-pub use trace::{Trace, VmTrace, Work};
+pub use trace::{RECORDED_TOP_HEIGHT, Trace, VmTrace, Work};
 pub use tree::{HistoryTree, node_hash, root_from_proof, root_of_last_leaf};

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use opml_state::{ExitStatus, Hash, VmState};
-use opml_vm::{Machine, PreimageSource, Timeline};
+use opml_vm::{Machine, PreimageSource, Snapshots, Timeline};
 
 use crate::TraceError;
-use crate::config::MAX_HEIGHT;
+use crate::config::{MAX_HEIGHT, PhaseConfig, Top};
 
 /// A party's view of a run as the state hashes `S(0), S(1), …`, where `S(step)` is the state
 /// after `step` steps. After the halting step `T` a halted state is a fixed point, so
@@ -77,6 +77,36 @@ pub trait Trace {
     }
 }
 
+/// A boxed trace is a trace (so a [`fork`](Trace::fork) can be wrapped, as a lie wraps its
+/// truth).
+impl<T: Trace + ?Sized> Trace for Box<T> {
+    fn state_hash(&mut self, step: u64) -> Result<Hash, TraceError> {
+        (**self).state_hash(step)
+    }
+
+    fn for_each_leaf(
+        &mut self,
+        start: u64,
+        stride: u64,
+        count: u64,
+        f: &mut dyn FnMut(Hash) -> Result<(), TraceError>,
+    ) -> Result<(), TraceError> {
+        (**self).for_each_leaf(start, stride, count, f)
+    }
+
+    fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError> {
+        (**self).step_witness(step)
+    }
+
+    fn step_preimages(&mut self, step: u64) -> Result<Option<Arc<dyn PreimageSource>>, TraceError> {
+        (**self).step_preimages(step)
+    }
+
+    fn fork(&self, span: u64) -> Option<Box<dyn Trace + Send>> {
+        (**self).fork(span)
+    }
+}
+
 /// Checks the arguments of [`Trace::for_each_leaf`]; returns the range's last step.
 pub(crate) fn check_leaf_range(start: u64, stride: u64, count: u64) -> Result<u64, TraceError> {
     if stride == 0 {
@@ -94,6 +124,10 @@ pub(crate) fn check_leaf_range(start: u64, stride: u64, count: u64) -> Result<u6
             count,
         })
 }
+
+/// The highest top phase whose leaves a party records with its run
+/// ([`VmTrace::snapshots_for`]): 2^20 leaves, 32 MiB of hashes.
+pub const RECORDED_TOP_HEIGHT: u8 = 20;
 
 /// A segment of a history tree built on another thread spans at least this many snapshot
 /// intervals of a [`VmTrace`] ([`Trace::fork`]).
@@ -143,14 +177,13 @@ impl Counters {
 /// The honest trace of a VM run, computed on demand.
 ///
 /// [`new`](Self::new) runs the machine once to its halt or step limit, recording a
-/// [`Timeline`] with a snapshot every [`Timeline::DEFAULT_INTERVAL`] (`2^28`) steps.
+/// [`Timeline`] with [adaptive snapshots](Snapshots::adaptive): 32 to 64 along any run long
+/// enough, fewer when the guest rewrites a large working set.
 /// [`for_each_leaf`](Trace::for_each_leaf) then seeks the snapshot at or before the range's
-/// start and runs forward once, hashing only the states it returns: a range of `2^24` steps
-/// costs one seek (at most `2^28` fast steps, under a second) and its own execution. Snapshots
-/// share unchanged memory pages, so the timeline grows with the pages the run writes between
-/// snapshots, not with its length; a shorter interval would make seeks faster but could hold
-/// a copy of a large working set for every snapshot, so it is only offered for tests and tuning
-/// ([`with_interval`](Self::with_interval)).
+/// start and runs forward once, hashing only the states it returns: a range costs one seek (at
+/// most one snapshot interval, 1/32 of the run) and its own execution, and ranges of at least
+/// [`FORK_SPANS`] intervals build on every core ([`fork`](Trace::fork)). A fixed interval
+/// ([`with_interval`](Self::with_interval)) is for tests and tuning.
 ///
 /// The trace knows the steps from the machine's first step to its last one: the halting step
 /// and, since a halted state is a fixed point, every step after it; or, for a run that did not
@@ -176,35 +209,52 @@ impl VmTrace {
     /// Runs `machine` (already loaded with its input) until it halts or `max_steps` more steps
     /// have executed, recording the run.
     pub fn new(machine: Machine, max_steps: u64) -> VmTrace {
-        VmTrace::with_interval(machine, max_steps, Timeline::DEFAULT_INTERVAL)
+        VmTrace::from_timeline(Timeline::record(machine, max_steps, Snapshots::adaptive()))
     }
 
     /// Like [`new`](Self::new), with a snapshot every `interval` (at least 1) steps.
     pub fn with_interval(machine: Machine, max_steps: u64, interval: u64) -> VmTrace {
-        VmTrace::from_timeline(Timeline::record(machine, max_steps, interval))
+        let snapshots = Snapshots::every(interval);
+        VmTrace::from_timeline(Timeline::record(machine, max_steps, snapshots))
     }
 
-    /// Like [`new`](Self::new), but every [`Timeline::STOP_CHECK`] steps asks `stop` with the
-    /// step reached whether to give up (a cancelled job, a passed deadline).
-    pub fn new_until(
+    /// Like [`new`](Self::new), recording as `snapshots` says.
+    pub fn record(machine: Machine, max_steps: u64, snapshots: Snapshots) -> VmTrace {
+        VmTrace::from_timeline(Timeline::record(machine, max_steps, snapshots))
+    }
+
+    /// Like [`record`](Self::record), but every [`Timeline::STOP_CHECK`] steps asks `stop` with
+    /// the step reached whether to give up (a cancelled job, a passed deadline).
+    pub fn record_until(
         machine: Machine,
         max_steps: u64,
+        snapshots: Snapshots,
         stop: impl FnMut(u64) -> bool,
     ) -> Result<VmTrace, opml_vm::Interrupted> {
-        let interval = Timeline::DEFAULT_INTERVAL;
-        Timeline::record_until(machine, max_steps, interval, stop).map(VmTrace::from_timeline)
+        Timeline::record_until(machine, max_steps, snapshots, stop).map(VmTrace::from_timeline)
+    }
+
+    /// How a party to the games of `config` records its run: adaptive snapshots, and, when the
+    /// top phase is a VM phase of at most 2^[`RECORDED_TOP_HEIGHT`] leaves, the top tree's
+    /// leaves too, so that building it takes no second run.
+    pub fn snapshots_for(config: &PhaseConfig) -> Snapshots {
+        let snapshots = Snapshots::adaptive();
+        match (config.top(), config.heights()[0], config.stride(0)) {
+            (Top::Vm, height, Some(stride)) if height <= RECORDED_TOP_HEIGHT => {
+                snapshots.hashes_every(stride)
+            }
+            _ => snapshots,
+        }
     }
 
     /// The trace of a recorded run, its recording counted as work.
     fn from_timeline(timeline: Timeline) -> VmTrace {
-        let mut snapshots = timeline.snapshot_hashes();
-        // The recording keeps a snapshot at its first step.
-        let (first, initial_hash) = snapshots.next().unwrap_or_default();
-        let snapshots = 1 + snapshots.count() as u64;
+        let first = timeline.start_step();
+        let initial_hash = timeline.snapshot_hashes().next().unwrap_or_default().1;
         let mut end = timeline.end().clone();
         let final_state = end.state();
         let work = Counters::default();
-        work.add(end.step_count() - first, snapshots + 1);
+        work.add(end.step_count() - first, timeline.states_hashed() + 1);
         VmTrace {
             timeline,
             initial_hash,
@@ -289,6 +339,14 @@ impl VmTrace {
         self.final_state.step
     }
 
+    /// Whether the recording kept the hashes at `start + stride`, `start + 2·stride`, … before
+    /// the run's end.
+    fn recorded(&self, start: u64, stride: u64) -> bool {
+        self.timeline.hash_stride().is_some_and(|kept| {
+            stride.is_multiple_of(kept) && start.is_multiple_of(kept) && start >= self.first_step()
+        })
+    }
+
     /// Fails unless the trace knows `S(step)`.
     fn check_step(&self, step: u64) -> Result<(), TraceError> {
         let (first, last) = (self.first_step(), self.end_step());
@@ -304,6 +362,9 @@ impl Trace for VmTrace {
         self.check_step(step)?;
         if step >= self.end_step() {
             return Ok(self.final_hash);
+        }
+        if let Some(hash) = self.timeline.recorded_hash(step) {
+            return Ok(hash);
         }
         self.work.add(0, 1);
         Ok(self.seek(step).state_hash())
@@ -322,6 +383,13 @@ impl Trace for VmTrace {
         let end = check_leaf_range(start, stride, count)?;
         self.check_step(start)?;
         self.check_step(end)?;
+        if self.recorded(start, stride) {
+            // Every leaf is a recorded hash, or the final one.
+            for i in 1..=count {
+                f(self.state_hash(start + i * stride)?)?;
+            }
+            return Ok(());
+        }
         let mut done = 0;
         if count > 0 && start < self.end_step() {
             let mut machine = self.seek(start);

@@ -3,10 +3,11 @@
 use std::sync::LazyLock;
 
 use opml_game::{
-    HistoryTree, Trace, TraceError, VmTrace, Work, root_from_proof, root_of_last_leaf,
+    HistoryTree, PhaseConfig, RECORDED_TOP_HEIGHT, Trace, TraceError, VmTrace, Work,
+    root_from_proof, root_of_last_leaf,
 };
 use opml_state::{ExitStatus, Hash};
-use opml_vm::Machine;
+use opml_vm::{Machine, Snapshots};
 use proptest::prelude::*;
 
 /// Fails the test when the guests were not built (`OPML_SKIP_GUEST_BUILD=1`): these tests
@@ -380,4 +381,47 @@ fn trees_built_on_every_core_are_the_one_pass_trees() {
     let all = build_on(4, &mut trace, (start, stride, 10, 3), None);
     let one = HistoryTree::new(10, expected(start, stride, 1 << 10)).unwrap();
     assert_eq!(all.root(), one.root());
+}
+
+/// A run recorded with its top tree's leaves builds that tree without running again, and the
+/// tree is the one built by running; other strides and starts still run.
+#[test]
+fn a_top_tree_from_recorded_leaves_runs_nothing() {
+    let t = halt();
+    let stride = 64;
+    let snapshots = Snapshots::every(1000).hashes_every(stride);
+    let mut recorded = VmTrace::record(machine(), u64::MAX, snapshots);
+    let height = (t / stride + 2).next_power_of_two().trailing_zeros() as u8;
+    let before = recorded.work();
+    let tree = HistoryTree::build(&mut recorded, 0, stride, height, None).unwrap();
+    assert_eq!(recorded.work(), before, "no step run, no state hashed");
+    let mut run = trace();
+    let reference = HistoryTree::build(&mut run, 0, stride, height, None).unwrap();
+    assert_eq!(tree.root(), reference.root());
+    assert_eq!(
+        recorded.leaves(0, 2 * stride, 20).unwrap(),
+        expected(0, 2 * stride, 20)
+    );
+    assert_eq!(recorded.work(), before);
+    // Off the recorded stride: a seek and a run.
+    assert_eq!(
+        recorded.leaves(32, stride, 20).unwrap(),
+        expected(32, stride, 20)
+    );
+    assert!(recorded.work().steps_run > before.steps_run);
+    assert_eq!(recorded.state_hash(5 * stride).unwrap(), brute(5 * stride));
+}
+
+/// A party records its top tree's leaves when the top phase is a VM phase small enough.
+#[test]
+fn parties_record_the_leaves_of_small_vm_top_phases() {
+    let config = PhaseConfig::new(&[14, 16]).unwrap();
+    assert_eq!(
+        VmTrace::snapshots_for(&config),
+        Snapshots::adaptive().hashes_every(1 << 16)
+    );
+    let config = PhaseConfig::new(&[RECORDED_TOP_HEIGHT + 1, 10]).unwrap();
+    assert_eq!(VmTrace::snapshots_for(&config), Snapshots::adaptive());
+    let config = PhaseConfig::program(&[16, 14, 13]).unwrap();
+    assert_eq!(VmTrace::snapshots_for(&config), Snapshots::adaptive());
 }

@@ -14,7 +14,7 @@ mod asm;
 
 use std::time::Instant;
 
-use opml_vm::{Machine, Timeline};
+use opml_vm::{Machine, Snapshots, Timeline};
 
 /// CPU time of this thread in seconds.
 fn cpu_time() -> f64 {
@@ -86,12 +86,14 @@ fn main() {
     );
 
     let (timeline, cpu, wall) =
-        timed(|| Timeline::record(fresh(), u64::MAX, Timeline::DEFAULT_INTERVAL));
+        timed(|| Timeline::record(fresh(), u64::MAX, Snapshots::adaptive()));
     println!(
-        "timeline (interval 2^28): recorded in {cpu:.3} s CPU ({wall:.3} s wall), {} snapshots",
-        timeline.snapshot_hashes().count()
+        "timeline (adaptive snapshots): recorded in {cpu:.3} s CPU ({wall:.3} s wall), {} \
+         snapshots, interval {}",
+        timeline.snapshot_hashes().count(),
+        timeline.interval()
     );
-    for step in [steps / 3, steps - 2, Timeline::DEFAULT_INTERVAL - 1] {
+    for step in [steps / 3, steps - 2, timeline.interval() - 1] {
         let step = step.min(steps - 1);
         let (witness, cpu, wall) = timed(|| timeline.witness(step));
         let witness = witness.expect("the guest reads no preimage");

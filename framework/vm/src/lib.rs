@@ -51,7 +51,7 @@ pub use opml_codec as codec;
 pub use opml_proof::StepWitness;
 pub use opml_state::{ExitStatus, VmState};
 pub use preimage::{HostError, Preimage, PreimageFileError, PreimageSource, Preimages};
-pub use timeline::{Interrupted, Timeline};
+pub use timeline::{Interrupted, Snapshots, Timeline};
 
 /// Why a program could not be loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -127,7 +127,16 @@ pub(crate) struct Memory {
     top: NodeTree,
     /// Directories holding dirty pages, one bit each.
     dirty: [u64; FANOUT / 64],
+    /// Bytes of pages and directories copied because a clone shared them ([`copied`]).
+    ///
+    /// [`copied`]: Memory::copied
+    copied: u64,
 }
+
+/// Bytes a copied directory takes: its page table and its cached tree.
+const DIR_BYTES: u64 = (size_of::<Dir>()
+    + size_of::<[Option<Arc<Page>>; FANOUT]>()
+    + size_of::<[Hash; 2 * FANOUT]>()) as u64;
 
 /// Iterates the indices of the set bits of `bits`, ascending.
 fn set_bits(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
@@ -179,7 +188,15 @@ impl Memory {
             dirs: Box::new([const { None }; FANOUT]),
             top: NodeTree::zero(DIR_HEIGHT),
             dirty: [0; FANOUT / 64],
+            copied: 0,
         }
+    }
+
+    /// Bytes of pages and directories this memory and the memories it was cloned from have
+    /// copied on write because a clone shared them. Between two clones, the growth of this
+    /// count is what the older clone alone holds.
+    pub(crate) fn copied(&self) -> u64 {
+        self.copied
     }
 
     /// The page with number `pn` (`addr >> 12`), or the zero page if it was never written.
@@ -201,9 +218,17 @@ impl Memory {
         let d = (pn >> FANOUT_LOG2) & (FANOUT - 1);
         let p = pn & (FANOUT - 1);
         self.dirty[d / 64] |= 1 << (d % 64);
-        let dir = Arc::make_mut(self.dirs[d].get_or_insert_with(|| Arc::new(Dir::new())));
+        let dir = self.dirs[d].get_or_insert_with(|| Arc::new(Dir::new()));
+        if Arc::get_mut(dir).is_none() {
+            self.copied += DIR_BYTES;
+        }
+        let dir = Arc::make_mut(dir);
         dir.dirty[p / 64] |= 1 << (p % 64);
-        Arc::make_mut(dir.pages[p].get_or_insert_with(|| Arc::new(ZERO_PAGE)))
+        let page = dir.pages[p].get_or_insert_with(|| Arc::new(ZERO_PAGE));
+        if Arc::get_mut(page).is_none() {
+            self.copied += PAGE_SIZE as u64;
+        }
+        Arc::make_mut(page)
     }
 
     /// The `len` bytes from `addr` on, which must not cross a page.

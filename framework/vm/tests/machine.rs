@@ -7,7 +7,7 @@ use common::asm::*;
 use common::check;
 use opml_elf::Program;
 use opml_platform::TrapCause;
-use opml_vm::{ExitStatus, Interrupted, LoadError, Machine, Timeline};
+use opml_vm::{ExitStatus, Interrupted, LoadError, Machine, Snapshots, Timeline};
 
 fn code(parts: &[&[u32]]) -> Vec<u32> {
     parts.concat()
@@ -261,7 +261,7 @@ fn a_recording_asks_whether_to_stop_and_otherwise_is_the_same() {
     // 16 · 2^19 + 10 steps: the recording asks twice, and halts before a third question.
     let program = cpu_loop(1 << 19);
     let load = || Machine::from_program(&program, Vec::new()).unwrap();
-    let interval = Timeline::STOP_CHECK;
+    let interval = Snapshots::every(Timeline::STOP_CHECK);
     let whole = Timeline::record(load(), u64::MAX, interval);
     let mut asked = Vec::new();
     let same = Timeline::record_until(load(), u64::MAX, interval, |step| {

@@ -11,7 +11,7 @@ use common::check_with;
 use opml_elf::Program;
 use opml_platform::{errno, syscall};
 use opml_state::Hash;
-use opml_vm::{ExitStatus, HostError, Machine, Preimage, Preimages, Timeline};
+use opml_vm::{ExitStatus, HostError, Machine, Preimage, Preimages, Snapshots, Timeline};
 
 /// Where the program keeps the key it walks with (a 32-aligned data leaf) and the next leaf.
 const BUF: u32 = 0x2_0000;
@@ -159,7 +159,7 @@ fn a_missing_preimage_stops_the_machine_before_its_step() {
     assert_eq!(reported.last(), Some(&stopped));
     let mut recorded = Machine::from_program(&program, Vec::new()).unwrap();
     recorded.set_preimages(Arc::new(partial));
-    let timeline = Timeline::record(recorded, u64::MAX, 4);
+    let timeline = Timeline::record(recorded, u64::MAX, Snapshots::every(4));
     assert_eq!(timeline.end().step_count(), stopped);
     assert_eq!(timeline.witness(stopped), Err(error));
 

@@ -81,6 +81,17 @@ impl<T: Trace> Trace for LyingTrace<T> {
         })
     }
 
+    /// The same lie about a fork of the truth.
+    fn fork(&self, span: u64) -> Option<Box<dyn Trace + Send>> {
+        let truth = self.truth.fork(span)?;
+        Some(Box::new(LyingTrace::new(
+            truth,
+            self.from,
+            self.end_step,
+            self.end,
+        )))
+    }
+
     fn step_witness(&mut self, step: u64) -> Result<(Vec<u8>, Vec<u8>), TraceError> {
         // Only true steps have proofs.
         self.truth.step_witness(step)

@@ -45,7 +45,12 @@ impl Program {
 
     /// The honest trace of the run on `input`, as long as the games of `config` look.
     pub fn trace(&self, input: &[u8], config: &PhaseConfig) -> Result<VmTrace, AgentError> {
-        Ok(VmTrace::new(self.machine(input)?, config.total_steps()))
+        let snapshots = VmTrace::snapshots_for(config);
+        Ok(VmTrace::record(
+            self.machine(input)?,
+            config.total_steps(),
+            snapshots,
+        ))
     }
 
     /// [`trace`](Self::trace) with the guest's data oracle served from `preimages`.
@@ -57,7 +62,8 @@ impl Program {
     ) -> Result<VmTrace, AgentError> {
         let mut machine = self.machine(input)?;
         machine.set_preimages(preimages);
-        Ok(VmTrace::new(machine, config.total_steps()))
+        let snapshots = VmTrace::snapshots_for(config);
+        Ok(VmTrace::record(machine, config.total_steps(), snapshots))
     }
 
     /// Like [`trace`](Self::trace), but asks `stop` with the step reached every
@@ -69,9 +75,10 @@ impl Program {
         config: &PhaseConfig,
         stop: impl FnMut(u64) -> bool,
     ) -> Result<Result<VmTrace, Interrupted>, AgentError> {
-        Ok(VmTrace::new_until(
+        Ok(VmTrace::record_until(
             self.machine(input)?,
             config.total_steps(),
+            VmTrace::snapshots_for(config),
             stop,
         ))
     }

@@ -7,7 +7,7 @@ use opml_elf::Program;
 use opml_state::Hash;
 use std::sync::Arc;
 
-use opml_vm::{Machine, Preimages, Timeline};
+use opml_vm::{Machine, Preimages, Snapshots, Timeline};
 
 /// Runs `program` on `input` every way there is and checks that they all agree; returns the
 /// machine after a fast run.
@@ -77,7 +77,7 @@ pub(crate) fn check_with(
     // About 200 snapshots, at least 5 steps apart; every step of short runs, about a thousand
     // of long ones, and the last.
     let interval = (hashes.len() as u64 / 200).max(5);
-    let timeline = Timeline::record(load(), max_steps, interval);
+    let timeline = Timeline::record(load(), max_steps, Snapshots::every(interval));
     assert_eq!(timeline.end().clone().state_hash(), *hashes.last().unwrap());
     for (step, hash) in timeline.snapshot_hashes() {
         assert_eq!(hash, hashes[step as usize]);

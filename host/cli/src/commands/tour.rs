@@ -7,7 +7,7 @@ use anyhow::{Context, Result, ensure};
 use clap::Args;
 use opml_methods::{ECHO_ELF, ECHO_ID, GUESTS_BUILT, HASHBENCH_ELF, HASHBENCH_ID, SYSCALLS_ELF};
 use opml_state::ExitStatus;
-use opml_vm::{Machine, Timeline};
+use opml_vm::{Machine, Snapshots, Timeline};
 
 use crate::json::hex;
 use crate::progress;
@@ -84,16 +84,16 @@ pub(crate) fn tour(args: TourArgs) -> Result<u8> {
     let machine = Machine::load(HASHBENCH_ELF, bench_input)?;
     let bar = progress::steps_bar(None, "recording");
     let started = Instant::now();
-    let interval = 1 << 26;
-    let timeline = Timeline::record(machine, u64::MAX, interval);
+    let timeline = Timeline::record(machine, u64::MAX, Snapshots::adaptive());
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let end = timeline.end();
     let steps = end.step_count();
     println!(
-        "{} after {steps} steps in {seconds:.2} s ({:.0} MIPS), with a snapshot every {interval} steps",
+        "{} after {steps} steps in {seconds:.2} s ({:.0} MIPS), with a snapshot every {} steps",
         end.status(),
-        steps as f64 / seconds / 1e6
+        steps as f64 / seconds / 1e6,
+        timeline.interval()
     );
     println!("digest {}", hex(end.output()));
 
