@@ -41,12 +41,12 @@ impl Snapshots {
     }
 
     /// The adaptive policy: a first interval of 2^20 steps (a few milliseconds of the fast
-    /// mode), at most 64 snapshots after the first, holding at most 1 GiB.
+    /// mode), at most 64 snapshots after the first, holding at most 512 MiB of copied memory.
     pub const fn adaptive() -> Snapshots {
         Snapshots {
             first_interval: 1 << 20,
             max_count: 64,
-            max_bytes: 1 << 30,
+            max_bytes: 512 << 20,
             hash_stride: None,
         }
     }
