@@ -388,40 +388,82 @@ contract RiscvStep is IStepVerifier {
             // calldata word; bit 0 of `index` says whether the node is a right child; then it
             // goes to scratch word 1 (0x20), else word 0, and the sibling to the other word, so
             // scratch 0x00..0x40 holds left ‖ right; its sha256 (precompile 0x02) lands in
-            // word 0.
+            // word 0. The three mask bits of an iteration are tested at once: a path's low
+            // levels are usually all in the proof and its high levels all zero subtrees, and
+            // those iterations then take no branch per level.
             for {} lt(zeros, end) {} {
-                let sibling := mload(zeros)
-                if iszero(and(mask, 1)) {
-                    sibling := calldataload(siblings)
-                    siblings := add(siblings, 0x20)
+                switch and(mask, 7)
+                case 0 {
+                    // Three siblings in the proof.
+                    let at := and(shl(5, index), 0x20)
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), calldataload(siblings))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), calldataload(add(siblings, 0x20)))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), calldataload(add(siblings, 0x40)))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    siblings := add(siblings, 0x60)
                 }
-                let at := and(shl(5, index), 0x20)
-                mstore(at, node)
-                mstore(xor(at, 0x20), sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                node := mload(0x00)
-
-                sibling := mload(add(zeros, 0x20))
-                if iszero(and(mask, 2)) {
-                    sibling := calldataload(siblings)
-                    siblings := add(siblings, 0x20)
+                case 7 {
+                    // Three zero subtrees.
+                    let at := and(shl(5, index), 0x20)
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), mload(zeros))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), mload(add(zeros, 0x20)))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), mload(add(zeros, 0x40)))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
                 }
-                at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                mstore(at, node)
-                mstore(xor(at, 0x20), sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                node := mload(0x00)
-
-                sibling := mload(add(zeros, 0x40))
-                if iszero(and(mask, 4)) {
-                    sibling := calldataload(siblings)
-                    siblings := add(siblings, 0x20)
+                default {
+                    // Some of each: one mask bit per level.
+                    let at
+                    let sibling0 := mload(zeros)
+                    if iszero(and(mask, 1)) {
+                        sibling0 := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(5, index), 0x20)
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), sibling0)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    let sibling1 := mload(add(zeros, 0x20))
+                    if iszero(and(mask, 2)) {
+                        sibling1 := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), sibling1)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    let sibling2 := mload(add(zeros, 0x40))
+                    if iszero(and(mask, 4)) {
+                        sibling2 := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), sibling2)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
                 }
-                at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                mstore(at, node)
-                mstore(xor(at, 0x20), sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                node := mload(0x00)
 
                 index := shr(3, index)
                 mask := shr(3, mask)
@@ -458,53 +500,131 @@ contract RiscvStep is IStepVerifier {
             newNode := after_
             let end := add(zeros, 864) // 27 levels of 32 bytes (C.MERKLE_DEPTH)
             for {} lt(zeros, end) {} {
-                let sibling := mload(zeros)
-                if iszero(and(mask, 1)) {
+                switch and(mask, 7)
+                case 0 {
+                    // Three siblings in the proof.
+                    let sibling, at, other
                     sibling := calldataload(siblings)
-                    siblings := add(siblings, 0x20)
+                    at := and(shl(5, index), 0x20)
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := calldataload(add(siblings, 0x20))
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := calldataload(add(siblings, 0x40))
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    siblings := add(siblings, 0x60)
                 }
-                let at := and(shl(5, index), 0x20)
-                let other := xor(at, 0x20)
-                mstore(at, oldNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                oldNode := mload(0x00)
-                mstore(at, newNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                newNode := mload(0x00)
-
-                sibling := mload(add(zeros, 0x20))
-                if iszero(and(mask, 2)) {
-                    sibling := calldataload(siblings)
-                    siblings := add(siblings, 0x20)
+                case 7 {
+                    // Three zero subtrees.
+                    let sibling, at, other
+                    sibling := mload(zeros)
+                    at := and(shl(5, index), 0x20)
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := mload(add(zeros, 0x20))
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := mload(add(zeros, 0x40))
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
                 }
-                at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                other := xor(at, 0x20)
-                mstore(at, oldNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                oldNode := mload(0x00)
-                mstore(at, newNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                newNode := mload(0x00)
-
-                sibling := mload(add(zeros, 0x40))
-                if iszero(and(mask, 4)) {
-                    sibling := calldataload(siblings)
-                    siblings := add(siblings, 0x20)
+                default {
+                    // Some of each: one mask bit per level.
+                    let sibling, at, other
+                    sibling := mload(zeros)
+                    if iszero(and(mask, 1)) {
+                        sibling := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(5, index), 0x20)
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := mload(add(zeros, 0x20))
+                    if iszero(and(mask, 2)) {
+                        sibling := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := mload(add(zeros, 0x40))
+                    if iszero(and(mask, 4)) {
+                        sibling := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
                 }
-                at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                other := xor(at, 0x20)
-                mstore(at, oldNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                oldNode := mload(0x00)
-                mstore(at, newNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                newNode := mload(0x00)
 
                 index := shr(3, index)
                 mask := shr(3, mask)
