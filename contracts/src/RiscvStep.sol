@@ -35,11 +35,11 @@ import {
 ///   (status, value) pair, and register-immediate ALU ops share `alu` with their
 ///   register-register forms.
 ///
-/// Gas (Cancun, full transaction; test/StepGas.t.sol): 49.5-51.5k for ALU, M, branch, jump
-/// and syscall steps that touch only the fetch leaf, 73-74k for loads and `write(1, ..)` from
-/// a second leaf, 79-82k for a store or `read` into a second leaf (two memory proofs of
-/// calldata and 81 SHA-256 calls: fetch path, old and new data path), 82.0-82.4k for a
-/// `preimage` read (the same, plus 64 bytes of preimage and one more SHA-256).
+/// Gas (Cancun, full transaction; BENCHMARKS.md, issue 13), over a real run (echo example,
+/// sparse memory: zero-subtree siblings elided): 46k mean for steps that touch only the fetch
+/// leaf, 62k for loads and `write(1, ..)` from a second leaf, 68-69k for a store or `read`
+/// into a second leaf (81 SHA-256 calls: fetch path, old and new data path). With nothing
+/// elided (dense memory): 52-54k, 77k, 83-85k, and 86.7k for a `preimage` read.
 ///
 /// Invariants:
 /// - A halted pre-state is a fixed point and takes an empty proof.
