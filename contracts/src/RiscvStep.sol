@@ -7,6 +7,7 @@ import {
     InputLink,
     MemoryRoot,
     PreimageKey,
+    ProofMask,
     ProofTooLong,
     ProofTooShort,
     StateLength,
@@ -27,22 +28,25 @@ import {
 /// accepted (pre-state, proof) pairs are the same. Other differences, all internal:
 /// - `write` to a leaf the step has not touched proves it and computes the new root in one
 ///   pass over its path (`roots`), instead of `leaf` then `root`: the same checks.
-/// - A touched leaf keeps the calldata offset of its siblings, not a decoded copy.
+/// - A touched leaf keeps its mask and the calldata offset of its siblings, not a decoded copy;
+///   an elided sibling is read from a memory copy of `ZERO_HASHES` made once per step.
 /// - `VmState.regs` stays packed (128 bytes); `reg`/`setReg` read and write it in place.
 /// - `opml_isa::step` is `isaStep` (`step` is the external entry point), a `Flow` is a
 ///   (status, value) pair, and register-immediate ALU ops share `alu` with their
 ///   register-register forms.
 ///
-/// Gas (Cancun, full transaction; test/StepGas.t.sol): 49.5-51.5k for ALU, M, branch, jump
-/// and syscall steps that touch only the fetch leaf, 73-74k for loads and `write(1, ..)` from
-/// a second leaf, 79-82k for a store or `read` into a second leaf (two memory proofs of
-/// calldata and 81 SHA-256 calls: fetch path, old and new data path), 82.0-82.4k for a
-/// `preimage` read (the same, plus 64 bytes of preimage and one more SHA-256).
+/// Gas (Cancun, full transaction; BENCHMARKS.md, issue 13), over a real run (echo example,
+/// sparse memory: zero-subtree siblings elided): 46k mean for steps that touch only the fetch
+/// leaf, 62k for loads and `write(1, ..)` from a second leaf, 68-69k for a store or `read`
+/// into a second leaf (81 SHA-256 calls: fetch path, old and new data path). With nothing
+/// elided (dense memory): 52-54k, 77k, 83-85k, and 86.7k for a `preimage` read.
 ///
 /// Invariants:
 /// - A halted pre-state is a fixed point and takes an empty proof.
-/// - Each distinct memory leaf the step touches is proved exactly once, by the next
-///   PROOF_LEN proof bytes, against the memory root at that moment; the fetch leaf is first.
+/// - Each distinct memory leaf the step touches is proved exactly once, by the next memory
+///   proof (mask, leaf, the siblings the mask does not elide), against the memory root at that
+///   moment; the fetch leaf is first. A mask bit above MERKLE_DEPTH reverts; any other mask
+///   whose proof hashes to the root is accepted.
 ///   At most two leaves are touched (fetch, then one data leaf).
 /// - The only memory writes (store, `read`) are the step's last memory access, so the siblings
 ///   of the written leaf are still valid and the new root is recomputed along them.
@@ -138,10 +142,12 @@ contract RiscvStep is IStepVerifier {
     }
 
     /// @dev A memory leaf the step has touched, with its proof: `leaf` is its current content,
-    /// `siblings` the calldata offset of its 27 sibling hashes (bottom up).
+    /// `mask` its elision mask, `siblings` the calldata offset of the sibling hashes the mask
+    /// leaves in (bottom up).
     struct Leaf {
         uint32 index;
         bytes32 leaf;
+        uint256 mask;
         uint256 siblings;
     }
 
@@ -153,9 +159,11 @@ contract RiscvStep is IStepVerifier {
     }
 
     /// @dev The verifier's context (`Verifier` in verify.rs): the state being stepped and the
-    /// proof being consumed (calldata offset and length, bytes used so far).
+    /// proof being consumed (calldata offset and length, bytes used so far). `zeros` is the
+    /// memory address of a copy of `C.ZERO_HASHES` (elided siblings are read from it).
     struct Verifier {
         VmState state;
+        uint256 zeros;
         uint256 proofOffset;
         uint256 proofLen;
         uint256 used;
@@ -209,8 +217,14 @@ contract RiscvStep is IStepVerifier {
         }
         Leaf[2] memory leaves;
         InputChunk memory input;
+        bytes memory zeroHashes = C.ZERO_HASHES;
+        uint256 zeros;
+        assembly ("memory-safe") {
+            zeros := add(zeroHashes, 0x20) // ZERO_HASHES[h] is the word at zeros + 32 h
+        }
         Verifier memory v = Verifier({
             state: state,
+            zeros: zeros,
             proofOffset: proofOffset,
             proofLen: proof.length,
             used: 0,
@@ -349,8 +363,9 @@ contract RiscvStep is IStepVerifier {
         }
     }
 
-    /// @dev `MerkleProof::root_with_leaf`: the root implied by `content` at leaf `index` and
-    /// the 27 sibling hashes at calldata offset `siblings` (bottom up).
+    /// @dev `MerkleProof::root_with_leaf`: the root implied by `content` at leaf `index`, with
+    /// the sibling at height h read from `zeros + 32 h` (ZERO_HASHES[h]) if bit h of `mask` is
+    /// set, else from the next 32 bytes at calldata offset `siblings` (bottom up).
     /// Hot path (27 SHA-256 calls per proof, up to 81 per step): assembly, three levels per
     /// loop iteration.
     ///
@@ -359,40 +374,100 @@ contract RiscvStep is IStepVerifier {
     /// call; the frame is then left with at most 1 gas and the next MLOAD (3 gas) runs out of
     /// gas, reverting the whole call. So a failed call can never produce a root, and the
     /// success flag need not be checked (`pop`).
-    function root(uint32 index, bytes32 content, uint256 siblings)
+    function root(uint32 index, bytes32 content, uint256 mask, uint256 siblings, uint256 zeros)
         internal
         view
         returns (bytes32 node)
     {
         assembly ("memory-safe") {
             node := content
-            let end := add(siblings, 864) // 27 siblings of 32 bytes (C.MERKLE_DEPTH)
+            let end := add(zeros, 864) // 27 levels of 32 bytes (C.MERKLE_DEPTH)
             // Three levels per iteration (27 = 9 * 3), written out rather than a Yul function
-            // (measured: ~40 gas per level cheaper than a non-inlined call). Each level: bit 0 of
-            // `index` says whether the node is a right child; then it goes to scratch word 1
-            // (0x20), else word 0, and the sibling to the other word, so scratch 0x00..0x40
-            // holds left ‖ right; its sha256 (precompile 0x02) lands in word 0.
-            for {} lt(siblings, end) {} {
-                let at := and(shl(5, index), 0x20)
-                mstore(at, node)
-                mstore(xor(at, 0x20), calldataload(siblings))
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                node := mload(0x00)
-
-                at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                mstore(at, node)
-                mstore(xor(at, 0x20), calldataload(add(siblings, 0x20)))
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                node := mload(0x00)
-
-                at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                mstore(at, node)
-                mstore(xor(at, 0x20), calldataload(add(siblings, 0x40)))
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                node := mload(0x00)
+            // (measured: ~40 gas per level cheaper than a non-inlined call). Each level: the
+            // sibling is ZERO_HASHES[h] (at `zeros`) if the mask bit is set, else the next
+            // calldata word; bit 0 of `index` says whether the node is a right child; then it
+            // goes to scratch word 1 (0x20), else word 0, and the sibling to the other word, so
+            // scratch 0x00..0x40 holds left ‖ right; its sha256 (precompile 0x02) lands in
+            // word 0. The three mask bits of an iteration are tested at once: a path's low
+            // levels are usually all in the proof and its high levels all zero subtrees, and
+            // those iterations then take no branch per level.
+            for {} lt(zeros, end) {} {
+                switch and(mask, 7)
+                case 0 {
+                    // Three siblings in the proof.
+                    let at := and(shl(5, index), 0x20)
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), calldataload(siblings))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), calldataload(add(siblings, 0x20)))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), calldataload(add(siblings, 0x40)))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    siblings := add(siblings, 0x60)
+                }
+                case 7 {
+                    // Three zero subtrees.
+                    let at := and(shl(5, index), 0x20)
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), mload(zeros))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), mload(add(zeros, 0x20)))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), mload(add(zeros, 0x40)))
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                }
+                default {
+                    // Some of each: one mask bit per level.
+                    let at
+                    let sibling0 := mload(zeros)
+                    if iszero(and(mask, 1)) {
+                        sibling0 := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(5, index), 0x20)
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), sibling0)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    let sibling1 := mload(add(zeros, 0x20))
+                    if iszero(and(mask, 2)) {
+                        sibling1 := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), sibling1)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                    let sibling2 := mload(add(zeros, 0x40))
+                    if iszero(and(mask, 4)) {
+                        sibling2 := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    mstore(at, node)
+                    mstore(xor(at, 0x20), sibling2)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    node := mload(0x00)
+                }
 
                 index := shr(3, index)
-                siblings := add(siblings, 0x60)
+                mask := shr(3, mask)
+                zeros := add(zeros, 0x60)
             }
         }
     }
@@ -410,58 +485,179 @@ contract RiscvStep is IStepVerifier {
 
     /// @dev `root` for two leaf contents on the same path in one pass: the root before and
     /// after a write to a leaf proved by that write (same result as `root` twice).
-    function roots(uint32 index, bytes32 before, bytes32 after_, uint256 siblings)
-        internal
-        view
-        returns (bytes32 oldNode, bytes32 newNode)
-    {
+    function roots(
+        uint32 index,
+        bytes32 before,
+        bytes32 after_,
+        uint256 mask,
+        uint256 siblings,
+        uint256 zeros
+    ) internal view returns (bytes32 oldNode, bytes32 newNode) {
         assembly ("memory-safe") {
             // As in `root` (including why the success flag is not checked, and three levels
             // per iteration), both contents hashed with the same sibling.
             oldNode := before
             newNode := after_
-            let end := add(siblings, 864) // 27 siblings of 32 bytes (C.MERKLE_DEPTH)
-            for {} lt(siblings, end) {} {
-                let sibling := calldataload(siblings)
-                let at := and(shl(5, index), 0x20)
-                let other := xor(at, 0x20)
-                mstore(at, oldNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                oldNode := mload(0x00)
-                mstore(at, newNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                newNode := mload(0x00)
-
-                sibling := calldataload(add(siblings, 0x20))
-                at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                other := xor(at, 0x20)
-                mstore(at, oldNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                oldNode := mload(0x00)
-                mstore(at, newNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                newNode := mload(0x00)
-
-                sibling := calldataload(add(siblings, 0x40))
-                at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                other := xor(at, 0x20)
-                mstore(at, oldNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                oldNode := mload(0x00)
-                mstore(at, newNode)
-                mstore(other, sibling)
-                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                newNode := mload(0x00)
+            let end := add(zeros, 864) // 27 levels of 32 bytes (C.MERKLE_DEPTH)
+            for {} lt(zeros, end) {} {
+                switch and(mask, 7)
+                case 0 {
+                    // Three siblings in the proof.
+                    let sibling, at, other
+                    sibling := calldataload(siblings)
+                    at := and(shl(5, index), 0x20)
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := calldataload(add(siblings, 0x20))
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := calldataload(add(siblings, 0x40))
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    siblings := add(siblings, 0x60)
+                }
+                case 7 {
+                    // Three zero subtrees.
+                    let sibling, at, other
+                    sibling := mload(zeros)
+                    at := and(shl(5, index), 0x20)
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := mload(add(zeros, 0x20))
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := mload(add(zeros, 0x40))
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                }
+                default {
+                    // Some of each: one mask bit per level.
+                    let sibling, at, other
+                    sibling := mload(zeros)
+                    if iszero(and(mask, 1)) {
+                        sibling := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(5, index), 0x20)
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := mload(add(zeros, 0x20))
+                    if iszero(and(mask, 2)) {
+                        sibling := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                    sibling := mload(add(zeros, 0x40))
+                    if iszero(and(mask, 4)) {
+                        sibling := calldataload(siblings)
+                        siblings := add(siblings, 0x20)
+                    }
+                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                    other := xor(at, 0x20)
+                    mstore(at, oldNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    oldNode := mload(0x00)
+                    mstore(at, newNode)
+                    mstore(other, sibling)
+                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                    newNode := mload(0x00)
+                }
 
                 index := shr(3, index)
-                siblings := add(siblings, 0x60)
+                mask := shr(3, mask)
+                zeros := add(zeros, 0x60)
             }
         }
+    }
+
+    /// @dev `Verifier::take_memory_proof`: consumes the next memory proof, its mask (MASK_LEN
+    /// bytes, bits above MERKLE_DEPTH refused) then the leaf and the siblings the mask leaves
+    /// in. Returns the leaf, the mask and the calldata offset of the first sibling.
+    function takeMemoryProof(Verifier memory v)
+        internal
+        pure
+        returns (bytes32 content, uint256 mask, uint256 siblings)
+    {
+        uint256 at = take(v, C.MASK_LEN);
+        assembly ("memory-safe") {
+            mask := shr(224, calldataload(at))
+        }
+        if (mask >> C.MERKLE_DEPTH != 0) revert ProofMask(uint32(mask));
+        // Elided siblings: popcount(mask), SWAR on the 27-bit mask.
+        uint256 elided = mask - ((mask >> 1) & 0x55555555);
+        elided = (elided & 0x33333333) + ((elided >> 2) & 0x33333333);
+        elided = ((((elided + (elided >> 4)) & 0x0f0f0f0f) * 0x01010101) >> 24) & 0xff;
+        // Unchecked: elided <= MERKLE_DEPTH.
+        unchecked {
+            at = take(v, 32 * (1 + C.MERKLE_DEPTH - elided));
+        }
+        assembly ("memory-safe") {
+            content := calldataload(at)
+        }
+        siblings = at + 32;
     }
 
     /// @dev `Verifier::leaf`: the touched leaf holding `addr`, proved with the next memory
@@ -472,13 +668,11 @@ contract RiscvStep is IStepVerifier {
         for (uint256 i = 0; i < count; ++i) {
             if (v.leaves[i].index == index) return v.leaves[i];
         }
-        uint256 at = take(v, C.PROOF_LEN);
-        bytes32 content;
-        assembly ("memory-safe") {
-            content := calldataload(at)
+        (bytes32 content, uint256 mask, uint256 siblings) = takeMemoryProof(v);
+        l = Leaf({index: index, leaf: content, mask: mask, siblings: siblings});
+        if (root(index, content, mask, siblings, v.zeros) != v.state.memoryRoot) {
+            revert MemoryRoot(index);
         }
-        l = Leaf({index: index, leaf: content, siblings: at + 32});
-        if (root(index, content, l.siblings) != v.state.memoryRoot) revert MemoryRoot(index);
         v.leaves[v.leafCount++] = l;
     }
 
@@ -507,20 +701,17 @@ contract RiscvStep is IStepVerifier {
             Leaf memory l = v.leaves[i];
             if (l.index == index) {
                 l.leaf = splice(l.leaf, at, src, from, len);
-                v.state.memoryRoot = root(index, l.leaf, l.siblings);
+                v.state.memoryRoot = root(index, l.leaf, l.mask, l.siblings, v.zeros);
                 return;
             }
         }
-        uint256 item = take(v, C.PROOF_LEN);
-        bytes32 content;
-        assembly ("memory-safe") {
-            content := calldataload(item) // the leaf, then its siblings
-        }
+        (bytes32 content, uint256 mask, uint256 siblings) = takeMemoryProof(v);
         bytes32 written = splice(content, at, src, from, len);
-        (bytes32 oldRoot, bytes32 newRoot) = roots(index, content, written, item + 32);
+        (bytes32 oldRoot, bytes32 newRoot) = roots(index, content, written, mask, siblings, v.zeros);
         if (oldRoot != v.state.memoryRoot) revert MemoryRoot(index);
         v.state.memoryRoot = newRoot;
-        v.leaves[v.leafCount++] = Leaf({index: index, leaf: written, siblings: item + 32});
+        v.leaves[v.leafCount++] =
+            Leaf({index: index, leaf: written, mask: mask, siblings: siblings});
     }
 
     /// @dev `target` with its bytes `at .. at + len` replaced by `src[from .. from + len]`

@@ -8,6 +8,7 @@ import {
     InputLink,
     MemoryRoot,
     PreimageKey,
+    ProofMask,
     ProofTooLong,
     ProofTooShort,
     StateLength,
@@ -18,17 +19,20 @@ import {
 
 /// @notice Exposes RiscvStep internals for differential tests.
 contract RiscvStepHarness is RiscvStep {
-    /// @dev The assembly Merkle root over calldata siblings.
-    function rootOf(uint32 index, bytes32 content, bytes calldata siblings)
+    /// @dev The assembly Merkle root over calldata siblings, elided ones from ZERO_HASHES.
+    function rootOf(uint32 index, bytes32 content, uint256 mask, bytes calldata siblings)
         external
         view
         returns (bytes32)
     {
+        bytes memory zeroHashes = C.ZERO_HASHES;
         uint256 offset;
+        uint256 zeros;
         assembly {
             offset := siblings.offset
+            zeros := add(zeroHashes, 0x20)
         }
-        return root(index, content, offset);
+        return root(index, content, mask, offset, zeros);
     }
 
     /// @dev splice, exposed.
@@ -59,6 +63,8 @@ contract RiscvStepTest is TestBase {
     uint256[] internal withChunk;
     /// @dev Vectors of a `preimage` read: fetch proof, data-leaf proof, then the preimage.
     uint256[] internal withPreimage;
+    /// @dev Each vector's proof items in order: M memory proof, I input chunk, P preimage.
+    string[] internal shapes;
 
     function setUp() public {
         verifier = new RiscvStepHarness();
@@ -67,15 +73,62 @@ contract RiscvStepTest is TestBase {
         bytes[] memory s = vm.parseJsonBytesArray(json, ".stateData");
         bytes[] memory p = vm.parseJsonBytesArray(json, ".proofs");
         bytes32[] memory h = vm.parseJsonBytes32Array(json, ".posts");
+        string[] memory k = vm.parseJsonStringArray(json, ".shapes");
         require(s.length == names.length && p.length == names.length && h.length == names.length);
+        require(k.length == names.length);
         for (uint256 i = 0; i < s.length; ++i) {
             states.push(s[i]);
             proofs.push(p[i]);
             posts.push(h[i]);
+            shapes.push(k[i]);
+            bytes32 shape = keccak256(bytes(k[i]));
             if (p[i].length != 0) withProof.push(i);
-            if (p[i].length % C.PROOF_LEN == C.CHUNK_PROOF_LEN) withChunk.push(i);
-            if (p[i].length == 2 * C.PROOF_LEN + C.PREIMAGE_LEN) withPreimage.push(i);
+            if (shape == keccak256("MI") || shape == keccak256("MIM")) withChunk.push(i);
+            if (shape == keccak256("MMP")) withPreimage.push(i);
         }
+    }
+
+    /// @dev Bytes of the memory proof at `at` in `proof`: the mask, the leaf, and one sibling
+    /// per clear mask bit.
+    function memoryProofLen(bytes memory proof, uint256 at) internal pure returns (uint256) {
+        uint256 mask = uint32(bytes4(slice(proof, at, 4)));
+        uint256 elided;
+        for (uint256 b = 0; b < C.MERKLE_DEPTH; ++b) {
+            elided += (mask >> b) & 1;
+        }
+        return C.MASK_LEN + 32 * (1 + C.MERKLE_DEPTH - elided);
+    }
+
+    /// @dev `proof` (items as in `shape`) with every memory proof sent in full (mask 0): the
+    /// elided siblings written out from ZERO_HASHES.
+    function unelided(bytes memory proof, string memory shape)
+        internal
+        pure
+        returns (bytes memory out)
+    {
+        bytes memory zeros = C.ZERO_HASHES;
+        uint256 at;
+        for (uint256 k = 0; k < bytes(shape).length; ++k) {
+            bytes1 item = bytes(shape)[k];
+            if (item == "I" || item == "P") {
+                uint256 len = item == "I" ? C.CHUNK_PROOF_LEN : C.PREIMAGE_LEN;
+                out = bytes.concat(out, slice(proof, at, len));
+                at += len;
+                continue;
+            }
+            uint256 mask = uint32(bytes4(slice(proof, at, 4)));
+            out = bytes.concat(out, bytes4(0), slice(proof, at + 4, 32)); // mask 0, the leaf
+            at += 36;
+            for (uint256 b = 0; b < C.MERKLE_DEPTH; ++b) {
+                if ((mask >> b) & 1 == 1) {
+                    out = bytes.concat(out, slice(zeros, 32 * b, 32));
+                } else {
+                    out = bytes.concat(out, slice(proof, at, 32));
+                    at += 32;
+                }
+            }
+        }
+        require(at == proof.length, "shape does not match the proof");
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -102,11 +155,43 @@ contract RiscvStepTest is TestBase {
         }
     }
 
+    /// @dev The zero-subtree roots (ZERO_HASHES) equal the Rust table.
+    function test_zeroHashesMatchRust() public view {
+        bytes32[] memory rust = vm.parseJsonBytes32Array(vm.readFile(VECTORS), ".zeroHashes");
+        vm.assertEq(rust.length, C.MERKLE_DEPTH, "zero hashes");
+        vm.assertEq(C.ZERO_HASHES.length, 32 * C.MERKLE_DEPTH, "ZERO_HASHES length");
+        for (uint256 h = 0; h < rust.length; ++h) {
+            vm.assertEq(bytes32(slice(C.ZERO_HASHES, 32 * h, 32)), rust[h], "zero hash");
+        }
+    }
+
+    /// @dev Every vector's proof with nothing elided (mask 0) gives the same post-state: any
+    /// mask that verifies is accepted, as in Rust.
+    function test_unelidedProofsAreAccepted() public view {
+        for (uint256 i = 0; i < names.length; ++i) {
+            bytes memory full = unelided(proofs[i], shapes[i]);
+            vm.assertEq(verifier.step(states[i], full), posts[i], names[i]);
+        }
+    }
+
+    /// @dev A mask bit above MERKLE_DEPTH reverts with ProofMask, in any memory proof.
+    function testFuzz_maskHighBitReverts(uint256 which, uint8 bit) public {
+        uint256 i = withProof[which % withProof.length];
+        bytes memory proof = proofs[i];
+        uint256 b = C.MERKLE_DEPTH + bit % (32 - C.MERKLE_DEPTH);
+        // The fetch proof's mask is the first 4 bytes (bit 24 and up in byte 0).
+        proof[0] |= bytes1(uint8(1 << (b - 24)));
+        uint32 mask = uint32(bytes4(slice(proof, 0, 4)));
+        vm.expectRevert(abi.encodeWithSelector(ProofMask.selector, mask));
+        verifier.step(states[i], proof);
+    }
+
     /// @dev Our value of the constant `name`; reverts for a name we do not define.
     function constant_(string memory name) internal pure returns (uint256) {
         bytes32 k = keccak256(bytes(name));
         if (k == keccak256("STATE_LEN")) return C.STATE_LEN;
-        if (k == keccak256("PROOF_LEN")) return C.PROOF_LEN;
+        if (k == keccak256("MASK_LEN")) return C.MASK_LEN;
+        if (k == keccak256("MAX_PROOF_LEN")) return C.MAX_PROOF_LEN;
         if (k == keccak256("CHUNK_PROOF_LEN")) return C.CHUNK_PROOF_LEN;
         if (k == keccak256("MEMORY_ROOT")) return C.MEMORY_ROOT;
         if (k == keccak256("INPUT_LINK")) return C.INPUT_LINK;
@@ -195,7 +280,7 @@ contract RiscvStepTest is TestBase {
         bytes memory proof = proofs[i];
         if (proof.length == 0) return 0; // halted or misaligned pc: nothing is written
         uint256 pc = uint32(bytes4(slice(states[i], C.PC, 4)));
-        uint256 at = pc % 32;
+        uint256 at = C.MASK_LEN + pc % 32; // the fetch leaf follows its mask
         uint32 word = uint32(uint8(proof[at])) | uint32(uint8(proof[at + 1])) << 8
             | uint32(uint8(proof[at + 2])) << 16 | uint32(uint8(proof[at + 3])) << 24;
         if (word == 0x73) return C.REG_A0; // ecall: a0 takes the result
@@ -226,7 +311,7 @@ contract RiscvStepTest is TestBase {
         vm.assertTrue(withChunk.length > 0, "no vector with an input chunk");
         uint256 i = withChunk[which % withChunk.length];
         bytes memory proof = proofs[i];
-        proof[C.PROOF_LEN + pos % C.CHUNK_PROOF_LEN] ^= bytes1(flip);
+        proof[memoryProofLen(proof, 0) + pos % C.CHUNK_PROOF_LEN] ^= bytes1(flip);
         vm.expectRevert(InputLink.selector);
         verifier.step(states[i], proof);
     }
@@ -277,7 +362,7 @@ contract RiscvStepTest is TestBase {
         vm.assume(flip != 0);
         (uint256 i, uint32 buf,) = preimageVector(which);
         bytes memory proof = proofs[i];
-        proof[2 * C.PROOF_LEN + pos % C.PREIMAGE_LEN] ^= bytes1(flip);
+        proof[proof.length - C.PREIMAGE_LEN + pos % C.PREIMAGE_LEN] ^= bytes1(flip);
         vm.expectRevert(abi.encodeWithSelector(PreimageKey.selector, buf));
         verifier.step(states[i], proof);
     }
@@ -287,7 +372,7 @@ contract RiscvStepTest is TestBase {
         for (uint256 k = 0; k < withPreimage.length; ++k) {
             (uint256 i, uint32 buf,) = preimageVector(k);
             bytes memory proof = proofs[i];
-            uint256 at = 2 * C.PROOF_LEN;
+            uint256 at = proof.length - C.PREIMAGE_LEN;
             bytes memory swapped =
                 bytes.concat(slice(proof, 0, at), slice(proof, at + 32, 32), slice(proof, at, 32));
             vm.expectRevert(abi.encodeWithSelector(PreimageKey.selector, buf));
@@ -314,12 +399,14 @@ contract RiscvStepTest is TestBase {
     }
 
     /// @dev Any changed byte of the data leaf holding the key (or of its siblings): the leaf no
-    /// longer proves against the memory root, whatever the preimage.
+    /// longer proves against the memory root, whatever the preimage. (A changed mask byte is
+    /// covered by testFuzz_proofByteChangeIsDetected.)
     function testFuzz_preimageKeyLeafChangeReverts(uint256 which, uint256 pos, uint8 flip) public {
         vm.assume(flip != 0);
         (uint256 i, uint32 buf,) = preimageVector(which);
         bytes memory proof = proofs[i];
-        proof[C.PROOF_LEN + pos % C.PROOF_LEN] ^= bytes1(flip);
+        uint256 at = memoryProofLen(proof, 0) + C.MASK_LEN; // the key leaf, after its mask
+        proof[at + pos % (proof.length - C.PREIMAGE_LEN - at)] ^= bytes1(flip);
         vm.expectRevert(abi.encodeWithSelector(MemoryRoot.selector, buf >> 5));
         verifier.step(states[i], proof);
     }
@@ -330,7 +417,7 @@ contract RiscvStepTest is TestBase {
     {
         (uint256 i,,) = preimageVector(which);
         bytes memory proof = proofs[i];
-        uint256 at = 2 * C.PROOF_LEN;
+        uint256 at = proof.length - C.PREIMAGE_LEN;
         if (extra.length == 0) {
             uint256 keep = at + cut % C.PREIMAGE_LEN;
             assembly {
@@ -439,18 +526,21 @@ contract RiscvStepTest is TestBase {
         public
         view
     {
-        bytes memory siblings = new bytes(32 * C.MERKLE_DEPTH);
+        uint256 mask = uint256(seed) & ((1 << C.MERKLE_DEPTH) - 1);
+        bytes memory siblings;
         bytes32 node = content;
         for (uint256 level = 0; level < C.MERKLE_DEPTH; ++level) {
             bytes32 sibling = keccak256(abi.encode(seed, level));
-            assembly {
-                mstore(add(add(siblings, 32), shl(5, level)), sibling)
+            if ((mask >> level) & 1 == 1) {
+                sibling = bytes32(slice(C.ZERO_HASHES, 32 * level, 32));
+            } else {
+                siblings = bytes.concat(siblings, sibling);
             }
             node = (index >> level) & 1 == 1
                 ? sha256(abi.encodePacked(sibling, node))
                 : sha256(abi.encodePacked(node, sibling));
         }
-        vm.assertEq(verifier.rootOf(index, content, siblings), node, "root");
+        vm.assertEq(verifier.rootOf(index, content, mask, siblings), node, "root");
     }
 
     /// @dev splice equals a byte-by-byte copy.

@@ -30,6 +30,10 @@ error ProofTooShort(uint256 offset, uint256 needed);
 /// @param len Bytes in the proof.
 error ProofTooLong(uint256 used, uint256 len);
 
+/// @notice A memory proof's elision mask has a bit set above the tree's MERKLE_DEPTH levels.
+/// @param mask The mask.
+error ProofMask(uint32 mask);
+
 /// @notice The memory proof of leaf `leafIndex` does not hash to the state's memory root.
 /// @param leafIndex Index of the leaf the step touched (byte address / 32).
 error MemoryRoot(uint32 leafIndex);

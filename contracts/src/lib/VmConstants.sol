@@ -51,8 +51,42 @@ library VmConstants {
     uint256 internal constant LEAF_SIZE_LOG2 = 5;
     /// @dev Levels of the memory Merkle tree above the leaves.
     uint256 internal constant MERKLE_DEPTH = 27;
-    /// @dev Bytes of one memory proof: the leaf, then MERKLE_DEPTH siblings bottom up.
-    uint256 internal constant PROOF_LEN = 896;
+    /// @dev Bytes of the elision mask that starts a memory proof (big-endian; bit i set: the
+    /// sibling at height i is ZERO_HASHES[i], left out of the proof).
+    uint256 internal constant MASK_LEN = 4;
+    /// @dev Bytes of the longest memory proof (nothing elided): the mask, the leaf, then
+    /// MERKLE_DEPTH siblings bottom up.
+    uint256 internal constant MAX_PROOF_LEN = 900;
+    /// @dev ZERO_HASHES[h], h = 0..MERKLE_DEPTH-1: the root of an all-zero subtree of height h
+    /// (`opml_state::merkle::ZERO_HASHES`; test/RiscvStep.t.sol checks them against the Rust
+    /// vectors), 32 bytes each, height 0 first.
+    bytes internal constant ZERO_HASHES = hex"0000000000000000000000000000000000000000000000000000000000000000"
+        hex"f5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a92759fb4b"
+        hex"db56114e00fdd4c1f85c892bf35ac9a89289aaecb1ebd0a96cde606a748b5d71"
+        hex"c78009fdf07fc56a11f122370658a353aaa542ed63e44c4bc15ff4cd105ab33c"
+        hex"536d98837f2dd165a55d5eeae91485954472d56f246df256bf3cae19352a123c"
+        hex"9efde052aa15429fae05bad4d0b1d7c64da64d03d7a1854a588c2cb8430c0d30"
+        hex"d88ddfeed400a8755596b21942c1497e114c302e6118290f91e6772976041fa1"
+        hex"87eb0ddba57e35f6d286673802a4af5975e22506c7cf4c64bb6be5ee11527f2c"
+        hex"26846476fd5fc54a5d43385167c95144f2643f533cc85bb9d16b782f8d7db193"
+        hex"506d86582d252405b840018792cad2bf1259f1ef5aa5f887e13cb2f0094f51e1"
+        hex"ffff0ad7e659772f9534c195c815efc4014ef1e1daed4404c06385d11192e92b"
+        hex"6cf04127db05441cd833107a52be852868890e4317e6a02ab47683aa75964220"
+        hex"b7d05f875f140027ef5118a2247bbb84ce8f2f0f1123623085daf7960c329f5f"
+        hex"df6af5f5bbdb6be9ef8aa618e4bf8073960867171e29676f8b284dea6a08a85e"
+        hex"b58d900f5e182e3c50ef74969ea16c7726c549757cc23523c369587da7293784"
+        hex"d49a7502ffcfb0340b1d7885688500ca308161a7f96b62df9d083b71fcc8f2bb"
+        hex"8fe6b1689256c0d385f42f5bbe2027a22c1996e110ba97c171d3e5948de92beb"
+        hex"8d0d63c39ebade8509e0ae3c9c3876fb5fa112be18f905ecacfecb92057603ab"
+        hex"95eec8b2e541cad4e91de38385f2e046619f54496c2382cb6cacd5b98c26f5a4"
+        hex"f893e908917775b62bff23294dbbe3a1cd8e6cc1c35b4801887b646a6f81f17f"
+        hex"cddba7b592e3133393c16194fac7431abf2f5485ed711db282183c819e08ebaa"
+        hex"8a8d7fe3af8caa085a7639a832001457dfb9128a8061142ad0335629ff23ff9c"
+        hex"feb3c337d7a51a6fbf00b9e34c52e1c9195c969bd4e7a0bfd51d5c5bed9c1167"
+        hex"e71f0aa83cc32edfbefa9f4d3e0174ca85182eec9f3a09f6a6c0df6377a510d7"
+        hex"31206fa80a50bb6abe29085058f16212212a60eec8f049fecb92d8c8e0a84bc0"
+        hex"21352bfecbeddde993839f614c3dac0a3ee37543f9b412b16199dc158e23b544"
+        hex"619e312724bb6d7c3153ed9de791d764a366b389af13c58bf8a8d90481a46765";
     /// @dev Bytes of one input chunk proof: be32(remaining) ‖ chunk ‖ next.
     uint256 internal constant CHUNK_PROOF_LEN = 68;
     /// @dev Bytes of one data-oracle preimage (two leaves; its SHA-256 is the key).

@@ -23,6 +23,11 @@ pub enum VerifyError {
         /// Bytes in the proof.
         len: usize,
     },
+    /// A memory proof's elision mask has a bit set above the tree's levels.
+    ProofMask {
+        /// The mask.
+        mask: u32,
+    },
     /// The memory proof of leaf `leaf_index` does not hash to the state's memory root.
     MemoryRoot {
         /// Index of the leaf the step touched (byte address / 32).
@@ -48,6 +53,11 @@ impl fmt::Display for VerifyError {
             VerifyError::ProofTooLong { used, len } => {
                 write!(f, "proof has {len} bytes, the step uses only {used}")
             }
+            VerifyError::ProofMask { mask } => write!(
+                f,
+                "memory proof mask {mask:#010x} has bits above the tree's {} levels",
+                opml_state::merkle::DEPTH
+            ),
             VerifyError::MemoryRoot { leaf_index } => write!(
                 f,
                 "memory proof of leaf {leaf_index:#x} (address {:#010x}) does not match the memory root",

@@ -3,7 +3,7 @@
 use opml_isa::{Context, Flow, Width};
 use opml_platform::memory::{LEAF_SIZE, PREIMAGE_LEN};
 use opml_state::input::{self, CHUNK_PROOF_LEN, END_LINK, InputChunk};
-use opml_state::merkle::{self, MerkleProof, PROOF_LEN};
+use opml_state::merkle::{self, MASK_LEN, MerkleProof};
 use opml_state::{Hash, VmState, output, sha256};
 
 use crate::VerifyError;
@@ -14,7 +14,8 @@ use crate::VerifyError;
 ///
 /// - A halted pre-state is a fixed point: its own hash, with an empty proof.
 /// - Otherwise the step runs [`opml_isa::step`] over the proof. Each memory leaf is proved on
-///   its first touch by the next [`PROOF_LEN`] proof bytes, checked against the memory root at
+///   its first touch by the next memory proof (a 4-byte elision mask, the leaf, the siblings
+///   the mask does not elide: [`merkle::encoded_len`]), checked against the memory root at
 ///   that moment; a store rewrites the leaf and recomputes the root along the same path. The
 ///   input chunk at the cursor is proved on first use by the next [`CHUNK_PROOF_LEN`] bytes,
 ///   checked against the input link. A `preimage` syscall's 64-byte preimage comes after the
@@ -105,22 +106,36 @@ impl Verifier<'_> {
 
     /// Consumes the next `N` proof bytes.
     fn take<const N: usize>(&mut self) -> Option<&[u8; N]> {
+        self.take_slice(N)
+            .map(|item| item.try_into().expect("N bytes"))
+    }
+
+    /// Consumes the next `len` proof bytes.
+    fn take_slice(&mut self, len: usize) -> Option<&[u8]> {
         if self.error.is_some() {
             return None;
         }
-        let Some(item) = self
-            .proof
-            .get(self.used..)
-            .and_then(|rest| rest.first_chunk::<N>())
-        else {
+        let Some(item) = self.proof.get(self.used..).and_then(|rest| rest.get(..len)) else {
             self.fail(VerifyError::ProofTooShort {
                 offset: self.used,
-                needed: N,
+                needed: len,
             });
             return None;
         };
-        self.used += N;
+        self.used += len;
         Some(item)
+    }
+
+    /// Consumes the next memory proof: its mask ([`MASK_LEN`] bytes, bits above
+    /// [`merkle::MASK_BITS`] refused), then the leaf and the siblings the mask leaves in.
+    fn take_memory_proof(&mut self) -> Option<MerkleProof> {
+        let mask = u32::from_be_bytes(*self.take::<MASK_LEN>()?);
+        if mask & !merkle::MASK_BITS != 0 {
+            self.fail(VerifyError::ProofMask { mask });
+            return None;
+        }
+        let body = self.take_slice(merkle::encoded_len(mask) - MASK_LEN)?;
+        Some(MerkleProof::decode(mask, body).expect("mask and length checked"))
     }
 
     /// The touched leaf holding `addr`, proving it with the next memory proof on first touch.
@@ -129,7 +144,7 @@ impl Verifier<'_> {
         let position = match self.leaves.iter().position(|leaf| leaf.index == index) {
             Some(position) => position,
             None => {
-                let proof = MerkleProof::decode(self.take::<PROOF_LEN>()?);
+                let proof = self.take_memory_proof()?;
                 if proof.root(index) != self.state.memory_root {
                     self.fail(VerifyError::MemoryRoot { leaf_index: index });
                     return None;

@@ -2,7 +2,7 @@
 
 use opml_platform::memory::PREIMAGE_LEN;
 use opml_state::input::InputChunk;
-use opml_state::merkle::{MerkleProof, PROOF_LEN};
+use opml_state::merkle::MerkleProof;
 use opml_state::{Hash, VmState, layout::STATE_LEN};
 
 use crate::VerifyError;
@@ -30,14 +30,13 @@ pub enum ProofItem {
 }
 
 impl ProofItem {
-    /// Appends the item's proof bytes: [`PROOF_LEN`] bytes for memory, `CHUNK_PROOF_LEN`
-    /// for input, [`PREIMAGE_LEN`] for a preimage.
+    /// Appends the item's proof bytes: for memory the canonical encoding (every zero-subtree
+    /// sibling elided, [`MerkleProof::encode`]: 36 to `MAX_PROOF_LEN` bytes),
+    /// `CHUNK_PROOF_LEN` for input, [`PREIMAGE_LEN`] for a preimage.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
             ProofItem::Memory { proof, .. } => {
-                let mut bytes = [0u8; PROOF_LEN];
-                proof.encode_into(&mut bytes);
-                out.extend_from_slice(&bytes);
+                proof.encode(out);
             }
             ProofItem::Input(chunk) => out.extend_from_slice(&chunk.encode()),
             ProofItem::Preimage(preimage) => out.extend_from_slice(preimage),

@@ -11,8 +11,15 @@ use crate::{Hash, hash_pair};
 /// Levels above the leaves.
 pub const DEPTH: usize = opml_platform::memory::MERKLE_DEPTH;
 
-/// Bytes in a serialized [`MerkleProof`]: the leaf, then its siblings from the bottom up.
-pub const PROOF_LEN: usize = 32 * (DEPTH + 1);
+/// Bytes of the elision mask that starts a serialized [`MerkleProof`].
+pub const MASK_LEN: usize = 4;
+
+/// Bytes in the longest serialized [`MerkleProof`] (no sibling elided): the mask, the leaf,
+/// then all [`DEPTH`] siblings from the bottom up.
+pub const MAX_PROOF_LEN: usize = MASK_LEN + 32 * (DEPTH + 1);
+
+/// Mask bits that may be set: one per level, bit `i` for the sibling at height `i`.
+pub const MASK_BITS: u32 = (1 << DEPTH) - 1;
 
 /// The root of an all-zero subtree of each height (height 0 is a zero leaf).
 /// `ZERO_HASHES[h + 1] = sha256(ZERO_HASHES[h] ‖ ZERO_HASHES[h])`; a unit test recomputes them.
@@ -102,26 +109,72 @@ impl MerkleProof {
         self.root_with_leaf(index, &self.leaf)
     }
 
-    /// The serialized form: leaf, then siblings bottom up ([`PROOF_LEN`] bytes).
-    pub fn encode_into(&self, out: &mut [u8; PROOF_LEN]) {
-        out[..32].copy_from_slice(&self.leaf);
-        for (i, sibling) in self.siblings.iter().enumerate() {
-            out[32 * (i + 1)..32 * (i + 2)].copy_from_slice(sibling);
+    /// The canonical elision mask: bit `i` set exactly when `siblings[i]` is
+    /// [`ZERO_HASHES`]`[i]`, the root of an all-zero subtree of height `i`.
+    pub fn zero_mask(&self) -> u32 {
+        self.siblings
+            .iter()
+            .enumerate()
+            .filter(|(height, sibling)| **sibling == ZERO_HASHES[*height])
+            .fold(0, |mask, (height, _)| mask | (1 << height))
+    }
+
+    /// Appends the canonical serialized form ([`encode_with_mask`](Self::encode_with_mask)
+    /// with [`zero_mask`](Self::zero_mask)): every zero-subtree sibling elided.
+    pub fn encode(&self, out: &mut impl Extend<u8>) {
+        self.encode_with_mask(self.zero_mask(), out);
+    }
+
+    /// Appends the serialized form with elision mask `mask`: `be32(mask)`, the leaf, then
+    /// bottom up each sibling whose mask bit is clear ([`encoded_len`] bytes). A verifier takes
+    /// [`ZERO_HASHES`]`[i]` for a set bit `i`, so the proof verifies only if every elided
+    /// sibling is a zero-subtree root; `mask` may leave some of those in (any mask that
+    /// verifies is accepted). Bits above [`MASK_BITS`] make the proof invalid.
+    pub fn encode_with_mask(&self, mask: u32, out: &mut impl Extend<u8>) {
+        out.extend(mask.to_be_bytes());
+        out.extend(self.leaf);
+        for (height, sibling) in self.siblings.iter().enumerate() {
+            if (mask >> height) & 1 == 0 {
+                out.extend(*sibling);
+            }
         }
     }
 
-    /// Parses the serialized form.
-    pub fn decode(data: &[u8; PROOF_LEN]) -> MerkleProof {
-        let chunk = |i: usize| -> Hash { data[32 * i..32 * (i + 1)].try_into().expect("32 bytes") };
-        MerkleProof {
-            leaf: chunk(0),
-            siblings: core::array::from_fn(|i| chunk(i + 1)),
+    /// Parses the bytes after the mask: the leaf, then the siblings `mask` does not elide.
+    /// `None` unless `body` is exactly [`encoded_len`]`(mask) - MASK_LEN` bytes and `mask` has
+    /// no bit above [`MASK_BITS`].
+    pub fn decode(mask: u32, body: &[u8]) -> Option<MerkleProof> {
+        if mask & !MASK_BITS != 0 || MASK_LEN + body.len() != encoded_len(mask) {
+            return None;
         }
+        let (leaf, mut rest) = body.split_first_chunk::<32>()?;
+        let siblings = core::array::from_fn(|height| {
+            if (mask >> height) & 1 == 1 {
+                ZERO_HASHES[height]
+            } else {
+                let (sibling, tail) = rest.split_first_chunk::<32>().expect("length checked");
+                rest = tail;
+                *sibling
+            }
+        });
+        Some(MerkleProof {
+            leaf: *leaf,
+            siblings,
+        })
     }
+}
+
+/// Bytes of a serialized [`MerkleProof`] with elision mask `mask` (bits above [`MASK_BITS`]
+/// ignored): the mask, the leaf and `DEPTH - popcount(mask)` siblings.
+pub const fn encoded_len(mask: u32) -> usize {
+    MASK_LEN + 32 * (1 + DEPTH - (mask & MASK_BITS).count_ones() as usize)
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
     use super::*;
     use crate::sha256;
 
@@ -154,12 +207,49 @@ mod tests {
 
     #[test]
     fn proof_encoding_round_trips() {
-        let proof = MerkleProof {
+        let mut proof = MerkleProof {
             leaf: [9; 32],
-            siblings: core::array::from_fn(|h| [h as u8; 32]),
+            siblings: core::array::from_fn(|h| [h as u8 + 1; 32]),
         };
-        let mut bytes = [0u8; PROOF_LEN];
-        proof.encode_into(&mut bytes);
-        assert_eq!(MerkleProof::decode(&bytes), proof);
+        // Heights 0, 5 and 26 are zero subtrees.
+        for height in [0, 5, 26] {
+            proof.siblings[height] = ZERO_HASHES[height];
+        }
+        let mask = proof.zero_mask();
+        assert_eq!(mask, 1 | 1 << 5 | 1 << 26);
+        let mut bytes = Vec::new();
+        proof.encode(&mut bytes);
+        assert_eq!(bytes.len(), encoded_len(mask));
+        assert_eq!(bytes.len(), MAX_PROOF_LEN - 3 * 32);
+        assert_eq!(bytes[..MASK_LEN], mask.to_be_bytes());
+        assert_eq!(
+            MerkleProof::decode(mask, &bytes[MASK_LEN..]),
+            Some(proof.clone())
+        );
+        // Any sub-mask of the canonical one encodes the same proof, longer.
+        for sub in [0, 1 << 5, 1 | 1 << 26] {
+            let mut bytes = Vec::new();
+            proof.encode_with_mask(sub, &mut bytes);
+            assert_eq!(bytes.len(), encoded_len(sub));
+            assert_eq!(
+                MerkleProof::decode(sub, &bytes[MASK_LEN..]),
+                Some(proof.clone())
+            );
+        }
+        // A wrong length or a bit above the tree is refused.
+        assert_eq!(MerkleProof::decode(mask, &bytes[MASK_LEN + 1..]), None);
+        assert_eq!(
+            MerkleProof::decode(mask | 1 << DEPTH, &bytes[MASK_LEN..]),
+            None
+        );
+        // A memory with one non-zero leaf has every sibling elided.
+        let lone = MerkleProof {
+            leaf: [1; 32],
+            siblings: core::array::from_fn(|h| ZERO_HASHES[h]),
+        };
+        assert_eq!(lone.zero_mask(), MASK_BITS);
+        let mut bytes = Vec::new();
+        lone.encode(&mut bytes);
+        assert_eq!(bytes.len(), MASK_LEN + 32);
     }
 }

@@ -2,13 +2,28 @@
 //!
 //! `cargo run -p opml-chain --example gas` prints a markdown table: execution gas, calldata
 //! bytes and full-transaction gas under Cancun and under Prague (EIP-7623 calldata floor) for
-//! one representative step vector of each class, and the deployed contract size.
+//! one representative step vector of each class, and the deployed contract size. The last two
+//! columns are the worst case, the same step with nothing elided from its memory proofs (mask
+//! 0, every sibling sent: a dense memory).
 
 #[path = "../tests/common/vectors.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod vectors;
 
 use opml_chain::StepVerifierEvm;
+use opml_proof::{ProofItem, StepWitness};
+
+/// The proof of `witness` with every memory proof sent in full (mask 0).
+fn unelided_proof(witness: &StepWitness) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in &witness.items {
+        match item {
+            ProofItem::Memory { proof, .. } => proof.encode_with_mask(0, &mut out),
+            other => other.encode_into(&mut out),
+        }
+    }
+    out
+}
 
 /// `(class, vector name)`, in table order.
 const CLASSES: &[(&str, &str)] = &[
@@ -50,9 +65,9 @@ fn main() {
     let vectors = vectors::vectors();
     let mut evm = StepVerifierEvm::new().expect("deploy the step verifier");
     println!(
-        "| class | vector | execution gas | calldata bytes | tx gas (Cancun) | tx gas (Prague, EIP-7623) |"
+        "| class | vector | execution gas | calldata bytes | tx gas (Cancun) | tx gas (Prague, EIP-7623) | worst case: calldata bytes | Cancun | Prague |"
     );
-    println!("|---|---|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for &(class, name) in CLASSES {
         let vector = vectors
             .iter()
@@ -62,9 +77,25 @@ fn main() {
             .step(&vector.witness.state_data(), &vector.witness.encode_proof())
             .unwrap_or_else(|err| panic!("{name}: {err}"));
         assert_eq!(outcome.post, vector.post, "{name}: wrong post-state");
+        let worst = evm
+            .step(
+                &vector.witness.state_data(),
+                &unelided_proof(&vector.witness),
+            )
+            .unwrap_or_else(|err| panic!("{name} unelided: {err}"));
+        assert_eq!(
+            worst.post, vector.post,
+            "{name}: wrong post-state, unelided"
+        );
         println!(
-            "| {class} | `{name}` | {} | {} | {} | {} |",
-            outcome.gas.execution, outcome.calldata_len, outcome.gas.cancun, outcome.gas.prague
+            "| {class} | `{name}` | {} | {} | {} | {} | {} | {} | {} |",
+            outcome.gas.execution,
+            outcome.calldata_len,
+            outcome.gas.cancun,
+            outcome.gas.prague,
+            worst.calldata_len,
+            worst.gas.cancun,
+            worst.gas.prague
         );
     }
     println!();

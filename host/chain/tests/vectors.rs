@@ -51,27 +51,27 @@ fn input_vector_is_current() {
 
 /// The vectors cover every proof shape the spec names: empty (halted, misaligned pc), the fetch
 /// leaf alone, fetch and data leaves, fetch leaf and input chunk, all three, and fetch and data
-/// leaves with a preimage.
+/// leaves with a preimage; and memory proofs with several numbers of siblings elided.
 #[test]
 fn vectors_cover_every_proof_shape() {
-    let shapes: std::collections::BTreeSet<usize> = vectors::vectors()
-        .iter()
-        .map(|v| v.witness.encode_proof().len())
-        .collect();
-    let memory = opml_state::merkle::PROOF_LEN;
-    let chunk = opml_state::input::CHUNK_PROOF_LEN;
-    let preimage = opml_platform::memory::PREIMAGE_LEN;
-    for len in [
-        0,
-        memory,
-        2 * memory,
-        memory + chunk,
-        2 * memory + chunk,
-        2 * memory + preimage,
-    ] {
+    use opml_proof::ProofItem;
+    let vectors = vectors::vectors();
+    let shapes: std::collections::BTreeSet<String> =
+        vectors.iter().map(|v| vectors::shape(&v.witness)).collect();
+    for shape in ["", "M", "MM", "MI", "MIM", "MMP"] {
         assert!(
-            shapes.contains(&len),
-            "no vector with a {len}-byte proof: {shapes:?}"
+            shapes.contains(shape),
+            "no vector with proof items {shape:?}: {shapes:?}"
         );
     }
+    let elided: std::collections::BTreeSet<u32> = vectors
+        .iter()
+        .flat_map(|v| v.witness.items.iter())
+        .filter_map(|item| match item {
+            ProofItem::Memory { proof, .. } => Some(proof.zero_mask().count_ones()),
+            _ => None,
+        })
+        .collect();
+    // The vectors' memories are sparse: a few leaves, most siblings elided.
+    assert!(elided.len() >= 3, "siblings elided: {elided:?}");
 }

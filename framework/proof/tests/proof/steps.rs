@@ -5,7 +5,7 @@ use opml_platform::syscall::PREIMAGE;
 use opml_platform::{TrapCause, errno, reg};
 use opml_proof::{ProofItem, StepWitness, VerifyError, verify_step};
 use opml_state::input::{END_LINK, InputChunk, chunk_at, commitment};
-use opml_state::merkle::{PROOF_LEN, leaf_index};
+use opml_state::merkle::{MASK_BITS, MASK_LEN, MerkleProof, ZERO_HASHES, encoded_len, leaf_index};
 use opml_state::{ExitStatus, Hash, StateDecodeError, VmState, layout, output, sha256};
 
 use crate::sparse::SparseMemory;
@@ -36,6 +36,13 @@ fn leaf(mem: &SparseMemory, addr: u32) -> ProofItem {
         leaf_index: leaf_index(addr),
         proof: mem.proof(addr),
     }
+}
+
+/// The canonical encoding of a memory proof.
+fn encoded(proof: &MerkleProof) -> Vec<u8> {
+    let mut out = Vec::new();
+    proof.encode(&mut out);
+    out
 }
 
 /// The pre-state advanced by one step to `pc`.
@@ -416,14 +423,12 @@ fn halted_states_are_fixed_points() {
         state.status = status;
         state.step = 99;
         assert_eq!(verify_step(&state.encode(), &[]), Ok(state.hash()));
-        let mut proof = vec![0u8; PROOF_LEN];
-        mem.proof(PC)
-            .encode_into((&mut proof[..]).try_into().unwrap());
+        let proof = encoded(&mem.proof(PC));
         assert_eq!(
             verify_step(&state.encode(), &proof),
             Err(VerifyError::ProofTooLong {
                 used: 0,
-                len: PROOF_LEN
+                len: proof.len()
             })
         );
     }
@@ -433,15 +438,13 @@ fn halted_states_are_fixed_points() {
 fn proof_errors() {
     let (mem, state) = setup(LW_A0_0_A1, &[(11, 0x2000)]);
     let data = state.encode();
-    let mut fetch = vec![0u8; PROOF_LEN];
-    mem.proof(PC)
-        .encode_into((&mut fetch[..]).try_into().unwrap());
+    let fetch = encoded(&mem.proof(PC));
     // The data leaf is missing.
     assert_eq!(
         verify_step(&data, &fetch),
         Err(VerifyError::ProofTooShort {
-            offset: PROOF_LEN,
-            needed: PROOF_LEN
+            offset: fetch.len(),
+            needed: MASK_LEN
         })
     );
     // Nothing at all.
@@ -449,9 +452,56 @@ fn proof_errors() {
         verify_step(&data, &[]),
         Err(VerifyError::ProofTooShort {
             offset: 0,
-            needed: PROOF_LEN
+            needed: MASK_LEN
         })
     );
+    // The data leaf's mask, but not the rest of its proof.
+    let data_proof = mem.proof(0x2000);
+    let mask = data_proof.zero_mask();
+    let mut cut = fetch.clone();
+    cut.extend_from_slice(&mask.to_be_bytes());
+    assert_eq!(
+        verify_step(&data, &cut),
+        Err(VerifyError::ProofTooShort {
+            offset: fetch.len() + MASK_LEN,
+            needed: encoded_len(mask) - MASK_LEN
+        })
+    );
+    // A mask bit above the tree.
+    for bit in 27..32 {
+        let mut high = fetch.clone();
+        high[..MASK_LEN].copy_from_slice(&(mask | 1 << bit).to_be_bytes());
+        assert_eq!(
+            verify_step(&data, &high),
+            Err(VerifyError::ProofMask {
+                mask: mask | 1 << bit
+            })
+        );
+    }
+    // Zero-subtree siblings sent in full (a sub-mask of the canonical one) are accepted, with
+    // the same post-state; eliding a sibling that is not a zero subtree is not.
+    let canonical = StepWitness {
+        state: state.clone(),
+        items: vec![leaf(&mem, PC), leaf(&mem, 0x2000)],
+    };
+    let honest = canonical.verify().expect("canonical proof");
+    for sub in [0, mask & 0x00ff_00ff, mask & !1] {
+        let mut proof = fetch.clone();
+        data_proof.encode_with_mask(sub, &mut proof);
+        assert_eq!(verify_step(&data, &proof), Ok(honest), "mask {sub:#x}");
+    }
+    let level = (0..27)
+        .find(|h| data_proof.siblings[*h] != ZERO_HASHES[*h])
+        .unwrap();
+    let mut proof = fetch.clone();
+    data_proof.encode_with_mask(mask | 1 << level, &mut proof);
+    assert_eq!(
+        verify_step(&data, &proof),
+        Err(VerifyError::MemoryRoot {
+            leaf_index: leaf_index(0x2000)
+        })
+    );
+    assert_eq!(mask & !MASK_BITS, 0);
     // The proof of a different leaf in place of the data leaf.
     let mut proof = fetch.clone();
     proof.extend_from_slice(&fetch);
@@ -470,6 +520,10 @@ fn proof_errors() {
     assert_eq!(
         VerifyError::MemoryRoot { leaf_index: 0x100 }.to_string(),
         "memory proof of leaf 0x100 (address 0x00002000) does not match the memory root"
+    );
+    assert_eq!(
+        VerifyError::ProofMask { mask: 1 << 27 }.to_string(),
+        "memory proof mask 0x08000000 has bits above the tree's 27 levels"
     );
 }
 
@@ -526,7 +580,7 @@ fn preimage_of_the_fetch_leaf_reuses_its_proof() {
     assert_eq!(
         verify_step(&data, &fetch_only),
         Err(VerifyError::ProofTooShort {
-            offset: PROOF_LEN,
+            offset: fetch_only.len(),
             needed: PREIMAGE_LEN
         })
     );
@@ -565,7 +619,7 @@ fn preimage_errors() {
     assert_eq!(
         verify_step(&data, &base),
         Err(VerifyError::ProofTooShort {
-            offset: 2 * PROOF_LEN,
+            offset: base.len(),
             needed: PREIMAGE_LEN
         })
     );

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use opml_elf::{Program, Segment};
 use opml_platform::{TrapCause, errno, fd, memory, reg, status, syscall};
-use opml_proof::StepWitness;
+use opml_proof::{ProofItem, StepWitness};
 use opml_state::{Hash, input, layout, merkle};
 use opml_tests::encode::{AluImmOp, AluOp, BranchOp, Insn, Width, li};
 use opml_vm::{Machine, Preimage, Preimages};
@@ -654,7 +654,8 @@ pub fn constants() -> Vec<(String, u64)> {
     let mut c = Vec::new();
     let mut put = |name: &str, value: u64| c.push((name.to_owned(), value));
     put("STATE_LEN", layout::STATE_LEN as u64);
-    put("PROOF_LEN", merkle::PROOF_LEN as u64);
+    put("MASK_LEN", merkle::MASK_LEN as u64);
+    put("MAX_PROOF_LEN", merkle::MAX_PROOF_LEN as u64);
     put("CHUNK_PROOF_LEN", input::CHUNK_PROOF_LEN as u64);
     put("MEMORY_ROOT", layout::MEMORY_ROOT as u64);
     put("INPUT_LINK", layout::INPUT_LINK as u64);
@@ -700,6 +701,20 @@ pub fn constants() -> Vec<(String, u64)> {
     c
 }
 
+/// The proof items of `witness` in order: `M` a memory proof, `I` an input chunk, `P` a
+/// preimage.
+pub fn shape(witness: &StepWitness) -> String {
+    witness
+        .items
+        .iter()
+        .map(|item| match item {
+            ProofItem::Memory { .. } => 'M',
+            ProofItem::Input(_) => 'I',
+            ProofItem::Preimage(_) => 'P',
+        })
+        .collect()
+}
+
 fn hex0x(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(bytes))
 }
@@ -718,6 +733,13 @@ pub fn steps_json(vectors: &[Vector]) -> String {
         let items: Vec<String> = items.iter().map(|item| format!("    \"{item}\"")).collect();
         out.push_str(&format!(",\n  \"{key}\": [\n{}\n  ]", items.join(",\n")));
     };
+    array(
+        "zeroHashes",
+        merkle::ZERO_HASHES[..merkle::DEPTH]
+            .iter()
+            .map(|hash| hex0x(hash))
+            .collect(),
+    );
     array("names", vectors.iter().map(|v| v.name.clone()).collect());
     array(
         "stateData",
@@ -734,6 +756,11 @@ pub fn steps_json(vectors: &[Vector]) -> String {
             .collect(),
     );
     array("posts", vectors.iter().map(|v| hex0x(&v.post)).collect());
+    // The proof's items in order: M a memory proof, I an input chunk, P a preimage.
+    array(
+        "shapes",
+        vectors.iter().map(|v| shape(&v.witness)).collect(),
+    );
     out.push_str("\n}\n");
     // It is JSON.
     let _: Value = serde_json::from_str(&out).expect("valid JSON");

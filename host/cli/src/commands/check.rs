@@ -12,12 +12,14 @@
 //! (`opml-chain`); a disagreement is reported the same way, with replayable calldata and a forge
 //! test, and the summary adds throughput and gas statistics.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 use opml_chain::contracts::{StepVerifierEvm, forge_test};
 use opml_chain::{EvmError, StepOutcome};
+use opml_proof::{ProofItem, StepWitness};
 use serde_json::{Value, json};
 
 use crate::exit_codes;
@@ -49,10 +51,46 @@ struct GasStats {
     prague_total: u64,
     prague_max: u64,
     calldata_max: usize,
+    /// Per step class ([`step_class`]): steps, then Cancun, Prague and calldata totals.
+    by_class: BTreeMap<&'static str, [u64; 4]>,
+}
+
+/// The class of a step for the gas statistics: what the instruction does with memory, and
+/// whether its data access is to a second leaf (a second memory proof).
+fn step_class(witness: &StepWitness) -> &'static str {
+    let leaves = witness
+        .items
+        .iter()
+        .filter(|item| matches!(item, ProofItem::Memory { .. }))
+        .count();
+    let Some(ProofItem::Memory { proof, .. }) = witness.items.first() else {
+        return "no proof (halted, misaligned pc)";
+    };
+    let at = (witness.state.pc % 32) as usize;
+    let word = u32::from_le_bytes(proof.leaf[at..at + 4].try_into().expect("4 bytes"));
+    let second = leaves == 2;
+    match (word & 0x7f, word == 0x73, second) {
+        (0x03, _, true) => "load, second leaf",
+        (0x03, _, false) => "load, fetch leaf",
+        (0x23, _, true) => "store, second leaf",
+        (0x23, _, false) => "store, fetch leaf",
+        (_, true, _) => match witness.state.regs[opml_platform::reg::A7] {
+            opml_platform::syscall::READ if second => "read, second leaf",
+            opml_platform::syscall::WRITE if second => "write, second leaf",
+            opml_platform::syscall::PREIMAGE if second => "preimage, second leaf",
+            _ => "other ecall",
+        },
+        _ => "register, branch, jump, trap",
+    }
 }
 
 impl GasStats {
-    fn add(&mut self, outcome: &StepOutcome) {
+    fn add(&mut self, outcome: &StepOutcome, class: &'static str) {
+        let totals = self.by_class.entry(class).or_default();
+        totals[0] += 1;
+        totals[1] += outcome.gas.cancun;
+        totals[2] += outcome.gas.prague;
+        totals[3] += outcome.calldata_len as u64;
         self.steps += 1;
         self.execution_total += outcome.gas.execution;
         self.execution_max = self.execution_max.max(outcome.gas.execution);
@@ -65,6 +103,20 @@ impl GasStats {
 
     fn json(&self, evm: &StepVerifierEvm, seconds: f64) -> Value {
         let mean = |total: u64| total.checked_div(self.steps).unwrap_or(0);
+        let by_class: serde_json::Map<String, Value> = self
+            .by_class
+            .iter()
+            .map(|(class, [steps, cancun, prague, calldata])| {
+                let mean = |total: u64| total / steps;
+                let stats = json!({
+                    "steps": steps,
+                    "tx_cancun_mean": mean(*cancun),
+                    "tx_prague_mean": mean(*prague),
+                    "calldata_mean_bytes": mean(*calldata),
+                });
+                ((*class).to_owned(), stats)
+            })
+            .collect();
         json!({
             "verified_steps": self.steps,
             "seconds": seconds,
@@ -75,6 +127,7 @@ impl GasStats {
                 "tx_cancun": { "mean": mean(self.cancun_total), "max": self.cancun_max },
                 "tx_prague": { "mean": mean(self.prague_total), "max": self.prague_max },
                 "calldata_max_bytes": self.calldata_max,
+                "by_class": by_class,
             },
         })
     }
@@ -131,7 +184,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<u8> {
         if let Some(evm) = evm.as_mut() {
             let on_evm = evm.step(&state_data, &proof);
             if let Ok(outcome) = &on_evm {
-                gas.add(outcome);
+                gas.add(outcome, step_class(&witness));
             }
             if on_evm.as_ref().ok().map(|outcome| &outcome.post) != Some(&expected) {
                 let got = match &on_evm {
