@@ -27,6 +27,8 @@ mod core;
 pub mod exec;
 mod fast;
 mod io;
+#[cfg(jit)]
+mod jit;
 mod machine;
 mod memory;
 mod preimage;
@@ -45,7 +47,7 @@ use opml_state::Hash;
 
 pub use exec::{ExecError, Executor, Session};
 pub use io::LogSink;
-pub use machine::Machine;
+pub use machine::{JitStats, Machine};
 /// The guests' wire format for typed values (frames of postcard), as the guest SDK uses it.
 pub use opml_codec as codec;
 pub use opml_proof::StepWitness;
