@@ -3,7 +3,10 @@
 //! [`Machine`] loads a guest program and runs it in two modes that agree step for step:
 //!
 //! - **fast** ([`Machine::run`]): decoded instructions are cached, registers live in a local
-//!   array and memory is reached through small TLBs; nothing is hashed.
+//!   array and memory is reached through small TLBs; nothing is hashed. With the `jit`
+//!   feature (on by default; x86-64 and AArch64 hosts), hot basic blocks are compiled to host
+//!   code (Cranelift) and the interpreter runs the rest; [`Machine::set_jit`] tunes or turns
+//!   it off.
 //! - **proving** ([`Machine::prove_step`]): one step through a context that records the memory
 //!   proofs, the input chunk and the preimage the step touches, as the step verifier
 //!   (`opml-proof`) needs them.

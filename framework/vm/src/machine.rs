@@ -156,11 +156,11 @@ impl Machine {
         let _ = threshold;
     }
 
-    /// Blocks compiled so far for this machine's code (its snapshots and the machine it was
-    /// cloned from share the compiler, so they count together) and the time it took.
-    pub fn jit_stats(&self) -> JitStats {
+    /// Blocks fast mode compiled so far in this process (for every machine: machines running
+    /// the same code share its compiled blocks) and the time it took.
+    pub fn jit_stats() -> JitStats {
         #[cfg(jit)]
-        let (blocks, time) = self.code.blocks.stats();
+        let (blocks, time) = crate::jit::stats();
         #[cfg(not(jit))]
         let (blocks, time) = (0, std::time::Duration::ZERO);
         JitStats { blocks, time }

@@ -1,5 +1,6 @@
 //! Translation of one block of RV32IM instructions to a Cranelift function.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -34,10 +35,11 @@ pub(crate) fn ends_block(insn: Instruction) -> bool {
     )
 }
 
-/// A Cranelift JIT module and the scratch state of its translations.
+/// A Cranelift JIT module, the blocks it compiled and the scratch state of its translations.
 pub(crate) struct Compiler {
-    /// `None` only while dropping.
-    module: Option<JITModule>,
+    module: JITModule,
+    /// The compiled blocks by start address and instructions.
+    cache: HashMap<(u32, Box<[Instruction]>), Block>,
     ctx: Context,
     builder: FunctionBuilderContext,
     blocks: u64,
@@ -47,7 +49,8 @@ pub(crate) struct Compiler {
 impl Compiler {
     pub(crate) fn new() -> Compiler {
         let mut flags = settings::builder();
-        for (name, value) in [("opt_level", "speed"), ("is_pic", "false")] {
+        // `none`: about as fast code on guest blocks as `speed` (measured), compiled faster.
+        for (name, value) in [("opt_level", "none"), ("is_pic", "false")] {
             flags.set(name, value).expect("a Cranelift setting");
         }
         let isa = cranelift_native::builder()
@@ -57,7 +60,8 @@ impl Compiler {
         let module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
         Compiler {
             ctx: module.make_context(),
-            module: Some(module),
+            module,
+            cache: HashMap::new(),
             builder: FunctionBuilderContext::new(),
             blocks: 0,
             time: Duration::ZERO,
@@ -69,9 +73,9 @@ impl Compiler {
         (self.blocks, self.time)
     }
 
-    /// Compiles the block starting at slot `start` of `insns`, if it has an instruction.
+    /// The block starting at slot `start` of `insns`, if it has an instruction: compiled
+    /// before, or now.
     pub(crate) fn compile(&mut self, insns: &[Instruction], start: usize) -> Option<Block> {
-        let began = Instant::now();
         let page_end = (start / PAGE_SLOTS + 1) * PAGE_SLOTS;
         let mut len = 0;
         for &insn in &insns[start..page_end.min(insns.len()).min(start + MAX_LEN)] {
@@ -86,7 +90,12 @@ impl Compiler {
         if len == 0 {
             return None;
         }
-        let module = self.module.as_mut().expect("a live module");
+        let key = (4 * start as u32, Box::from(&insns[start..start + len]));
+        if let Some(&block) = self.cache.get(&key) {
+            return Some(block);
+        }
+        let began = Instant::now();
+        let module = &mut self.module;
         let ptr = module.target_config().pointer_type();
         let call_conv = module.isa().default_call_conv();
         let sig = |params: &[types::Type], ret: types::Type| {
@@ -119,20 +128,12 @@ impl Compiler {
             unsafe { std::mem::transmute::<*const u8, BlockFn>(module.get_finalized_function(id)) };
         self.blocks += 1;
         self.time += began.elapsed();
-        Some(Block {
+        let block = Block {
             run,
             len: len as u32,
-        })
-    }
-}
-
-impl Drop for Compiler {
-    fn drop(&mut self) {
-        if let Some(module) = self.module.take() {
-            // SAFETY: the compiler is dropped with the last `Blocks` sharing it, and only
-            // those hold (and call) its functions.
-            unsafe { module.free_memory() }
-        }
+        };
+        self.cache.insert(key, block);
+        Some(block)
     }
 }
 
