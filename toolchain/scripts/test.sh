@@ -15,6 +15,8 @@ step "cargo doc: the guest SDK and the host-facing API"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p opml-guest -p opml-vm -p opml-build
 step "cargo test"
 cargo test --workspace --locked
+step "cargo test: fast mode without the block compiler (interpreter only)"
+cargo test --locked -p opml-vm -p opml-tests --no-default-features
 step "model toolchain: python tests (converter, reference evaluator, committed models and vectors)"
 (cd toolchain/model && .venv/bin/python -m unittest test_convert)
 step "contracts: forge fmt --check, forge test, artifacts up to date"

@@ -20,6 +20,9 @@ const NO_PAGE: u32 = u32::MAX;
 #[derive(Clone)]
 pub(crate) struct Code {
     pub(crate) insns: Vec<Instruction>,
+    /// The compiled blocks of this code.
+    #[cfg(jit)]
+    pub(crate) blocks: crate::jit::Blocks,
 }
 
 impl Code {
@@ -33,6 +36,8 @@ impl Code {
     pub(crate) fn view(&mut self) -> CodeView<'_> {
         CodeView {
             insns: &mut self.insns,
+            #[cfg(jit)]
+            blocks: &mut self.blocks,
         }
     }
 }
@@ -47,13 +52,19 @@ fn slot(len: usize, addr: u32) -> Option<usize> {
 /// A [`Code`] borrowed for the fast loop.
 pub(crate) struct CodeView<'a> {
     insns: &'a mut [Instruction],
+    #[cfg(jit)]
+    blocks: &'a mut crate::jit::Blocks,
 }
 
 impl CodeView<'_> {
     /// The same view, reborrowed by value: passing it to an out-of-line function passes the
     /// slice as values, so the loop can keep its copy in registers.
     fn reborrow(&mut self) -> CodeView<'_> {
-        CodeView { insns: self.insns }
+        CodeView {
+            insns: self.insns,
+            #[cfg(jit)]
+            blocks: self.blocks,
+        }
     }
 
     /// Re-decodes the cached words overlapping the `len` (at least 1) bytes from `addr` on,
@@ -65,6 +76,8 @@ impl CodeView<'_> {
             let word = first.wrapping_add(4 * k);
             if let Some(slot) = slot(self.insns.len(), word) {
                 self.insns[slot] = decode(mem.load(word, 4));
+                #[cfg(jit)]
+                self.blocks.invalidate_page(word >> PAGE_SHIFT);
             }
         }
     }
@@ -84,7 +97,9 @@ impl CodeView<'_> {
 /// entry at a page that memory owns exclusively and has marked dirty. The [`Fast`] context
 /// holding the TLB holds its memory mutably for its whole life, and every path that changes the
 /// page table (the fills and the syscalls that write memory) refreshes the entries of the pages
-/// it touched, so the pointers stay valid and exclusive.
+/// it touched, so the pointers stay valid and exclusive. Compiled blocks read the entries
+/// (`repr(C)`, see [`layout`]) and access memory only through a hit.
+#[repr(C)]
 struct Tlb {
     read_tags: [u32; TLB_SIZE],
     read_ptrs: [*const u8; TLB_SIZE],
@@ -144,6 +159,7 @@ impl Tlb {
 }
 
 /// The context of [`Machine::run`](crate::Machine::run)'s loop.
+#[repr(C)]
 pub(crate) struct Fast<'a> {
     pub(crate) regs: [u32; reg::COUNT],
     code: CodeView<'a>,
@@ -179,6 +195,86 @@ impl<'a> Fast<'a> {
     pub(crate) fn finish(self) {
         self.core.regs = self.regs;
     }
+
+    /// Counts an entry at `pc` and returns the compiled block starting there, if there is one
+    /// (compiling it on the `threshold`th entry).
+    #[cfg(jit)]
+    #[inline(always)]
+    pub(crate) fn block(&mut self, pc: u32, threshold: u32) -> Option<crate::jit::Block> {
+        let slot = slot(self.code.insns.len(), pc)?;
+        self.code.blocks.enter(self.code.insns, slot, threshold)
+    }
+
+    /// Runs `block` with a budget of `budget` (at least its length) instructions; returns how
+    /// many it executed and the pc it stopped at.
+    #[cfg(jit)]
+    #[inline(always)]
+    pub(crate) fn run_block(&mut self, block: crate::jit::Block, budget: u64) -> (u64, u32) {
+        let budget = budget.min(u64::from(u32::MAX));
+        // SAFETY: a compiled block accesses the context's registers and TLB entries (at the
+        // offsets of `layout`), guest memory only through TLB hits (valid and, for writes,
+        // exclusive pointers by `Tlb`'s invariant) and everything else through `jit_load` and
+        // `jit_store`, which it passes this pointer, derived from `&mut self`.
+        let packed = unsafe { (block.run)((self as *mut Fast<'a>).cast(), budget) };
+        (packed >> 32, packed as u32)
+    }
+}
+
+/// Offsets in [`Fast`] that compiled blocks use.
+#[cfg(jit)]
+pub(crate) mod layout {
+    use std::mem::offset_of;
+
+    use super::{Fast, Tlb};
+
+    /// Entries per TLB.
+    pub(crate) const TLB_SIZE: usize = super::TLB_SIZE;
+    /// The registers, `[u32; 32]`.
+    pub(crate) const REGS: i32 = offset_of!(Fast<'static>, regs) as i32;
+    const TLB: usize = offset_of!(Fast<'static>, tlb);
+    /// The read TLB's tags (`u32`) and page pointers.
+    pub(crate) const READ_TAGS: i32 = (TLB + offset_of!(Tlb, read_tags)) as i32;
+    pub(crate) const READ_PTRS: i32 = (TLB + offset_of!(Tlb, read_ptrs)) as i32;
+    /// The write TLB's tags (`u32`) and page pointers.
+    pub(crate) const WRITE_TAGS: i32 = (TLB + offset_of!(Tlb, write_tags)) as i32;
+    pub(crate) const WRITE_PTRS: i32 = (TLB + offset_of!(Tlb, write_ptrs)) as i32;
+}
+
+/// The `Width` of an access of `bytes` bytes (1, 2 or 4).
+#[cfg(jit)]
+fn width(bytes: u32) -> Width {
+    match bytes {
+        1 => Width::Byte,
+        2 => Width::Half,
+        _ => Width::Word,
+    }
+}
+
+/// A load of `bytes` bytes at the aligned `addr` that missed a compiled block's read TLB
+/// (zero-extended).
+///
+/// # Safety
+/// `fast` must be the pointer [`Fast::run_block`] passed to the running block.
+#[cfg(jit)]
+pub(crate) unsafe extern "C" fn jit_load(fast: *mut u8, addr: u32, bytes: u32) -> u32 {
+    // SAFETY: by the caller's contract `fast` is a live `Fast`, borrowed mutably by
+    // `run_block` for the call, and nothing else uses it meanwhile.
+    let fast = unsafe { &mut *fast.cast::<Fast<'_>>() };
+    fast.load(addr, width(bytes))
+}
+
+/// A store of the low `bytes` bytes of `value` at the aligned `addr` that missed a compiled
+/// block's write TLB; returns 1 if it went to a page holding cached code (which the store may
+/// have changed), else 0.
+///
+/// # Safety
+/// As for [`jit_load`].
+#[cfg(jit)]
+pub(crate) unsafe extern "C" fn jit_store(fast: *mut u8, addr: u32, bytes: u32, value: u32) -> u32 {
+    // SAFETY: as in `jit_load`.
+    let fast = unsafe { &mut *fast.cast::<Fast<'_>>() };
+    fast.store(addr, width(bytes), value);
+    u32::from(fast.code.covers_page(addr >> PAGE_SHIFT))
 }
 
 /// Fetches and decodes an instruction outside the cache.

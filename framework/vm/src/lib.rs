@@ -3,7 +3,10 @@
 //! [`Machine`] loads a guest program and runs it in two modes that agree step for step:
 //!
 //! - **fast** ([`Machine::run`]): decoded instructions are cached, registers live in a local
-//!   array and memory is reached through small TLBs; nothing is hashed.
+//!   array and memory is reached through small TLBs; nothing is hashed. With the `jit`
+//!   feature (on by default; x86-64 and AArch64 hosts), hot basic blocks are compiled to host
+//!   code (Cranelift) and the interpreter runs the rest; [`Machine::set_jit`] tunes or turns
+//!   it off.
 //! - **proving** ([`Machine::prove_step`]): one step through a context that records the memory
 //!   proofs, the input chunk and the preimage the step touches, as the step verifier
 //!   (`opml-proof`) needs them.
@@ -27,6 +30,8 @@ mod core;
 pub mod exec;
 mod fast;
 mod io;
+#[cfg(jit)]
+mod jit;
 mod machine;
 mod memory;
 mod preimage;
@@ -45,7 +50,7 @@ use opml_state::Hash;
 
 pub use exec::{ExecError, Executor, Session};
 pub use io::LogSink;
-pub use machine::Machine;
+pub use machine::{JitStats, Machine};
 /// The guests' wire format for typed values (frames of postcard), as the guest SDK uses it.
 pub use opml_codec as codec;
 pub use opml_proof::StepWitness;

@@ -43,6 +43,18 @@ pub struct Machine {
     step: u64,
     status: ExitStatus,
     blocked: Option<HostError>,
+    /// Entries of a block start before fast mode compiles it; `None`: never.
+    #[cfg(jit)]
+    jit: Option<u32>,
+}
+
+/// What fast mode's block compiler did (see [`Machine::jit_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JitStats {
+    /// Blocks compiled.
+    pub blocks: u64,
+    /// Time spent compiling them.
+    pub time: std::time::Duration,
 }
 
 impl Machine {
@@ -78,6 +90,8 @@ impl Machine {
         let words = code_end.min(MAX_CODE_BYTES).div_ceil(4) as u32;
         let code = Code {
             insns: (0..words).map(|k| decode(mem.load(4 * k, 4))).collect(),
+            #[cfg(jit)]
+            blocks: crate::jit::Blocks::new(words as usize),
         };
         Ok(Machine {
             core: Core {
@@ -94,6 +108,8 @@ impl Machine {
             step: 0,
             status: ExitStatus::Running,
             blocked: None,
+            #[cfg(jit)]
+            jit: Some(crate::jit::DEFAULT_THRESHOLD),
         })
     }
 
@@ -124,6 +140,30 @@ impl Machine {
         };
         self.blocked = Some(error);
         error
+    }
+
+    /// Sets when fast mode compiles a basic block to host code: after `Some(n)` entries of its
+    /// start (`Some(0)`: on the first), or never (`None`: the interpreter runs everything).
+    /// Clones inherit the setting. The default compiles hot blocks; without the `jit` feature
+    /// (or on a host other than x86-64 and AArch64) nothing is ever compiled and this does
+    /// nothing. Results do not depend on it.
+    pub fn set_jit(&mut self, threshold: Option<u32>) {
+        #[cfg(jit)]
+        {
+            self.jit = threshold;
+        }
+        #[cfg(not(jit))]
+        let _ = threshold;
+    }
+
+    /// Blocks fast mode compiled so far in this process (for every machine: machines running
+    /// the same code share its compiled blocks) and the time it took.
+    pub fn jit_stats() -> JitStats {
+        #[cfg(jit)]
+        let (blocks, time) = crate::jit::stats();
+        #[cfg(not(jit))]
+        let (blocks, time) = (0, std::time::Duration::ZERO);
+        JitStats { blocks, time }
     }
 
     /// Sends the bytes the guest writes to the debug log (fd 2) to `sink`; `None` drops them
@@ -186,6 +226,10 @@ impl Machine {
             self.apply(flow);
             return 1;
         }
+        #[cfg(jit)]
+        if let Some(threshold) = self.jit {
+            return self.run_blocks(budget, threshold);
+        }
         let code = Arc::make_mut(&mut self.code);
         let mut ctx = Fast::new(&mut self.core, code);
         let mut pc = self.pc;
@@ -230,8 +274,59 @@ impl Machine {
                 left -= 1;
             }
         }
-        let done = budget - left;
         ctx.finish();
+        self.settle(budget - left, pc, status, blocked)
+    }
+
+    /// Fast mode with the block compiler: compiled blocks where they fit the budget, else the
+    /// interpreter up to the next control transfer. Same contract as `run_fast`; the pc is
+    /// 4-aligned.
+    #[cfg(jit)]
+    fn run_blocks(&mut self, budget: u64, threshold: u32) -> u64 {
+        let code = Arc::make_mut(&mut self.code);
+        let mut ctx = Fast::new(&mut self.core, code);
+        let mut pc = self.pc;
+        let mut left = budget;
+        let mut status = ExitStatus::Running;
+        let mut blocked = false;
+        'run: while left > 0 {
+            if let Some(block) = ctx.block(pc, threshold)
+                && u64::from(block.len) <= left
+            {
+                let (done, next) = ctx.run_block(block, left);
+                left -= done;
+                pc = next;
+                if done > 0 {
+                    continue;
+                }
+                // It stopped before its first instruction, which the interpreter now takes.
+            }
+            loop {
+                let insn = ctx.instruction(pc);
+                match execute(&mut ctx, pc, insn) {
+                    Flow::Next(next) => pc = next,
+                    Flow::Halt(halt) => {
+                        status = halt;
+                        left -= 1;
+                        break 'run;
+                    }
+                    Flow::Blocked => {
+                        blocked = true;
+                        break 'run;
+                    }
+                }
+                left -= 1;
+                if left == 0 || crate::jit::ends_block(insn) {
+                    break;
+                }
+            }
+        }
+        ctx.finish();
+        self.settle(budget - left, pc, status, blocked)
+    }
+
+    /// Records the end of a fast run of `done` steps; returns `done`.
+    fn settle(&mut self, done: u64, pc: u32, status: ExitStatus, blocked: bool) -> u64 {
         self.pc = pc;
         self.step += done;
         self.status = status;

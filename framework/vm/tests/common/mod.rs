@@ -14,7 +14,10 @@ use opml_vm::{Machine, Preimages, Snapshots, Timeline};
 ///
 /// - Step by step with `prove_step`: the verifier's post-state hash equals the machine's state
 ///   hash after every step, and a halted machine's witness is empty.
-/// - A fast run ends in the same state (hash, output, registers).
+/// - A fast run ends in the same state (hash, output, registers), with blocks compiled on
+///   their first entry, on their third and never; and fast runs with blocks compiled at once,
+///   stopped after every step count up to 200 and in strides of 3 and 7 steps up to step
+///   1000, stop in the same states.
 /// - Checkpoints every step report the same hashes.
 /// - A timeline reaches every step (about a thousand of a long run) with the same hash, and
 ///   its witnesses verify.
@@ -65,6 +68,33 @@ pub(crate) fn check_with(
     assert_eq!(fast.state(), slow.state());
     assert_eq!(fast.output(), slow.output());
     assert_eq!(fast.regs(), slow.regs());
+
+    for jit in [None, Some(0), Some(2)] {
+        let mut m = load();
+        m.set_jit(jit);
+        assert_eq!(m.run(max_steps), slow.status(), "jit {jit:?}");
+        assert_eq!(m.state(), slow.state(), "jit {jit:?}");
+        assert_eq!(m.output(), slow.output(), "jit {jit:?}");
+    }
+    let compiled = || {
+        let mut m = load();
+        m.set_jit(Some(0));
+        m
+    };
+    let last = hashes.len() as u64 - 1;
+    for steps in 0..=last.min(200) {
+        let mut m = compiled();
+        m.run(steps);
+        assert_eq!(m.state_hash(), hashes[steps as usize], "jit run({steps})");
+    }
+    for stride in [3, 7] {
+        let mut m = compiled();
+        while m.step_count() < last.min(1000) {
+            m.run(stride);
+            let step = m.step_count();
+            assert_eq!(m.state_hash(), hashes[step as usize], "jit stride {stride}");
+        }
+    }
 
     let mut reported = Vec::new();
     let mut checkpointed = load();

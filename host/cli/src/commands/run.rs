@@ -38,6 +38,10 @@ pub(crate) struct RunArgs {
     /// Print a one-line summary (status, steps, speed) to stderr when the run ends.
     #[arg(short, long)]
     verbose: bool,
+    /// Interpret every instruction instead of compiling hot code to host code (same results,
+    /// slower; for comparison).
+    #[arg(long)]
+    interpreter: bool,
 }
 
 /// Runs the guest, streaming its output to stdout and its log to stderr.
@@ -53,6 +57,9 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
     let loaded = args.guest.load()?;
     let program_id = opml_vm::program_id(&loaded.elf)?;
     let mut machine = loaded.machine;
+    if args.interpreter {
+        machine.set_jit(None);
+    }
     machine.set_log(Some(Box::new(|bytes: &[u8]| {
         let _ = std::io::stderr().write_all(bytes);
     })));

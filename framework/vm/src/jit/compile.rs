@@ -1,0 +1,744 @@
+//! Translation of one block of RV32IM instructions to a Cranelift function.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, Value, types,
+};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, ir};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Module, default_libcall_names};
+use opml_isa::Instruction;
+
+use super::{Block, BlockFn, MAX_LEN, PAGE_SLOTS};
+use crate::fast::{jit_load, jit_store, layout};
+
+/// Whether `insn` transfers control (and so ends a basic block).
+#[inline(always)]
+pub(crate) fn ends_block(insn: Instruction) -> bool {
+    use Instruction::*;
+    matches!(
+        insn,
+        Jal { .. }
+            | Jalr { .. }
+            | Beq { .. }
+            | Bne { .. }
+            | Blt { .. }
+            | Bge { .. }
+            | Bltu { .. }
+            | Bgeu { .. }
+    )
+}
+
+/// A Cranelift JIT module, the blocks it compiled and the scratch state of its translations.
+pub(crate) struct Compiler {
+    module: JITModule,
+    /// The compiled blocks by start address and instructions.
+    cache: HashMap<(u32, Box<[Instruction]>), Block>,
+    ctx: Context,
+    builder: FunctionBuilderContext,
+    blocks: u64,
+    time: Duration,
+}
+
+impl Compiler {
+    pub(crate) fn new() -> Compiler {
+        let mut flags = settings::builder();
+        // `none`: about as fast code on guest blocks as `speed` (measured), compiled faster.
+        for (name, value) in [("opt_level", "none"), ("is_pic", "false")] {
+            flags.set(name, value).expect("a Cranelift setting");
+        }
+        let isa = cranelift_native::builder()
+            .expect("a Cranelift backend for this host")
+            .finish(settings::Flags::new(flags))
+            .expect("a Cranelift ISA for this host");
+        let module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+        Compiler {
+            ctx: module.make_context(),
+            module,
+            cache: HashMap::new(),
+            builder: FunctionBuilderContext::new(),
+            blocks: 0,
+            time: Duration::ZERO,
+        }
+    }
+
+    /// Blocks compiled and time spent.
+    pub(crate) fn stats(&self) -> (u64, Duration) {
+        (self.blocks, self.time)
+    }
+
+    /// The block starting at slot `start` of `insns`, if it has an instruction: compiled
+    /// before, or now.
+    pub(crate) fn compile(&mut self, insns: &[Instruction], start: usize) -> Option<Block> {
+        let page_end = (start / PAGE_SLOTS + 1) * PAGE_SLOTS;
+        let mut len = 0;
+        for &insn in &insns[start..page_end.min(insns.len()).min(start + MAX_LEN)] {
+            if !compilable(4 * (start + len) as u32, insn) {
+                break;
+            }
+            len += 1;
+            if ends_block(insn) {
+                break;
+            }
+        }
+        if len == 0 {
+            return None;
+        }
+        let key = (4 * start as u32, Box::from(&insns[start..start + len]));
+        if let Some(&block) = self.cache.get(&key) {
+            return Some(block);
+        }
+        let began = Instant::now();
+        let module = &mut self.module;
+        let ptr = module.target_config().pointer_type();
+        let call_conv = module.isa().default_call_conv();
+        let sig = |params: &[types::Type], ret: types::Type| {
+            let mut sig = Signature::new(call_conv);
+            sig.params
+                .extend(params.iter().map(|&ty| AbiParam::new(ty)));
+            sig.returns.push(AbiParam::new(ret));
+            sig
+        };
+        self.ctx.func.signature = sig(&[ptr, types::I64], types::I64);
+        let helpers = (
+            sig(&[ptr, types::I32, types::I32], types::I32),
+            sig(&[ptr, types::I32, types::I32, types::I32], types::I32),
+        );
+        let frontend = module.isa().frontend_config();
+        let b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
+        Translator::new(b, (ptr, frontend), helpers)
+            .block(&insns[start..start + len], 4 * start as u32);
+        let id = module
+            .declare_anonymous_function(&self.ctx.func.signature)
+            .expect("declare a block");
+        module
+            .define_function(id, &mut self.ctx)
+            .expect("compile a block");
+        module.clear_context(&mut self.ctx);
+        module.finalize_definitions().expect("finalize a block");
+        // SAFETY: the function was compiled with the signature `BlockFn` describes (pointer and
+        // u64 in, u64 out, the host's C calling convention).
+        let run =
+            unsafe { std::mem::transmute::<*const u8, BlockFn>(module.get_finalized_function(id)) };
+        self.blocks += 1;
+        self.time += began.elapsed();
+        let block = Block {
+            run,
+            len: len as u32,
+        };
+        self.cache.insert(key, block);
+        Some(block)
+    }
+}
+
+/// Whether the block compiler translates `insn` at `pc`: everything but the instructions that
+/// always trap or call the host, and jumps and branches to a misaligned target.
+fn compilable(pc: u32, insn: Instruction) -> bool {
+    use Instruction::*;
+    match insn {
+        Ecall | Ebreak | Illegal(_) => false,
+        Jal { offset, .. }
+        | Beq { offset, .. }
+        | Bne { offset, .. }
+        | Blt { offset, .. }
+        | Bge { offset, .. }
+        | Bltu { offset, .. }
+        | Bgeu { offset, .. } => pc.wrapping_add(offset as u32).is_multiple_of(4),
+        _ => true,
+    }
+}
+
+/// The trusted flags of accesses to the context and to guest pages: aligned, never trapping.
+fn flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Builds one block's function.
+struct Translator<'a> {
+    b: FunctionBuilder<'a>,
+    ptr: types::Type,
+    frontend: TargetFrontendConfig,
+    /// The guest registers the block touches, as variables.
+    regs: [Option<Variable>; 32],
+    /// Which of them it writes.
+    written: [bool; 32],
+    /// Instructions completed in earlier passes of a looping block (i64).
+    done: Variable,
+    fast: Value,
+    budget: Value,
+    /// `exit(done: i64, pc: i32)`: writes the registers back and returns.
+    exit: ir::Block,
+    load_sig: ir::SigRef,
+    store_sig: ir::SigRef,
+}
+
+/// Registers an instruction reads and the one it writes.
+fn operands(insn: Instruction) -> ([u8; 2], u8) {
+    use Instruction::*;
+    match insn {
+        Lui { rd, .. } | Auipc { rd, .. } | Jal { rd, .. } => ([0, 0], rd),
+        Jalr { rd, rs1, .. }
+        | Lb { rd, rs1, .. }
+        | Lh { rd, rs1, .. }
+        | Lw { rd, rs1, .. }
+        | Lbu { rd, rs1, .. }
+        | Lhu { rd, rs1, .. }
+        | Addi { rd, rs1, .. }
+        | Slti { rd, rs1, .. }
+        | Sltiu { rd, rs1, .. }
+        | Xori { rd, rs1, .. }
+        | Ori { rd, rs1, .. }
+        | Andi { rd, rs1, .. }
+        | Slli { rd, rs1, .. }
+        | Srli { rd, rs1, .. }
+        | Srai { rd, rs1, .. } => ([rs1, 0], rd),
+        Beq { rs1, rs2, .. }
+        | Bne { rs1, rs2, .. }
+        | Blt { rs1, rs2, .. }
+        | Bge { rs1, rs2, .. }
+        | Bltu { rs1, rs2, .. }
+        | Bgeu { rs1, rs2, .. }
+        | Sb { rs1, rs2, .. }
+        | Sh { rs1, rs2, .. }
+        | Sw { rs1, rs2, .. } => ([rs1, rs2], 0),
+        Add { rd, rs1, rs2 }
+        | Sub { rd, rs1, rs2 }
+        | Sll { rd, rs1, rs2 }
+        | Slt { rd, rs1, rs2 }
+        | Sltu { rd, rs1, rs2 }
+        | Xor { rd, rs1, rs2 }
+        | Srl { rd, rs1, rs2 }
+        | Sra { rd, rs1, rs2 }
+        | Or { rd, rs1, rs2 }
+        | And { rd, rs1, rs2 }
+        | Mul { rd, rs1, rs2 }
+        | Mulh { rd, rs1, rs2 }
+        | Mulhsu { rd, rs1, rs2 }
+        | Mulhu { rd, rs1, rs2 }
+        | Div { rd, rs1, rs2 }
+        | Divu { rd, rs1, rs2 }
+        | Rem { rd, rs1, rs2 }
+        | Remu { rd, rs1, rs2 } => ([rs1, rs2], rd),
+        Fence | Ecall | Ebreak | Illegal(_) => ([0, 0], 0),
+    }
+}
+
+impl<'a> Translator<'a> {
+    fn new(
+        mut b: FunctionBuilder<'a>,
+        (ptr, frontend): (types::Type, TargetFrontendConfig),
+        (load, store): (Signature, Signature),
+    ) -> Translator<'a> {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        b.seal_block(entry);
+        let (fast, budget) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+        let exit = b.create_block();
+        b.append_block_param(exit, types::I64);
+        b.append_block_param(exit, types::I32);
+        b.set_cold_block(exit);
+        let done = b.declare_var(types::I64);
+        let zero = b.ins().iconst(types::I64, 0);
+        b.def_var(done, zero);
+        Translator {
+            load_sig: b.import_signature(load),
+            store_sig: b.import_signature(store),
+            b,
+            ptr,
+            frontend,
+            regs: [None; 32],
+            written: [false; 32],
+            done,
+            fast,
+            budget,
+            exit,
+        }
+    }
+
+    /// Translates `insns`, a block starting at `start`, and finishes the function.
+    fn block(mut self, insns: &[Instruction], start: u32) {
+        for &insn in insns {
+            let (reads, write) = operands(insn);
+            for r in reads.into_iter().chain([write]).filter(|&r| r != 0) {
+                let r = usize::from(r);
+                if self.regs[r].is_none() {
+                    let var = self.b.declare_var(types::I32);
+                    let value = self.b.ins().load(
+                        types::I32,
+                        flags(),
+                        self.fast,
+                        layout::REGS + 4 * r as i32,
+                    );
+                    self.b.def_var(var, value);
+                    self.regs[r] = Some(var);
+                }
+                self.written[r] |= r == usize::from(write);
+            }
+        }
+        let head = self.b.create_block();
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(head);
+        let len = insns.len() as u32;
+        let mut last = None;
+        for (i, &insn) in insns.iter().enumerate() {
+            let pc = start + 4 * i as u32;
+            if ends_block(insn) {
+                last = Some((pc, insn));
+            } else {
+                self.straight(insn, i as u32, pc);
+            }
+        }
+        match last {
+            None => self.leave_after(len, start + 4 * len),
+            Some((pc, insn)) => self.control(insn, len, pc, start, head),
+        }
+        self.b.seal_block(head);
+        self.finish_exit();
+        self.b.finalize(self.frontend);
+    }
+
+    /// Writes back the registers the block writes and returns `done << 32 | pc`.
+    fn finish_exit(&mut self) {
+        let b = &mut self.b;
+        b.switch_to_block(self.exit);
+        b.seal_block(self.exit);
+        let (done, pc) = (b.block_params(self.exit)[0], b.block_params(self.exit)[1]);
+        for r in 1..32 {
+            if self.written[r] {
+                let value = b.use_var(self.regs[r].expect("a written register has a variable"));
+                b.ins()
+                    .store(flags(), value, self.fast, layout::REGS + 4 * r as i32);
+            }
+        }
+        let high = b.ins().ishl_imm_s(done, 32);
+        let low = b.ins().uextend(types::I64, pc);
+        let packed = b.ins().bor(high, low);
+        b.ins().return_(&[packed]);
+    }
+
+    fn read(&mut self, r: u8) -> Value {
+        match r {
+            0 => self.b.ins().iconst(types::I32, 0),
+            _ => self
+                .b
+                .use_var(self.regs[usize::from(r)].expect("a declared register")),
+        }
+    }
+
+    fn write(&mut self, r: u8, value: Value) {
+        if r != 0 {
+            self.b.def_var(
+                self.regs[usize::from(r)].expect("a declared register"),
+                value,
+            );
+        }
+    }
+
+    fn imm(&mut self, value: u32) -> Value {
+        self.b.ins().iconst(types::I32, i64::from(value as i32))
+    }
+
+    /// The exit arguments for `count` instructions of this pass done, continuing at `pc`.
+    fn exit_args(&mut self, count: u32, pc: Value) -> [BlockArg; 2] {
+        let done = self.b.use_var(self.done);
+        let done = self.b.ins().iadd_imm_s(done, i64::from(count));
+        [done.into(), pc.into()]
+    }
+
+    /// Leaves the block with `count` instructions of this pass done, continuing at `pc`.
+    fn leave_after(&mut self, count: u32, pc: u32) {
+        let pc = self.imm(pc);
+        self.leave(count, pc);
+    }
+
+    fn leave(&mut self, count: u32, pc: Value) {
+        let args = self.exit_args(count, pc);
+        self.b.ins().jump(self.exit, &args);
+    }
+
+    /// Leaves the block if `cond` (non-zero), with `count` instructions of this pass done and
+    /// continuing at `pc`; else goes on.
+    fn leave_if(&mut self, cond: Value, count: u32, pc: u32) {
+        let pc = self.imm(pc);
+        let args = self.exit_args(count, pc);
+        let next = self.b.create_block();
+        self.b.ins().brif(cond, self.exit, &args, next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
+    /// Leaves the block before instruction `i` (at `pc`) if `addr` is not aligned to `width`.
+    fn check_aligned(&mut self, addr: Value, width: u32, i: u32, pc: u32) {
+        if width > 1 {
+            let low = self.b.ins().band_imm_s(addr, i64::from(width - 1));
+            self.leave_if(low, i, pc);
+        }
+    }
+
+    /// Whether the TLB whose tags are at offset `tags` of the context holds `addr`'s page, and
+    /// the context's address plus the offset of that page's pointer in a pointer array.
+    fn tlb_entry(&mut self, addr: Value, tags: i32) -> (Value, Value) {
+        let pn = self.b.ins().ushr_imm_s(addr, 12);
+        let slot = self.b.ins().band_imm_s(pn, (layout::TLB_SIZE - 1) as i64);
+        let slot = self.b.ins().uextend(self.ptr, slot);
+        let tag_at = self.b.ins().ishl_imm_s(slot, 2);
+        let tag_at = self.b.ins().iadd(self.fast, tag_at);
+        let tag = self.b.ins().load(types::I32, flags(), tag_at, tags);
+        let hit = self.b.ins().icmp(IntCC::Equal, tag, pn);
+        let ptr_at = self.b.ins().imul_imm_s(slot, i64::from(self.ptr.bytes()));
+        let ptr_at = self.b.ins().iadd(self.fast, ptr_at);
+        (hit, ptr_at)
+    }
+
+    /// The host address of `addr` in the page at `page`.
+    fn host_addr(&mut self, page: Value, addr: Value) -> Value {
+        let off = self.b.ins().band_imm_s(addr, 0xfff);
+        let off = self.b.ins().uextend(self.ptr, off);
+        self.b.ins().iadd(page, off)
+    }
+
+    fn load(
+        &mut self,
+        (rd, rs1, offset): (u8, u8, i32),
+        width: u32,
+        signed: bool,
+        i: u32,
+        pc: u32,
+    ) {
+        let base = self.read(rs1);
+        let addr = self.b.ins().iadd_imm_s(base, i64::from(offset));
+        self.check_aligned(addr, width, i, pc);
+        let (hit, ptr_at) = self.tlb_entry(addr, layout::READ_TAGS);
+        let (fast_path, slow_path, merge) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        let raw = self.b.append_block_param(merge, types::I32);
+        self.b.set_cold_block(slow_path);
+        self.b.ins().brif(hit, fast_path, &[], slow_path, &[]);
+
+        self.b.switch_to_block(fast_path);
+        self.b.seal_block(fast_path);
+        let page = self
+            .b
+            .ins()
+            .load(self.ptr, flags(), ptr_at, layout::READ_PTRS);
+        let host = self.host_addr(page, addr);
+        let value = match width {
+            1 => self.b.ins().uload8(types::I32, flags(), host, 0),
+            2 => self.b.ins().uload16(types::I32, flags(), host, 0),
+            _ => self.b.ins().load(types::I32, flags(), host, 0),
+        };
+        self.b.ins().jump(merge, &[value.into()]);
+
+        self.b.switch_to_block(slow_path);
+        self.b.seal_block(slow_path);
+        let callee = self
+            .b
+            .ins()
+            .iconst(self.ptr, jit_load as *const () as usize as i64);
+        let width_arg = self.imm(width);
+        let call = self
+            .b
+            .ins()
+            .call_indirect(self.load_sig, callee, &[self.fast, addr, width_arg]);
+        let value = self.b.inst_results(call)[0];
+        self.b.ins().jump(merge, &[value.into()]);
+
+        self.b.switch_to_block(merge);
+        self.b.seal_block(merge);
+        let value = match (width, signed) {
+            (1, true) => {
+                let byte = self.b.ins().ireduce(types::I8, raw);
+                self.b.ins().sextend(types::I32, byte)
+            }
+            (2, true) => {
+                let half = self.b.ins().ireduce(types::I16, raw);
+                self.b.ins().sextend(types::I32, half)
+            }
+            _ => raw,
+        };
+        self.write(rd, value);
+    }
+
+    fn store(&mut self, (rs1, rs2, offset): (u8, u8, i32), width: u32, i: u32, pc: u32) {
+        let base = self.read(rs1);
+        let addr = self.b.ins().iadd_imm_s(base, i64::from(offset));
+        self.check_aligned(addr, width, i, pc);
+        let value = self.read(rs2);
+        let (hit, ptr_at) = self.tlb_entry(addr, layout::WRITE_TAGS);
+        let (fast_path, slow_path, next) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.set_cold_block(slow_path);
+        self.b.ins().brif(hit, fast_path, &[], slow_path, &[]);
+
+        self.b.switch_to_block(fast_path);
+        self.b.seal_block(fast_path);
+        let page = self
+            .b
+            .ins()
+            .load(self.ptr, flags(), ptr_at, layout::WRITE_PTRS);
+        let host = self.host_addr(page, addr);
+        match width {
+            1 => self.b.ins().istore8(flags(), value, host, 0),
+            2 => self.b.ins().istore16(flags(), value, host, 0),
+            _ => self.b.ins().store(flags(), value, host, 0),
+        };
+        self.b.ins().jump(next, &[]);
+
+        // A store the write TLB misses goes through the context; one into a code page ends the
+        // block right after it.
+        self.b.switch_to_block(slow_path);
+        self.b.seal_block(slow_path);
+        let callee = self
+            .b
+            .ins()
+            .iconst(self.ptr, jit_store as *const () as usize as i64);
+        let width_arg = self.imm(width);
+        let call = self.b.ins().call_indirect(
+            self.store_sig,
+            callee,
+            &[self.fast, addr, width_arg, value],
+        );
+        let code = self.b.inst_results(call)[0];
+        let after = self.imm(pc.wrapping_add(4));
+        let args = self.exit_args(i + 1, after);
+        self.b.ins().brif(code, self.exit, &args, next, &[]);
+
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
+    /// Translates instruction `i` of the block, at `pc`, which does not transfer control.
+    fn straight(&mut self, insn: Instruction, i: u32, pc: u32) {
+        use Instruction::*;
+        let value = match insn {
+            Lui { rd, imm } => (rd, self.imm(imm)),
+            Auipc { rd, imm } => (rd, self.imm(pc.wrapping_add(imm))),
+            Lb { rd, rs1, offset } => return self.load((rd, rs1, offset), 1, true, i, pc),
+            Lh { rd, rs1, offset } => return self.load((rd, rs1, offset), 2, true, i, pc),
+            Lw { rd, rs1, offset } => return self.load((rd, rs1, offset), 4, false, i, pc),
+            Lbu { rd, rs1, offset } => return self.load((rd, rs1, offset), 1, false, i, pc),
+            Lhu { rd, rs1, offset } => return self.load((rd, rs1, offset), 2, false, i, pc),
+            Sb { rs1, rs2, offset } => return self.store((rs1, rs2, offset), 1, i, pc),
+            Sh { rs1, rs2, offset } => return self.store((rs1, rs2, offset), 2, i, pc),
+            Sw { rs1, rs2, offset } => return self.store((rs1, rs2, offset), 4, i, pc),
+            Fence => return,
+            Addi { rd, rs1, imm } => {
+                let a = self.read(rs1);
+                (rd, self.b.ins().iadd_imm_s(a, i64::from(imm)))
+            }
+            Slti { rd, rs1, imm } => {
+                let a = self.read(rs1);
+                let c = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::SignedLessThan, a, i64::from(imm));
+                (rd, self.b.ins().uextend(types::I32, c))
+            }
+            Sltiu { rd, rs1, imm } => {
+                let a = self.read(rs1);
+                let c = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::UnsignedLessThan, a, i64::from(imm));
+                (rd, self.b.ins().uextend(types::I32, c))
+            }
+            Xori { rd, rs1, imm } => {
+                let a = self.read(rs1);
+                (rd, self.b.ins().bxor_imm_s(a, i64::from(imm)))
+            }
+            Ori { rd, rs1, imm } => {
+                let a = self.read(rs1);
+                (rd, self.b.ins().bor_imm_s(a, i64::from(imm)))
+            }
+            Andi { rd, rs1, imm } => {
+                let a = self.read(rs1);
+                (rd, self.b.ins().band_imm_s(a, i64::from(imm)))
+            }
+            Slli { rd, rs1, shamt } => {
+                let a = self.read(rs1);
+                (rd, self.b.ins().ishl_imm_s(a, i64::from(shamt & 31)))
+            }
+            Srli { rd, rs1, shamt } => {
+                let a = self.read(rs1);
+                (rd, self.b.ins().ushr_imm_s(a, i64::from(shamt & 31)))
+            }
+            Srai { rd, rs1, shamt } => {
+                let a = self.read(rs1);
+                (rd, self.b.ins().sshr_imm_s(a, i64::from(shamt & 31)))
+            }
+            Add { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().iadd(x, y)),
+            Sub { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().isub(x, y)),
+            // Cranelift shifts take the amount modulo the width, as RISC-V does.
+            Sll { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().ishl(x, y)),
+            Srl { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().ushr(x, y)),
+            Sra { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().sshr(x, y)),
+            Slt { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| {
+                let c = b.ins().icmp(IntCC::SignedLessThan, x, y);
+                b.ins().uextend(types::I32, c)
+            }),
+            Sltu { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| {
+                let c = b.ins().icmp(IntCC::UnsignedLessThan, x, y);
+                b.ins().uextend(types::I32, c)
+            }),
+            Xor { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().bxor(x, y)),
+            Or { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().bor(x, y)),
+            And { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().band(x, y)),
+            Mul { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().imul(x, y)),
+            Mulh { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().smulhi(x, y)),
+            Mulhu { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| b.ins().umulhi(x, y)),
+            Mulhsu { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| {
+                let x = b.ins().sextend(types::I64, x);
+                let y = b.ins().uextend(types::I64, y);
+                let product = b.ins().imul(x, y);
+                let high = b.ins().ushr_imm_s(product, 32);
+                b.ins().ireduce(types::I32, high)
+            }),
+            // Division never reaches the host's divide with a zero divisor or, signed, with
+            // MIN / -1: those divide by 1 instead (MIN / 1 = MIN and MIN % 1 = 0 are RISC-V's
+            // results), and a zero divisor's result is selected.
+            Div { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| {
+                let (zero, safe) = signed_divisor(b, x, y);
+                let q = b.ins().sdiv(x, safe);
+                let all_ones = b.ins().iconst(types::I32, -1);
+                b.ins().select(zero, all_ones, q)
+            }),
+            Rem { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| {
+                let (zero, safe) = signed_divisor(b, x, y);
+                let r = b.ins().srem(x, safe);
+                b.ins().select(zero, x, r)
+            }),
+            Divu { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| {
+                let (zero, safe) = unsigned_divisor(b, y);
+                let q = b.ins().udiv(x, safe);
+                let all_ones = b.ins().iconst(types::I32, -1);
+                b.ins().select(zero, all_ones, q)
+            }),
+            Remu { rd, rs1, rs2 } => self.binary(rd, rs1, rs2, |b, x, y| {
+                let (zero, safe) = unsigned_divisor(b, y);
+                let r = b.ins().urem(x, safe);
+                b.ins().select(zero, x, r)
+            }),
+            Jal { .. }
+            | Jalr { .. }
+            | Beq { .. }
+            | Bne { .. }
+            | Blt { .. }
+            | Bge { .. }
+            | Bltu { .. }
+            | Bgeu { .. }
+            | Ecall
+            | Ebreak
+            | Illegal(_) => unreachable!("not a straight-line instruction: {insn}"),
+        };
+        self.write(value.0, value.1);
+    }
+
+    fn binary(
+        &mut self,
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+        op: impl FnOnce(&mut FunctionBuilder<'a>, Value, Value) -> Value,
+    ) -> (u8, Value) {
+        let (x, y) = (self.read(rs1), self.read(rs2));
+        (rd, op(&mut self.b, x, y))
+    }
+
+    /// Translates the block's last instruction `insn` (at `pc`, the `len`th), which transfers
+    /// control. A jump or taken branch back to `start` loops to `head` while the budget allows
+    /// another pass.
+    fn control(&mut self, insn: Instruction, len: u32, pc: u32, start: u32, head: ir::Block) {
+        use Instruction::*;
+        let (cond, offset) = match insn {
+            Jal { rd, offset } => {
+                let link = self.imm(pc.wrapping_add(4));
+                self.write(rd, link);
+                (None, offset)
+            }
+            Jalr { rd, rs1, offset } => {
+                let base = self.read(rs1);
+                let target = self.b.ins().iadd_imm_s(base, i64::from(offset));
+                let target = self.b.ins().band_imm_s(target, !1);
+                self.check_aligned(target, 4, len - 1, pc);
+                let link = self.imm(pc.wrapping_add(4));
+                self.write(rd, link);
+                return self.leave(len, target);
+            }
+            Beq { rs1, rs2, offset } => (Some((IntCC::Equal, rs1, rs2)), offset),
+            Bne { rs1, rs2, offset } => (Some((IntCC::NotEqual, rs1, rs2)), offset),
+            Blt { rs1, rs2, offset } => (Some((IntCC::SignedLessThan, rs1, rs2)), offset),
+            Bge { rs1, rs2, offset } => (Some((IntCC::SignedGreaterThanOrEqual, rs1, rs2)), offset),
+            Bltu { rs1, rs2, offset } => (Some((IntCC::UnsignedLessThan, rs1, rs2)), offset),
+            Bgeu { rs1, rs2, offset } => {
+                (Some((IntCC::UnsignedGreaterThanOrEqual, rs1, rs2)), offset)
+            }
+            _ => unreachable!("not a control transfer: {insn}"),
+        };
+        let target = pc.wrapping_add(offset as u32);
+        let taken = self.b.create_block();
+        if let Some((cc, rs1, rs2)) = cond {
+            let (x, y) = (self.read(rs1), self.read(rs2));
+            let c = self.b.ins().icmp(cc, x, y);
+            let fall = self.imm(pc.wrapping_add(4));
+            let args = self.exit_args(len, fall);
+            self.b.ins().brif(c, taken, &[], self.exit, &args);
+        } else {
+            self.b.ins().jump(taken, &[]);
+        }
+        self.b.switch_to_block(taken);
+        self.b.seal_block(taken);
+        if target != start {
+            return self.leave_after(len, target);
+        }
+        // Another pass if the budget holds one more: `budget - done >= len`.
+        let done = self.b.use_var(self.done);
+        let done = self.b.ins().iadd_imm_s(done, i64::from(len));
+        let left = self.b.ins().isub(self.budget, done);
+        let more = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, i64::from(len));
+        let again = self.b.create_block();
+        let start_pc = self.imm(start);
+        self.b
+            .ins()
+            .brif(more, again, &[], self.exit, &[done.into(), start_pc.into()]);
+        self.b.switch_to_block(again);
+        self.b.seal_block(again);
+        self.b.def_var(self.done, done);
+        self.b.ins().jump(head, &[]);
+    }
+}
+
+/// Whether the divisor `y` of `x / y` is zero, and the divisor to give the host's signed
+/// divide: 1 where `y` is zero or the quotient overflows (`MIN / -1`), else `y`.
+fn signed_divisor(b: &mut FunctionBuilder<'_>, x: Value, y: Value) -> (Value, Value) {
+    let zero = b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+    let min = b.ins().icmp_imm_s(IntCC::Equal, x, i64::from(i32::MIN));
+    let minus_one = b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+    let overflow = b.ins().band(min, minus_one);
+    let bad = b.ins().bor(zero, overflow);
+    let one = b.ins().iconst(types::I32, 1);
+    (zero, b.ins().select(bad, one, y))
+}
+
+/// Whether the divisor `y` is zero, and the divisor to give the host's unsigned divide: 1
+/// where `y` is zero, else `y`.
+fn unsigned_divisor(b: &mut FunctionBuilder<'_>, y: Value) -> (Value, Value) {
+    let zero = b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+    let one = b.ins().iconst(types::I32, 1);
+    (zero, b.ins().select(zero, one, y))
+}
