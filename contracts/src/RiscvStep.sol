@@ -29,7 +29,9 @@ import {
 /// - `write` to a leaf the step has not touched proves it and computes the new root in one
 ///   pass over its path (`roots`), instead of `leaf` then `root`: the same checks.
 /// - A touched leaf keeps its mask and the calldata offset of its siblings, not a decoded copy;
-///   an elided sibling is read from a memory copy of `ZERO_HASHES` made once per step.
+///   an elided sibling is read from a memory copy of `ZERO_HASHES`, made on the step's first
+///   proof with a nonzero mask (a step whose proofs elide nothing copies nothing, and their
+///   paths take the same loop as before elision).
 /// - `VmState.regs` stays packed (128 bytes); `reg`/`setReg` read and write it in place.
 /// - `opml_isa::step` is `isaStep` (`step` is the external entry point), a `Flow` is a
 ///   (status, value) pair, and register-immediate ALU ops share `alu` with their
@@ -39,7 +41,8 @@ import {
 /// sparse memory: zero-subtree siblings elided): 46k mean for steps that touch only the fetch
 /// leaf, 62k for loads and `write(1, ..)` from a second leaf, 68-69k for a store or `read`
 /// into a second leaf (81 SHA-256 calls: fetch path, old and new data path). With nothing
-/// elided (dense memory): 52-54k, 77k, 83-85k, and 86.7k for a `preimage` read.
+/// elided (dense memory): 50-52k, 74k, 80-82k, and 82.9k for a `preimage` read (0.3-0.5k
+/// above the figures before elision: the mask's calldata and dispatch).
 ///
 /// Invariants:
 /// - A halted pre-state is a fixed point and takes an empty proof.
@@ -160,7 +163,8 @@ contract RiscvStep is IStepVerifier {
 
     /// @dev The verifier's context (`Verifier` in verify.rs): the state being stepped and the
     /// proof being consumed (calldata offset and length, bytes used so far). `zeros` is the
-    /// memory address of a copy of `C.ZERO_HASHES` (elided siblings are read from it).
+    /// memory address of a copy of `C.ZERO_HASHES` (elided siblings are read from it), 0 until
+    /// a proof needs it (`zeroTable`).
     struct Verifier {
         VmState state;
         uint256 zeros;
@@ -217,14 +221,9 @@ contract RiscvStep is IStepVerifier {
         }
         Leaf[2] memory leaves;
         InputChunk memory input;
-        bytes memory zeroHashes = C.ZERO_HASHES;
-        uint256 zeros;
-        assembly ("memory-safe") {
-            zeros := add(zeroHashes, 0x20) // ZERO_HASHES[h] is the word at zeros + 32 h
-        }
         Verifier memory v = Verifier({
             state: state,
-            zeros: zeros,
+            zeros: 0,
             proofOffset: proofOffset,
             proofLen: proof.length,
             used: 0,
@@ -381,93 +380,136 @@ contract RiscvStep is IStepVerifier {
     {
         assembly ("memory-safe") {
             node := content
-            let end := add(zeros, 864) // 27 levels of 32 bytes (C.MERKLE_DEPTH)
+            {
+                let end := add(zeros, 864) // 27 levels of 32 bytes (C.MERKLE_DEPTH)
+                // Three levels per iteration (27 = 9 * 3), written out rather than a Yul function
+                // (measured: ~40 gas per level cheaper than a non-inlined call). Each level: the
+                // sibling is ZERO_HASHES[h] (at `zeros`) if the mask bit is set, else the next
+                // calldata word; bit 0 of `index` says whether the node is a right child; then it
+                // goes to scratch word 1 (0x20), else word 0, and the sibling to the other word, so
+                // scratch 0x00..0x40 holds left ‖ right; its sha256 (precompile 0x02) lands in
+                // word 0. The three mask bits of an iteration are tested at once: a path's low
+                // levels are usually all in the proof and its high levels all zero subtrees, and
+                // those iterations then take no branch per level.
+                for {} lt(zeros, end) {} {
+                    switch and(mask, 7)
+                    case 0 {
+                        // Three siblings in the proof.
+                        let at := and(shl(5, index), 0x20)
+                        mstore(at, node)
+                        mstore(xor(at, 0x20), calldataload(siblings))
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        node := mload(0x00)
+                        at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                        mstore(at, node)
+                        mstore(xor(at, 0x20), calldataload(add(siblings, 0x20)))
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        node := mload(0x00)
+                        at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                        mstore(at, node)
+                        mstore(xor(at, 0x20), calldataload(add(siblings, 0x40)))
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        node := mload(0x00)
+                        siblings := add(siblings, 0x60)
+                    }
+                    case 7 {
+                        // Three zero subtrees.
+                        let at := and(shl(5, index), 0x20)
+                        mstore(at, node)
+                        mstore(xor(at, 0x20), mload(zeros))
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        node := mload(0x00)
+                        at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                        mstore(at, node)
+                        mstore(xor(at, 0x20), mload(add(zeros, 0x20)))
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        node := mload(0x00)
+                        at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                        mstore(at, node)
+                        mstore(xor(at, 0x20), mload(add(zeros, 0x40)))
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        node := mload(0x00)
+                    }
+                    default {
+                        // Some of each: one mask bit per level.
+                        let at
+                        let sibling0 := mload(zeros)
+                        if iszero(and(mask, 1)) {
+                            sibling0 := calldataload(siblings)
+                            siblings := add(siblings, 0x20)
+                        }
+                        at := and(shl(5, index), 0x20)
+                        mstore(at, node)
+                        mstore(xor(at, 0x20), sibling0)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        node := mload(0x00)
+                        let sibling1 := mload(add(zeros, 0x20))
+                        if iszero(and(mask, 2)) {
+                            sibling1 := calldataload(siblings)
+                            siblings := add(siblings, 0x20)
+                        }
+                        at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                        mstore(at, node)
+                        mstore(xor(at, 0x20), sibling1)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        node := mload(0x00)
+                        let sibling2 := mload(add(zeros, 0x40))
+                        if iszero(and(mask, 4)) {
+                            sibling2 := calldataload(siblings)
+                            siblings := add(siblings, 0x20)
+                        }
+                        at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                        mstore(at, node)
+                        mstore(xor(at, 0x20), sibling2)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        node := mload(0x00)
+                    }
+
+                    index := shr(3, index)
+                    mask := shr(3, mask)
+                    zeros := add(zeros, 0x60)
+                }
+            }
+        }
+    }
+
+    /// @dev `root` for a proof that elides nothing (mask 0): the 27 siblings are consecutive
+    /// calldata words from `siblings`; no mask bit or table word is looked at. The loop before
+    /// elision, kept apart so that a dense path costs what it did.
+    function rootDense(uint32 index, bytes32 content, uint256 siblings)
+        internal
+        view
+        returns (bytes32 node)
+    {
+        assembly ("memory-safe") {
+            node := content
+            let end := add(siblings, 864) // 27 siblings of 32 bytes (C.MERKLE_DEPTH)
             // Three levels per iteration (27 = 9 * 3), written out rather than a Yul function
-            // (measured: ~40 gas per level cheaper than a non-inlined call). Each level: the
-            // sibling is ZERO_HASHES[h] (at `zeros`) if the mask bit is set, else the next
-            // calldata word; bit 0 of `index` says whether the node is a right child; then it
-            // goes to scratch word 1 (0x20), else word 0, and the sibling to the other word, so
-            // scratch 0x00..0x40 holds left ‖ right; its sha256 (precompile 0x02) lands in
-            // word 0. The three mask bits of an iteration are tested at once: a path's low
-            // levels are usually all in the proof and its high levels all zero subtrees, and
-            // those iterations then take no branch per level.
-            for {} lt(zeros, end) {} {
-                switch and(mask, 7)
-                case 0 {
-                    // Three siblings in the proof.
-                    let at := and(shl(5, index), 0x20)
-                    mstore(at, node)
-                    mstore(xor(at, 0x20), calldataload(siblings))
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    node := mload(0x00)
-                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                    mstore(at, node)
-                    mstore(xor(at, 0x20), calldataload(add(siblings, 0x20)))
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    node := mload(0x00)
-                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                    mstore(at, node)
-                    mstore(xor(at, 0x20), calldataload(add(siblings, 0x40)))
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    node := mload(0x00)
-                    siblings := add(siblings, 0x60)
-                }
-                case 7 {
-                    // Three zero subtrees.
-                    let at := and(shl(5, index), 0x20)
-                    mstore(at, node)
-                    mstore(xor(at, 0x20), mload(zeros))
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    node := mload(0x00)
-                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                    mstore(at, node)
-                    mstore(xor(at, 0x20), mload(add(zeros, 0x20)))
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    node := mload(0x00)
-                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                    mstore(at, node)
-                    mstore(xor(at, 0x20), mload(add(zeros, 0x40)))
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    node := mload(0x00)
-                }
-                default {
-                    // Some of each: one mask bit per level.
-                    let at
-                    let sibling0 := mload(zeros)
-                    if iszero(and(mask, 1)) {
-                        sibling0 := calldataload(siblings)
-                        siblings := add(siblings, 0x20)
-                    }
-                    at := and(shl(5, index), 0x20)
-                    mstore(at, node)
-                    mstore(xor(at, 0x20), sibling0)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    node := mload(0x00)
-                    let sibling1 := mload(add(zeros, 0x20))
-                    if iszero(and(mask, 2)) {
-                        sibling1 := calldataload(siblings)
-                        siblings := add(siblings, 0x20)
-                    }
-                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                    mstore(at, node)
-                    mstore(xor(at, 0x20), sibling1)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    node := mload(0x00)
-                    let sibling2 := mload(add(zeros, 0x40))
-                    if iszero(and(mask, 4)) {
-                        sibling2 := calldataload(siblings)
-                        siblings := add(siblings, 0x20)
-                    }
-                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                    mstore(at, node)
-                    mstore(xor(at, 0x20), sibling2)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    node := mload(0x00)
-                }
+            // (measured: ~40 gas per level cheaper than a non-inlined call). Each level: bit 0 of
+            // `index` says whether the node is a right child; then it goes to scratch word 1
+            // (0x20), else word 0, and the sibling to the other word, so scratch 0x00..0x40
+            // holds left ‖ right; its sha256 (precompile 0x02) lands in word 0.
+            for {} lt(siblings, end) {} {
+                let at := and(shl(5, index), 0x20)
+                mstore(at, node)
+                mstore(xor(at, 0x20), calldataload(siblings))
+                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                node := mload(0x00)
+
+                at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                mstore(at, node)
+                mstore(xor(at, 0x20), calldataload(add(siblings, 0x20)))
+                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                node := mload(0x00)
+
+                at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                mstore(at, node)
+                mstore(xor(at, 0x20), calldataload(add(siblings, 0x40)))
+                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                node := mload(0x00)
 
                 index := shr(3, index)
-                mask := shr(3, mask)
-                zeros := add(zeros, 0x60)
+                siblings := add(siblings, 0x60)
             }
         }
     }
@@ -498,138 +540,209 @@ contract RiscvStep is IStepVerifier {
             // per iteration), both contents hashed with the same sibling.
             oldNode := before
             newNode := after_
-            let end := add(zeros, 864) // 27 levels of 32 bytes (C.MERKLE_DEPTH)
-            for {} lt(zeros, end) {} {
-                switch and(mask, 7)
-                case 0 {
-                    // Three siblings in the proof.
-                    let sibling, at, other
-                    sibling := calldataload(siblings)
-                    at := and(shl(5, index), 0x20)
-                    other := xor(at, 0x20)
-                    mstore(at, oldNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    oldNode := mload(0x00)
-                    mstore(at, newNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    newNode := mload(0x00)
-                    sibling := calldataload(add(siblings, 0x20))
-                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                    other := xor(at, 0x20)
-                    mstore(at, oldNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    oldNode := mload(0x00)
-                    mstore(at, newNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    newNode := mload(0x00)
-                    sibling := calldataload(add(siblings, 0x40))
-                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                    other := xor(at, 0x20)
-                    mstore(at, oldNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    oldNode := mload(0x00)
-                    mstore(at, newNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    newNode := mload(0x00)
-                    siblings := add(siblings, 0x60)
-                }
-                case 7 {
-                    // Three zero subtrees.
-                    let sibling, at, other
-                    sibling := mload(zeros)
-                    at := and(shl(5, index), 0x20)
-                    other := xor(at, 0x20)
-                    mstore(at, oldNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    oldNode := mload(0x00)
-                    mstore(at, newNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    newNode := mload(0x00)
-                    sibling := mload(add(zeros, 0x20))
-                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                    other := xor(at, 0x20)
-                    mstore(at, oldNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    oldNode := mload(0x00)
-                    mstore(at, newNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    newNode := mload(0x00)
-                    sibling := mload(add(zeros, 0x40))
-                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                    other := xor(at, 0x20)
-                    mstore(at, oldNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    oldNode := mload(0x00)
-                    mstore(at, newNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    newNode := mload(0x00)
-                }
-                default {
-                    // Some of each: one mask bit per level.
-                    let sibling, at, other
-                    sibling := mload(zeros)
-                    if iszero(and(mask, 1)) {
+            {
+                let end := add(zeros, 864) // 27 levels of 32 bytes (C.MERKLE_DEPTH)
+                for {} lt(zeros, end) {} {
+                    switch and(mask, 7)
+                    case 0 {
+                        // Three siblings in the proof.
+                        let sibling, at, other
                         sibling := calldataload(siblings)
-                        siblings := add(siblings, 0x20)
+                        at := and(shl(5, index), 0x20)
+                        other := xor(at, 0x20)
+                        mstore(at, oldNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        oldNode := mload(0x00)
+                        mstore(at, newNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        newNode := mload(0x00)
+                        sibling := calldataload(add(siblings, 0x20))
+                        at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                        other := xor(at, 0x20)
+                        mstore(at, oldNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        oldNode := mload(0x00)
+                        mstore(at, newNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        newNode := mload(0x00)
+                        sibling := calldataload(add(siblings, 0x40))
+                        at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                        other := xor(at, 0x20)
+                        mstore(at, oldNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        oldNode := mload(0x00)
+                        mstore(at, newNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        newNode := mload(0x00)
+                        siblings := add(siblings, 0x60)
                     }
-                    at := and(shl(5, index), 0x20)
-                    other := xor(at, 0x20)
-                    mstore(at, oldNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    oldNode := mload(0x00)
-                    mstore(at, newNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    newNode := mload(0x00)
-                    sibling := mload(add(zeros, 0x20))
-                    if iszero(and(mask, 2)) {
-                        sibling := calldataload(siblings)
-                        siblings := add(siblings, 0x20)
+                    case 7 {
+                        // Three zero subtrees.
+                        let sibling, at, other
+                        sibling := mload(zeros)
+                        at := and(shl(5, index), 0x20)
+                        other := xor(at, 0x20)
+                        mstore(at, oldNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        oldNode := mload(0x00)
+                        mstore(at, newNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        newNode := mload(0x00)
+                        sibling := mload(add(zeros, 0x20))
+                        at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                        other := xor(at, 0x20)
+                        mstore(at, oldNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        oldNode := mload(0x00)
+                        mstore(at, newNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        newNode := mload(0x00)
+                        sibling := mload(add(zeros, 0x40))
+                        at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                        other := xor(at, 0x20)
+                        mstore(at, oldNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        oldNode := mload(0x00)
+                        mstore(at, newNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        newNode := mload(0x00)
                     }
-                    at := and(shl(4, index), 0x20) // bit 1 of index, times 32
-                    other := xor(at, 0x20)
-                    mstore(at, oldNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    oldNode := mload(0x00)
-                    mstore(at, newNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    newNode := mload(0x00)
-                    sibling := mload(add(zeros, 0x40))
-                    if iszero(and(mask, 4)) {
-                        sibling := calldataload(siblings)
-                        siblings := add(siblings, 0x20)
+                    default {
+                        // Some of each: one mask bit per level.
+                        let sibling, at, other
+                        sibling := mload(zeros)
+                        if iszero(and(mask, 1)) {
+                            sibling := calldataload(siblings)
+                            siblings := add(siblings, 0x20)
+                        }
+                        at := and(shl(5, index), 0x20)
+                        other := xor(at, 0x20)
+                        mstore(at, oldNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        oldNode := mload(0x00)
+                        mstore(at, newNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        newNode := mload(0x00)
+                        sibling := mload(add(zeros, 0x20))
+                        if iszero(and(mask, 2)) {
+                            sibling := calldataload(siblings)
+                            siblings := add(siblings, 0x20)
+                        }
+                        at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                        other := xor(at, 0x20)
+                        mstore(at, oldNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        oldNode := mload(0x00)
+                        mstore(at, newNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        newNode := mload(0x00)
+                        sibling := mload(add(zeros, 0x40))
+                        if iszero(and(mask, 4)) {
+                            sibling := calldataload(siblings)
+                            siblings := add(siblings, 0x20)
+                        }
+                        at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                        other := xor(at, 0x20)
+                        mstore(at, oldNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        oldNode := mload(0x00)
+                        mstore(at, newNode)
+                        mstore(other, sibling)
+                        pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                        newNode := mload(0x00)
                     }
-                    at := and(shl(3, index), 0x20) // bit 2 of index, times 32
-                    other := xor(at, 0x20)
-                    mstore(at, oldNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    oldNode := mload(0x00)
-                    mstore(at, newNode)
-                    mstore(other, sibling)
-                    pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
-                    newNode := mload(0x00)
+
+                    index := shr(3, index)
+                    mask := shr(3, mask)
+                    zeros := add(zeros, 0x60)
                 }
+            }
+        }
+    }
+
+    /// @dev `roots` for a proof that elides nothing (mask 0), as `rootDense`.
+    function rootsDense(uint32 index, bytes32 before, bytes32 after_, uint256 siblings)
+        internal
+        view
+        returns (bytes32 oldNode, bytes32 newNode)
+    {
+        assembly ("memory-safe") {
+            // As in `root` (including why the success flag is not checked, and three levels
+            // per iteration), both contents hashed with the same sibling.
+            oldNode := before
+            newNode := after_
+            let end := add(siblings, 864) // 27 siblings of 32 bytes (C.MERKLE_DEPTH)
+            for {} lt(siblings, end) {} {
+                let sibling := calldataload(siblings)
+                let at := and(shl(5, index), 0x20)
+                let other := xor(at, 0x20)
+                mstore(at, oldNode)
+                mstore(other, sibling)
+                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                oldNode := mload(0x00)
+                mstore(at, newNode)
+                mstore(other, sibling)
+                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                newNode := mload(0x00)
+
+                sibling := calldataload(add(siblings, 0x20))
+                at := and(shl(4, index), 0x20) // bit 1 of index, times 32
+                other := xor(at, 0x20)
+                mstore(at, oldNode)
+                mstore(other, sibling)
+                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                oldNode := mload(0x00)
+                mstore(at, newNode)
+                mstore(other, sibling)
+                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                newNode := mload(0x00)
+
+                sibling := calldataload(add(siblings, 0x40))
+                at := and(shl(3, index), 0x20) // bit 2 of index, times 32
+                other := xor(at, 0x20)
+                mstore(at, oldNode)
+                mstore(other, sibling)
+                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                oldNode := mload(0x00)
+                mstore(at, newNode)
+                mstore(other, sibling)
+                pop(staticcall(gas(), 0x02, 0x00, 0x40, 0x00, 0x20))
+                newNode := mload(0x00)
 
                 index := shr(3, index)
-                mask := shr(3, mask)
-                zeros := add(zeros, 0x60)
+                siblings := add(siblings, 0x60)
             }
+        }
+    }
+
+    /// @dev The memory address of the copy of `C.ZERO_HASHES` (ZERO_HASHES[h] is the word at
+    /// `zeros + 32 h`) that `root`/`roots` read, made on the step's first proof with a nonzero
+    /// mask (a step whose masks are all 0 never copies it).
+    function zeroTable(Verifier memory v) internal pure returns (uint256 zeros) {
+        zeros = v.zeros;
+        if (zeros == 0) {
+            bytes memory table = C.ZERO_HASHES;
+            assembly ("memory-safe") {
+                zeros := add(table, 0x20)
+            }
+            v.zeros = zeros;
         }
     }
 
@@ -641,23 +754,35 @@ contract RiscvStep is IStepVerifier {
         pure
         returns (bytes32 content, uint256 mask, uint256 siblings)
     {
-        uint256 at = take(v, C.MASK_LEN);
-        assembly ("memory-safe") {
-            mask := shr(224, calldataload(at))
-        }
-        if (mask >> C.MERKLE_DEPTH != 0) revert ProofMask(uint32(mask));
-        // Elided siblings: popcount(mask), SWAR on the 27-bit mask.
-        uint256 elided = mask - ((mask >> 1) & 0x55555555);
-        elided = (elided & 0x33333333) + ((elided >> 2) & 0x33333333);
-        elided = ((((elided + (elided >> 4)) & 0x0f0f0f0f) * 0x01010101) >> 24) & 0xff;
-        // Unchecked: elided <= MERKLE_DEPTH.
+        // `take` for the mask, then for the rest, in one place (same checks, same errors).
+        uint256 used = v.used;
+        uint256 len = v.proofLen;
+        // Unchecked: `used` and `n` are at most the calldata size, far below 2^255, and
+        // elided <= MERKLE_DEPTH.
         unchecked {
-            at = take(v, 32 * (1 + C.MERKLE_DEPTH - elided));
+            if (used + C.MASK_LEN > len) revert ProofTooShort(used, C.MASK_LEN);
+            uint256 at = v.proofOffset + used;
+            assembly ("memory-safe") {
+                mask := shr(224, calldataload(at))
+            }
+            uint256 n = 32 * (1 + C.MERKLE_DEPTH); // the leaf and the siblings left in
+            if (mask != 0) {
+                if (mask >> C.MERKLE_DEPTH != 0) revert ProofMask(uint32(mask));
+                // Elided siblings: popcount(mask), SWAR on the 27-bit mask.
+                uint256 elided = mask - ((mask >> 1) & 0x55555555);
+                elided = (elided & 0x33333333) + ((elided >> 2) & 0x33333333);
+                elided = ((((elided + (elided >> 4)) & 0x0f0f0f0f) * 0x01010101) >> 24) & 0xff;
+                n -= 32 * elided;
+            }
+            used += C.MASK_LEN;
+            if (used + n > len) revert ProofTooShort(used, n);
+            v.used = used + n;
+            at += C.MASK_LEN;
+            assembly ("memory-safe") {
+                content := calldataload(at)
+            }
+            siblings = at + 32;
         }
-        assembly ("memory-safe") {
-            content := calldataload(at)
-        }
-        siblings = at + 32;
     }
 
     /// @dev `Verifier::leaf`: the touched leaf holding `addr`, proved with the next memory
@@ -670,7 +795,10 @@ contract RiscvStep is IStepVerifier {
         }
         (bytes32 content, uint256 mask, uint256 siblings) = takeMemoryProof(v);
         l = Leaf({index: index, leaf: content, mask: mask, siblings: siblings});
-        if (root(index, content, mask, siblings, v.zeros) != v.state.memoryRoot) {
+        bytes32 proved = mask == 0
+            ? rootDense(index, content, siblings)
+            : root(index, content, mask, siblings, zeroTable(v));
+        if (proved != v.state.memoryRoot) {
             revert MemoryRoot(index);
         }
         v.leaves[v.leafCount++] = l;
@@ -701,13 +829,17 @@ contract RiscvStep is IStepVerifier {
             Leaf memory l = v.leaves[i];
             if (l.index == index) {
                 l.leaf = splice(l.leaf, at, src, from, len);
-                v.state.memoryRoot = root(index, l.leaf, l.mask, l.siblings, v.zeros);
+                v.state.memoryRoot = l.mask == 0
+                    ? rootDense(index, l.leaf, l.siblings)
+                    : root(index, l.leaf, l.mask, l.siblings, v.zeros);
                 return;
             }
         }
         (bytes32 content, uint256 mask, uint256 siblings) = takeMemoryProof(v);
         bytes32 written = splice(content, at, src, from, len);
-        (bytes32 oldRoot, bytes32 newRoot) = roots(index, content, written, mask, siblings, v.zeros);
+        (bytes32 oldRoot, bytes32 newRoot) = mask == 0
+            ? rootsDense(index, content, written, siblings)
+            : roots(index, content, written, mask, siblings, zeroTable(v));
         if (oldRoot != v.state.memoryRoot) revert MemoryRoot(index);
         v.state.memoryRoot = newRoot;
         v.leaves[v.leafCount++] =
