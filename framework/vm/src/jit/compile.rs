@@ -15,7 +15,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Module, default_libcall_names};
 use opml_isa::Instruction;
 
-use super::{Block, BlockFn, MAX_LEN, PAGE_SLOTS};
+use super::{Block, BlockFn, MAX_BLOCKS, MAX_LEN, PAGE_SLOTS};
 use crate::fast::{jit_load, jit_store, layout};
 
 /// Whether `insn` transfers control (and so ends a basic block).
@@ -44,10 +44,17 @@ pub(crate) struct Compiler {
     builder: FunctionBuilderContext,
     blocks: u64,
     time: Duration,
+    /// Most blocks this compiler compiles; past it, blocks are interpreted.
+    limit: u64,
 }
 
 impl Compiler {
     pub(crate) fn new() -> Compiler {
+        Compiler::with_limit(MAX_BLOCKS)
+    }
+
+    /// A compiler of at most `limit` blocks.
+    fn with_limit(limit: u64) -> Compiler {
         let mut flags = settings::builder();
         // `none`: about as fast code on guest blocks as `speed` (measured), compiled faster.
         for (name, value) in [("opt_level", "none"), ("is_pic", "false")] {
@@ -65,6 +72,7 @@ impl Compiler {
             builder: FunctionBuilderContext::new(),
             blocks: 0,
             time: Duration::ZERO,
+            limit,
         }
     }
 
@@ -93,6 +101,9 @@ impl Compiler {
         let key = (4 * start as u32, Box::from(&insns[start..start + len]));
         if let Some(&block) = self.cache.get(&key) {
             return Some(block);
+        }
+        if self.blocks >= self.limit {
+            return None;
         }
         let began = Instant::now();
         let module = &mut self.module;
@@ -741,4 +752,38 @@ fn unsigned_divisor(b: &mut FunctionBuilder<'_>, y: Value) -> (Value, Value) {
     let zero = b.ins().icmp_imm_s(IntCC::Equal, y, 0);
     let one = b.ins().iconst(types::I32, 1);
     (zero, b.ins().select(zero, one, y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block of `n + 1` instructions: `n` additions and a jump back.
+    fn block(n: usize) -> Vec<Instruction> {
+        let mut insns = vec![
+            Instruction::Addi {
+                rd: 5,
+                rs1: 5,
+                imm: 1
+            };
+            n
+        ];
+        insns.push(Instruction::Jal {
+            rd: 0,
+            offset: -4 * n as i32,
+        });
+        insns
+    }
+
+    #[test]
+    fn a_compiler_stops_at_its_limit_and_keeps_what_it_compiled() {
+        let mut compiler = Compiler::with_limit(2);
+        let (one, two, three) = (block(1), block(2), block(3));
+        let first = compiler.compile(&one, 0).expect("compiled");
+        assert!(compiler.compile(&two, 0).is_some());
+        assert!(compiler.compile(&three, 0).is_none(), "past the limit");
+        let again = compiler.compile(&one, 0).expect("cached");
+        assert_eq!(again.run as usize, first.run as usize);
+        assert_eq!(compiler.stats().0, 2);
+    }
 }

@@ -14,7 +14,9 @@
 //!
 //! One compiler serves the process: it keeps every block it compiled, by start address and
 //! instructions, so machines loading the same program (snapshots, one node step after another)
-//! compile each block once. Its code is never freed.
+//! compile each block once. Its code is never freed, so it compiles at most [`MAX_BLOCKS`]
+//! blocks (a guest that keeps rewriting its code, or a long-lived service's many programs, then
+//! runs interpreted rather than growing the process without bound).
 
 mod compile;
 
@@ -30,6 +32,9 @@ pub(crate) use compile::{Compiler, ends_block};
 /// Most instructions in one block. Compile time grows faster than a block's length: 256 took
 /// about twice as long per instruction as 64 on the MNIST guest, for no faster code.
 const MAX_LEN: usize = 64;
+/// Most blocks the process compiles: with blocks of a few hundred bytes of host code, tens of
+/// MB at most.
+pub(crate) const MAX_BLOCKS: u64 = 1 << 16;
 /// Entries of a block start, in the interpreter, before it is compiled. A block costs about
 /// 0.1 – 0.3 ms to compile, the time to interpret some 10^5 instructions: at 64 entries, a
 /// 13.5 million-instruction MNIST inference ran slower than interpreted (176 blocks, ~100 ms
