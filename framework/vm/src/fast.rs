@@ -162,6 +162,10 @@ impl Tlb {
 #[repr(C)]
 pub(crate) struct Fast<'a> {
     pub(crate) regs: [u32; reg::COUNT],
+    /// The code's link table and its length in slots, for compiled blocks (see
+    /// [`Blocks::table`](crate::jit::Blocks::table)).
+    #[cfg(jit)]
+    links: (*const std::sync::atomic::AtomicUsize, u32),
     code: CodeView<'a>,
     tlb: Tlb,
     core: &'a mut Core,
@@ -171,6 +175,8 @@ impl<'a> Fast<'a> {
     pub(crate) fn new(core: &'a mut Core, code: &'a mut Code) -> Fast<'a> {
         Fast {
             regs: core.regs,
+            #[cfg(jit)]
+            links: code.blocks.table(),
             code: code.view(),
             tlb: Tlb {
                 read_tags: [NO_PAGE; TLB_SIZE],
@@ -196,8 +202,8 @@ impl<'a> Fast<'a> {
         self.core.regs = self.regs;
     }
 
-    /// Counts an entry at `pc` and returns the compiled block starting there, if there is one
-    /// (compiling it on the `threshold`th entry).
+    /// The compiled block starting at `pc`, if there is one; else counts an entry there
+    /// (compiling the block on the `threshold`th).
     #[cfg(jit)]
     #[inline(always)]
     pub(crate) fn block(&mut self, pc: u32, threshold: u32) -> Option<crate::jit::Block> {
@@ -205,17 +211,19 @@ impl<'a> Fast<'a> {
         self.code.blocks.enter(self.code.insns, slot, threshold)
     }
 
-    /// Runs `block` with a budget of `budget` (at least its length) instructions; returns how
-    /// many it executed and the pc it stopped at.
+    /// Runs `block`, and the blocks it links to, for at most `budget` instructions; returns
+    /// how many they executed (0 if the budget does not hold `block`) and the pc they stopped
+    /// at.
     #[cfg(jit)]
     #[inline(always)]
     pub(crate) fn run_block(&mut self, block: crate::jit::Block, budget: u64) -> (u64, u32) {
         let budget = budget.min(u64::from(u32::MAX));
-        // SAFETY: a compiled block accesses the context's registers and TLB entries (at the
-        // offsets of `layout`), guest memory only through TLB hits (valid and, for writes,
-        // exclusive pointers by `Tlb`'s invariant) and everything else through `jit_load` and
-        // `jit_store`, which it passes this pointer, derived from `&mut self`.
-        let packed = unsafe { (block.run)((self as *mut Fast<'a>).cast(), budget) };
+        // SAFETY: compiled blocks access the context's registers, link table and TLB entries
+        // (at the offsets of `layout`), guest memory only through TLB hits (valid and, for
+        // writes, exclusive pointers by `Tlb`'s invariant) and everything else through
+        // `jit_load` and `jit_store`, which they pass this pointer, derived from `&mut self`.
+        // The link table, this context's code's, holds only blocks of the process's compiler.
+        let packed = unsafe { block.enter((self as *mut Fast<'a>).cast(), budget) };
         (packed >> 32, packed as u32)
     }
 }
@@ -231,6 +239,10 @@ pub(crate) mod layout {
     pub(crate) const TLB_SIZE: usize = super::TLB_SIZE;
     /// The registers, `[u32; 32]`.
     pub(crate) const REGS: i32 = offset_of!(Fast<'static>, regs) as i32;
+    /// The link table's address (a pointer to the block address of each slot, 0 where none)
+    /// and its length in slots (`u32`).
+    pub(crate) const LINKS: i32 = offset_of!(Fast<'static>, links.0) as i32;
+    pub(crate) const LINKS_LEN: i32 = offset_of!(Fast<'static>, links.1) as i32;
     const TLB: usize = offset_of!(Fast<'static>, tlb);
     /// The read TLB's tags (`u32`) and page pointers.
     pub(crate) const READ_TAGS: i32 = (TLB + offset_of!(Tlb, read_tags)) as i32;

@@ -279,8 +279,8 @@ impl Machine {
     }
 
     /// Fast mode with the block compiler: compiled blocks where they fit the budget, else the
-    /// interpreter up to the next control transfer. Same contract as `run_fast`; the pc is
-    /// 4-aligned.
+    /// interpreter up to where a compiled block would end. Same contract as `run_fast`; the pc
+    /// is 4-aligned.
     #[cfg(jit)]
     fn run_blocks(&mut self, budget: u64, threshold: u32) -> u64 {
         let code = Arc::make_mut(&mut self.code);
@@ -290,17 +290,17 @@ impl Machine {
         let mut status = ExitStatus::Running;
         let mut blocked = false;
         'run: while left > 0 {
-            if let Some(block) = ctx.block(pc, threshold)
-                && u64::from(block.len) <= left
-            {
+            if let Some(block) = ctx.block(pc, threshold) {
                 let (done, next) = ctx.run_block(block, left);
                 left -= done;
                 pc = next;
                 if done > 0 {
                     continue;
                 }
-                // It stopped before its first instruction, which the interpreter now takes.
+                // The chain stopped before its first instruction (the budget does not hold the
+                // block, or the instruction traps), which the interpreter now takes.
             }
+            let from = pc;
             loop {
                 let insn = ctx.instruction(pc);
                 match execute(&mut ctx, pc, insn) {
@@ -316,7 +316,7 @@ impl Machine {
                     }
                 }
                 left -= 1;
-                if left == 0 || crate::jit::ends_block(insn) {
+                if left == 0 || crate::jit::interpreted_block_ends(from, pc, insn) {
                     break;
                 }
             }

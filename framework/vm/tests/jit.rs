@@ -1,7 +1,8 @@
 //! Fast mode's block compiler against single steps (through [`check`], which also runs every
 //! program with blocks compiled at once, after a few entries and never, and stops those runs
 //! after any number of steps): traps at every position of a hot block, stores into hot and
-//! running blocks, snapshots around a code change.
+//! running blocks and into the second page of a hot region, snapshots around a code
+//! change.
 
 mod common;
 
@@ -109,6 +110,36 @@ fn stores_into_hot_and_running_blocks() {
         assert_eq!(m.regs()[A0 as usize], expected, "gap {gap:x?}");
         assert_eq!(m.status(), ExitStatus::Exited(expected), "gap {gap:x?}");
     }
+}
+
+#[test]
+fn stores_into_the_next_page_of_a_hot_region() {
+    // A loop whose instruction `P` (`a0 += 1` or `a0 += 3`) is the first of a page, and which
+    // patches it every 64 iterations only: the compiled region of the loop spans both pages,
+    // and a store into the second must forget it, or the next pass runs the old `P`.
+    let body = [
+        andi(T4, S1, 63),
+        bne(T4, ZERO, 4 * 8),
+        srli(T4, S1, 6),
+        andi(T4, T4, 1),
+        slli(T4, T4, 2),
+        add(T2, S0, T4),
+        lw(T1, T2, 0),
+        auipc(T5, 0),
+        sw(T1, T5, 8),
+        addi(A0, A0, 1),
+        add(A1, A1, A0),
+    ];
+    let patched = 4 + 9;
+    let text = [
+        vec![addi(ZERO, ZERO, 0); 1024 - patched],
+        hot_loop(&body, 300),
+    ]
+    .concat();
+    let m = check(&program(&text, &patch_table(), 64), &[], 100_000);
+    // s1 in 300..=193 and 128..=65 add 1, 192..=129 and 64..=1 add 3.
+    let expected = (108 + 64) + 3 * (64 + 64);
+    assert_eq!(m.status(), ExitStatus::Exited(expected));
 }
 
 #[test]

@@ -7,7 +7,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
     AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, Value, types,
 };
-use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, ir};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -15,7 +15,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Module, default_libcall_names};
 use opml_isa::Instruction;
 
-use super::{Block, BlockFn, MAX_BLOCKS, MAX_LEN, PAGE_SLOTS};
+use super::{Block, ENTER, EnterFn, MAX_LEN, MAX_REGION, MAX_REGIONS, PAGE_SLOTS, REGION_PAGES};
 use crate::fast::{jit_load, jit_store, layout};
 
 /// Whether `insn` transfers control (and so ends a basic block).
@@ -35,11 +35,17 @@ pub(crate) fn ends_block(insn: Instruction) -> bool {
     )
 }
 
+/// A compiled region's start address, the address of its first instruction and its
+/// instructions from there.
+type RegionKey = ((u32, u32), Box<[Instruction]>);
+
 /// A Cranelift JIT module, the blocks it compiled and the scratch state of its translations.
 pub(crate) struct Compiler {
     module: JITModule,
-    /// The compiled blocks by start address and instructions.
-    cache: HashMap<(u32, Box<[Instruction]>), Block>,
+    /// The entry function from Rust into its blocks.
+    enter: EnterFn,
+    /// The compiled regions by their key.
+    cache: HashMap<RegionKey, Block>,
     ctx: Context,
     builder: FunctionBuilderContext,
     blocks: u64,
@@ -49,27 +55,39 @@ pub(crate) struct Compiler {
 }
 
 impl Compiler {
+    /// The process's compiler; its entry function becomes [`ENTER`].
     pub(crate) fn new() -> Compiler {
-        Compiler::with_limit(MAX_BLOCKS)
+        let compiler = Compiler::with_limit(MAX_REGIONS);
+        ENTER.get_or_init(|| compiler.enter);
+        compiler
     }
 
     /// A compiler of at most `limit` blocks.
     fn with_limit(limit: u64) -> Compiler {
         let mut flags = settings::builder();
         // `none`: about as fast code on guest blocks as `speed` (measured), compiled faster.
-        for (name, value) in [("opt_level", "none"), ("is_pic", "false")] {
+        for (name, value) in [
+            ("opt_level", "none"),
+            ("is_pic", "false"),
+            // Cranelift's tail calls (block links) need frame pointers.
+            ("preserve_frame_pointers", "true"),
+        ] {
             flags.set(name, value).expect("a Cranelift setting");
         }
         let isa = cranelift_native::builder()
             .expect("a Cranelift backend for this host")
             .finish(settings::Flags::new(flags))
             .expect("a Cranelift ISA for this host");
-        let module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+        let mut ctx = module.make_context();
+        let mut builder = FunctionBuilderContext::new();
+        let enter = entry_function(&mut module, &mut ctx, &mut builder);
         Compiler {
-            ctx: module.make_context(),
+            enter,
+            ctx,
             module,
             cache: HashMap::new(),
-            builder: FunctionBuilderContext::new(),
+            builder,
             blocks: 0,
             time: Duration::ZERO,
             limit,
@@ -81,24 +99,14 @@ impl Compiler {
         (self.blocks, self.time)
     }
 
-    /// The block starting at slot `start` of `insns`, if it has an instruction: compiled
-    /// before, or now.
+    /// The region starting at slot `start` of `insns`, if its first block has an instruction:
+    /// compiled before, or now.
     pub(crate) fn compile(&mut self, insns: &[Instruction], start: usize) -> Option<Block> {
-        let page_end = (start / PAGE_SLOTS + 1) * PAGE_SLOTS;
-        let mut len = 0;
-        for &insn in &insns[start..page_end.min(insns.len()).min(start + MAX_LEN)] {
-            if !compilable(4 * (start + len) as u32, insn) {
-                break;
-            }
-            len += 1;
-            if ends_block(insn) {
-                break;
-            }
-        }
-        if len == 0 {
-            return None;
-        }
-        let key = (4 * start as u32, Box::from(&insns[start..start + len]));
+        let region = Region::discover(insns, start)?;
+        let key = (
+            (4 * start as u32, 4 * region.span.start as u32),
+            Box::from(&insns[region.span.clone()]),
+        );
         if let Some(&block) = self.cache.get(&key) {
             return Some(block);
         }
@@ -109,43 +117,164 @@ impl Compiler {
         let module = &mut self.module;
         let ptr = module.target_config().pointer_type();
         let call_conv = module.isa().default_call_conv();
-        let sig = |params: &[types::Type], ret: types::Type| {
-            let mut sig = Signature::new(call_conv);
-            sig.params
-                .extend(params.iter().map(|&ty| AbiParam::new(ty)));
-            sig.returns.push(AbiParam::new(ret));
-            sig
-        };
-        self.ctx.func.signature = sig(&[ptr, types::I64], types::I64);
+        self.ctx.func.signature = block_signature(ptr);
         let helpers = (
-            sig(&[ptr, types::I32, types::I32], types::I32),
-            sig(&[ptr, types::I32, types::I32, types::I32], types::I32),
+            signature(call_conv, &[ptr, types::I32, types::I32], types::I32),
+            signature(
+                call_conv,
+                &[ptr, types::I32, types::I32, types::I32],
+                types::I32,
+            ),
         );
         let frontend = module.isa().frontend_config();
         let b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
-        Translator::new(b, (ptr, frontend), helpers)
-            .block(&insns[start..start + len], 4 * start as u32);
-        let id = module
-            .declare_anonymous_function(&self.ctx.func.signature)
-            .expect("declare a block");
-        module
-            .define_function(id, &mut self.ctx)
-            .expect("compile a block");
-        module.clear_context(&mut self.ctx);
-        module.finalize_definitions().expect("finalize a block");
-        // SAFETY: the function was compiled with the signature `BlockFn` describes (pointer and
-        // u64 in, u64 out, the host's C calling convention).
-        let run =
-            unsafe { std::mem::transmute::<*const u8, BlockFn>(module.get_finalized_function(id)) };
+        Translator::new(b, (ptr, frontend), helpers).region(insns, &region);
+        let code = define(module, &mut self.ctx);
         self.blocks += 1;
         self.time += began.elapsed();
-        let block = Block {
-            run,
-            len: len as u32,
-        };
+        let block = Block(code as usize);
         self.cache.insert(key, block);
         Some(block)
     }
+}
+
+/// The basic blocks one compiled function covers: from its start, every block that a branch,
+/// a plain jump (`jal x0`) or a fall-through reaches, inside the start's page and the next one
+/// and up to [`MAX_REGION`] instructions in all. Calls (`jal` with a link register), `jalr`
+/// and edges leaving the region go through the link table instead.
+struct Region {
+    /// The basic blocks as (start slot, instructions), the entry first.
+    blocks: Vec<(usize, usize)>,
+    /// The slots from the first block's start to the last block's end.
+    span: std::ops::Range<usize>,
+}
+
+impl Region {
+    fn discover(insns: &[Instruction], start: usize) -> Option<Region> {
+        let first_page = start / PAGE_SLOTS * PAGE_SLOTS;
+        let end = insns.len().min(first_page + REGION_PAGES * PAGE_SLOTS);
+        let mut blocks = vec![(start, basic_block(insns, start)?)];
+        let mut total = blocks[0].1;
+        let mut next = 0;
+        while next < blocks.len() {
+            let (at, len) = blocks[next];
+            next += 1;
+            for succ in successors(insns, at, len) {
+                if !(first_page..end).contains(&succ) || blocks.iter().any(|&(b, _)| b == succ) {
+                    continue;
+                }
+                if let Some(len) = basic_block(insns, succ)
+                    && total + len <= MAX_REGION
+                {
+                    blocks.push((succ, len));
+                    total += len;
+                }
+            }
+        }
+        let lo = blocks.iter().map(|&(at, _)| at).min()?;
+        let hi = blocks.iter().map(|&(at, len)| at + len).max()?;
+        Some(Region {
+            blocks,
+            span: lo..hi,
+        })
+    }
+}
+
+/// The length of the basic block at slot `start`: up to and including its first control
+/// transfer, before an instruction that is not compiled, to its page's end and at most
+/// [`MAX_LEN`] instructions; `None` if empty.
+fn basic_block(insns: &[Instruction], start: usize) -> Option<usize> {
+    let page_end = (start / PAGE_SLOTS + 1) * PAGE_SLOTS;
+    let mut len = 0;
+    for &insn in &insns[start..page_end.min(insns.len()).min(start + MAX_LEN)] {
+        if !compilable(4 * (start + len) as u32, insn) {
+            break;
+        }
+        len += 1;
+        if ends_block(insn) {
+            break;
+        }
+    }
+    (len > 0).then_some(len)
+}
+
+/// The slots where the basic block at `start` of `len` instructions may go on inside its
+/// function: a branch's two ways, a plain jump's target, the next slot after a block that ends
+/// without a control transfer; none after a call or a `jalr`.
+fn successors(insns: &[Instruction], start: usize, len: usize) -> Vec<usize> {
+    use Instruction::*;
+    let last = start + len - 1;
+    let target = |offset: i32| ((4 * last as i64 + i64::from(offset)) / 4).try_into().ok();
+    match insns[last] {
+        Jal { rd: 0, offset } => target(offset).into_iter().collect(),
+        Jal { .. } | Jalr { .. } => Vec::new(),
+        Beq { offset, .. }
+        | Bne { offset, .. }
+        | Blt { offset, .. }
+        | Bge { offset, .. }
+        | Bltu { offset, .. }
+        | Bgeu { offset, .. } => target(offset).into_iter().chain([last + 1]).collect(),
+        _ => vec![start + len],
+    }
+}
+
+/// A signature of `params` and one `ret` in `call_conv`.
+fn signature(call_conv: CallConv, params: &[types::Type], ret: types::Type) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params
+        .extend(params.iter().map(|&ty| AbiParam::new(ty)));
+    sig.returns.push(AbiParam::new(ret));
+    sig
+}
+
+/// A block's signature: `(fast, budget, done) -> done' << 32 | next_pc`, in the `tail`
+/// calling convention, so that blocks can tail-call one another.
+fn block_signature(ptr: types::Type) -> Signature {
+    signature(CallConv::Tail, &[ptr, types::I64, types::I64], types::I64)
+}
+
+/// Compiles the function in `ctx` and returns its code's address.
+fn define(module: &mut JITModule, ctx: &mut Context) -> *const u8 {
+    let id = module
+        .declare_anonymous_function(&ctx.func.signature)
+        .expect("declare a function");
+    module.define_function(id, ctx).expect("compile a function");
+    module.clear_context(ctx);
+    module.finalize_definitions().expect("finalize a function");
+    module.get_finalized_function(id)
+}
+
+/// Compiles the entry from Rust into compiled code: `enter(fast, budget, block)` calls the
+/// block (the `tail` calling convention, which Rust cannot call) with nothing done yet.
+fn entry_function(
+    module: &mut JITModule,
+    ctx: &mut Context,
+    builder: &mut FunctionBuilderContext,
+) -> EnterFn {
+    let ptr = module.target_config().pointer_type();
+    let call_conv = module.isa().default_call_conv();
+    ctx.func.signature = signature(call_conv, &[ptr, types::I64, ptr], types::I64);
+    let mut b = FunctionBuilder::new(&mut ctx.func, builder);
+    let block_sig = b.import_signature(block_signature(ptr));
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let [fast, budget, block] = b.block_params(entry) else {
+        unreachable!("three parameters")
+    };
+    let (fast, budget, block) = (*fast, *budget, *block);
+    let none = b.ins().iconst(types::I64, 0);
+    let call = b
+        .ins()
+        .call_indirect(block_sig, block, &[fast, budget, none]);
+    let packed = b.inst_results(call)[0];
+    b.ins().return_(&[packed]);
+    b.finalize(module.isa().frontend_config());
+    let code = define(module, ctx);
+    // SAFETY: the function was compiled with the signature `EnterFn` describes (a pointer, a
+    // u64 and a pointer in, a u64 out, the host's C calling convention).
+    unsafe { std::mem::transmute::<*const u8, EnterFn>(code) }
 }
 
 /// Whether the block compiler translates `insn` at `pc`: everything but the instructions that
@@ -179,14 +308,19 @@ struct Translator<'a> {
     regs: [Option<Variable>; 32],
     /// Which of them it writes.
     written: [bool; 32],
-    /// Instructions completed in earlier passes of a looping block (i64).
+    /// Instructions completed before this pass: by the blocks that linked to this one and in
+    /// earlier passes of a looping block (i64).
     done: Variable,
     fast: Value,
     budget: Value,
-    /// `exit(done: i64, pc: i32)`: writes the registers back and returns.
+    /// `exit(done: i64, pc: i32, link: i8)`: writes the registers back, then tail-calls the
+    /// block at `pc` if `link` and the link table has one, else returns.
     exit: ir::Block,
     load_sig: ir::SigRef,
     store_sig: ir::SigRef,
+    block_sig: ir::SigRef,
+    /// The region's basic blocks: pc, Cranelift block and length.
+    heads: Vec<(u32, ir::Block, u32)>,
 }
 
 /// Registers an instruction reads and the one it writes.
@@ -251,16 +385,17 @@ impl<'a> Translator<'a> {
         b.switch_to_block(entry);
         b.seal_block(entry);
         let (fast, budget) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+        let before = b.block_params(entry)[2];
         let exit = b.create_block();
         b.append_block_param(exit, types::I64);
         b.append_block_param(exit, types::I32);
-        b.set_cold_block(exit);
+        b.append_block_param(exit, types::I8);
         let done = b.declare_var(types::I64);
-        let zero = b.ins().iconst(types::I64, 0);
-        b.def_var(done, zero);
+        b.def_var(done, before);
         Translator {
             load_sig: b.import_signature(load),
             store_sig: b.import_signature(store),
+            block_sig: b.import_signature(block_signature(ptr)),
             b,
             ptr,
             frontend,
@@ -270,12 +405,33 @@ impl<'a> Translator<'a> {
             fast,
             budget,
             exit,
+            heads: Vec::new(),
         }
     }
 
-    /// Translates `insns`, a block starting at `start`, and finishes the function.
-    fn block(mut self, insns: &[Instruction], start: u32) {
-        for &insn in insns {
+    /// Translates `region` of `insns` and finishes the function.
+    fn region(mut self, insns: &[Instruction], region: &Region) {
+        let (start, len) = region.blocks[0];
+        let (start, len) = (4 * start as u32, len as u32);
+        // Nothing runs unless the budget holds the whole first block: `budget - done >= len`.
+        let before = self.b.use_var(self.done);
+        let left = self.b.ins().isub(self.budget, before);
+        let fits = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, i64::from(len));
+        let (body, refuse) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(refuse);
+        self.b.ins().brif(fits, body, &[], refuse, &[]);
+        self.b.switch_to_block(refuse);
+        self.b.seal_block(refuse);
+        let start_pc = self.imm(start);
+        let packed = self.pack(before, start_pc);
+        self.b.ins().return_(&[packed]);
+        self.b.switch_to_block(body);
+        self.b.seal_block(body);
+        let blocks = || region.blocks.iter().map(|&(at, len)| &insns[at..at + len]);
+        for &insn in blocks().flatten() {
             let (reads, write) = operands(insn);
             for r in reads.into_iter().chain([write]).filter(|&r| r != 0) {
                 let r = usize::from(r);
@@ -293,45 +449,125 @@ impl<'a> Translator<'a> {
                 self.written[r] |= r == usize::from(write);
             }
         }
-        let head = self.b.create_block();
-        self.b.ins().jump(head, &[]);
-        self.b.switch_to_block(head);
-        let len = insns.len() as u32;
-        let mut last = None;
-        for (i, &insn) in insns.iter().enumerate() {
-            let pc = start + 4 * i as u32;
-            if ends_block(insn) {
-                last = Some((pc, insn));
-            } else {
-                self.straight(insn, i as u32, pc);
+        self.heads = region
+            .blocks
+            .iter()
+            .map(|&(at, len)| (4 * at as u32, self.b.create_block(), len as u32))
+            .collect();
+        self.b.ins().jump(self.heads[0].1, &[]);
+        for k in 0..self.heads.len() {
+            let (start, head, len) = self.heads[k];
+            self.b.switch_to_block(head);
+            let block = &insns[start as usize / 4..][..len as usize];
+            for (i, &insn) in block.iter().enumerate() {
+                let pc = start + 4 * i as u32;
+                if ends_block(insn) {
+                    self.control(insn, len, pc);
+                } else {
+                    self.straight(insn, i as u32, pc);
+                }
+            }
+            if !ends_block(block[block.len() - 1]) {
+                self.go(len, start + 4 * len);
             }
         }
-        match last {
-            None => self.leave_after(len, start + 4 * len),
-            Some((pc, insn)) => self.control(insn, len, pc, start, head),
-        }
-        self.b.seal_block(head);
         self.finish_exit();
+        self.b.seal_all_blocks();
         self.b.finalize(self.frontend);
     }
 
-    /// Writes back the registers the block writes and returns `done << 32 | pc`.
+    /// Goes on at `target` after `count` instructions of the current basic block: inside the
+    /// region if it has a block there and the budget holds it, else through the link table.
+    fn go(&mut self, count: u32, target: u32) {
+        let Some(&(_, head, len)) = self.heads.iter().find(|&&(at, ..)| at == target) else {
+            let target = self.imm(target);
+            return self.link(count, target);
+        };
+        let done = self.b.use_var(self.done);
+        let done = self.b.ins().iadd_imm_s(done, i64::from(count));
+        let left = self.b.ins().isub(self.budget, done);
+        let fits = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, i64::from(len));
+        let enter = self.b.create_block();
+        let target = self.imm(target);
+        let no_link = self.b.ins().iconst(types::I8, 0);
+        self.b.ins().brif(
+            fits,
+            enter,
+            &[],
+            self.exit,
+            &[done.into(), target.into(), no_link.into()],
+        );
+        self.b.switch_to_block(enter);
+        self.b.seal_block(enter);
+        self.b.def_var(self.done, done);
+        self.b.ins().jump(head, &[]);
+    }
+
+    /// Writes back the registers the block writes, then links to the block at `pc` (if asked
+    /// and compiled) or returns `done << 32 | pc`.
     fn finish_exit(&mut self) {
-        let b = &mut self.b;
-        b.switch_to_block(self.exit);
-        b.seal_block(self.exit);
-        let (done, pc) = (b.block_params(self.exit)[0], b.block_params(self.exit)[1]);
+        self.b.switch_to_block(self.exit);
+        self.b.seal_block(self.exit);
+        let params = self.b.block_params(self.exit);
+        let (done, pc, link) = (params[0], params[1], params[2]);
         for r in 1..32 {
             if self.written[r] {
-                let value = b.use_var(self.regs[r].expect("a written register has a variable"));
-                b.ins()
+                let var = self.regs[r].expect("a written register has a variable");
+                let value = self.b.use_var(var);
+                self.b
+                    .ins()
                     .store(flags(), value, self.fast, layout::REGS + 4 * r as i32);
             }
         }
-        let high = b.ins().ishl_imm_s(done, 32);
-        let low = b.ins().uextend(types::I64, pc);
-        let packed = b.ins().bor(high, low);
-        b.ins().return_(&[packed]);
+        let (lookup, found, ret) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().brif(link, lookup, &[], ret, &[]);
+
+        // The link table's entry for `pc`, if `pc` is inside it (it is 4-aligned).
+        self.b.switch_to_block(lookup);
+        self.b.seal_block(lookup);
+        let slot = self.b.ins().ushr_imm_s(pc, 2);
+        let slots = self
+            .b
+            .ins()
+            .load(types::I32, flags(), self.fast, layout::LINKS_LEN);
+        let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, slot, slots);
+        let index = self.b.create_block();
+        self.b.ins().brif(inside, index, &[], ret, &[]);
+        self.b.switch_to_block(index);
+        self.b.seal_block(index);
+        let table = self
+            .b
+            .ins()
+            .load(self.ptr, flags(), self.fast, layout::LINKS);
+        let slot = self.b.ins().uextend(self.ptr, slot);
+        let at = self.b.ins().imul_imm_s(slot, i64::from(self.ptr.bytes()));
+        let at = self.b.ins().iadd(table, at);
+        let next = self.b.ins().load(self.ptr, flags(), at, 0);
+        self.b.ins().brif(next, found, &[], ret, &[]);
+        self.b.switch_to_block(found);
+        self.b.seal_block(found);
+        self.b
+            .ins()
+            .return_call_indirect(self.block_sig, next, &[self.fast, self.budget, done]);
+
+        self.b.switch_to_block(ret);
+        self.b.seal_block(ret);
+        let packed = self.pack(done, pc);
+        self.b.ins().return_(&[packed]);
+    }
+
+    /// `done << 32 | pc`.
+    fn pack(&mut self, done: Value, pc: Value) -> Value {
+        let high = self.b.ins().ishl_imm_s(done, 32);
+        let low = self.b.ins().uextend(types::I64, pc);
+        self.b.ins().bor(high, low)
     }
 
     fn read(&mut self, r: u8) -> Value {
@@ -356,29 +592,26 @@ impl<'a> Translator<'a> {
         self.b.ins().iconst(types::I32, i64::from(value as i32))
     }
 
-    /// The exit arguments for `count` instructions of this pass done, continuing at `pc`.
-    fn exit_args(&mut self, count: u32, pc: Value) -> [BlockArg; 2] {
+    /// The exit arguments for `count` instructions of this pass done, continuing at `pc`,
+    /// there in a linked block if `link`.
+    fn exit_args(&mut self, count: u32, pc: Value, link: bool) -> [BlockArg; 3] {
         let done = self.b.use_var(self.done);
         let done = self.b.ins().iadd_imm_s(done, i64::from(count));
-        [done.into(), pc.into()]
+        let link = self.b.ins().iconst(types::I8, i64::from(link));
+        [done.into(), pc.into(), link.into()]
     }
 
-    /// Leaves the block with `count` instructions of this pass done, continuing at `pc`.
-    fn leave_after(&mut self, count: u32, pc: u32) {
-        let pc = self.imm(pc);
-        self.leave(count, pc);
-    }
-
-    fn leave(&mut self, count: u32, pc: Value) {
-        let args = self.exit_args(count, pc);
+    /// Goes on at `pc`, in its block if compiled, with `count` instructions of this pass done.
+    fn link(&mut self, count: u32, pc: Value) {
+        let args = self.exit_args(count, pc, true);
         self.b.ins().jump(self.exit, &args);
     }
 
-    /// Leaves the block if `cond` (non-zero), with `count` instructions of this pass done and
-    /// continuing at `pc`; else goes on.
+    /// Returns to the caller before the instruction at `pc` if `cond` (non-zero), with `count`
+    /// instructions of this pass done; else goes on.
     fn leave_if(&mut self, cond: Value, count: u32, pc: u32) {
         let pc = self.imm(pc);
-        let args = self.exit_args(count, pc);
+        let args = self.exit_args(count, pc, false);
         let next = self.b.create_block();
         self.b.ins().brif(cond, self.exit, &args, next, &[]);
         self.b.switch_to_block(next);
@@ -524,7 +757,7 @@ impl<'a> Translator<'a> {
         );
         let code = self.b.inst_results(call)[0];
         let after = self.imm(pc.wrapping_add(4));
-        let args = self.exit_args(i + 1, after);
+        let args = self.exit_args(i + 1, after, false);
         self.b.ins().brif(code, self.exit, &args, next, &[]);
 
         self.b.switch_to_block(next);
@@ -668,10 +901,9 @@ impl<'a> Translator<'a> {
         (rd, op(&mut self.b, x, y))
     }
 
-    /// Translates the block's last instruction `insn` (at `pc`, the `len`th), which transfers
-    /// control. A jump or taken branch back to `start` loops to `head` while the budget allows
-    /// another pass.
-    fn control(&mut self, insn: Instruction, len: u32, pc: u32, start: u32, head: ir::Block) {
+    /// Translates a basic block's last instruction `insn` (at `pc`, the `len`th), which
+    /// transfers control.
+    fn control(&mut self, insn: Instruction, len: u32, pc: u32) {
         use Instruction::*;
         let (cond, offset) = match insn {
             Jal { rd, offset } => {
@@ -686,7 +918,7 @@ impl<'a> Translator<'a> {
                 self.check_aligned(target, 4, len - 1, pc);
                 let link = self.imm(pc.wrapping_add(4));
                 self.write(rd, link);
-                return self.leave(len, target);
+                return self.link(len, target);
             }
             Beq { rs1, rs2, offset } => (Some((IntCC::Equal, rs1, rs2)), offset),
             Bne { rs1, rs2, offset } => (Some((IntCC::NotEqual, rs1, rs2)), offset),
@@ -699,38 +931,19 @@ impl<'a> Translator<'a> {
             _ => unreachable!("not a control transfer: {insn}"),
         };
         let target = pc.wrapping_add(offset as u32);
-        let taken = self.b.create_block();
-        if let Some((cc, rs1, rs2)) = cond {
-            let (x, y) = (self.read(rs1), self.read(rs2));
-            let c = self.b.ins().icmp(cc, x, y);
-            let fall = self.imm(pc.wrapping_add(4));
-            let args = self.exit_args(len, fall);
-            self.b.ins().brif(c, taken, &[], self.exit, &args);
-        } else {
-            self.b.ins().jump(taken, &[]);
-        }
+        let Some((cc, rs1, rs2)) = cond else {
+            return self.go(len, target);
+        };
+        let (x, y) = (self.read(rs1), self.read(rs2));
+        let c = self.b.ins().icmp(cc, x, y);
+        let (taken, fall) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(c, taken, &[], fall, &[]);
         self.b.switch_to_block(taken);
         self.b.seal_block(taken);
-        if target != start {
-            return self.leave_after(len, target);
-        }
-        // Another pass if the budget holds one more: `budget - done >= len`.
-        let done = self.b.use_var(self.done);
-        let done = self.b.ins().iadd_imm_s(done, i64::from(len));
-        let left = self.b.ins().isub(self.budget, done);
-        let more = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, i64::from(len));
-        let again = self.b.create_block();
-        let start_pc = self.imm(start);
-        self.b
-            .ins()
-            .brif(more, again, &[], self.exit, &[done.into(), start_pc.into()]);
-        self.b.switch_to_block(again);
-        self.b.seal_block(again);
-        self.b.def_var(self.done, done);
-        self.b.ins().jump(head, &[]);
+        self.go(len, target);
+        self.b.switch_to_block(fall);
+        self.b.seal_block(fall);
+        self.go(len, pc.wrapping_add(4));
     }
 }
 
@@ -783,7 +996,65 @@ mod tests {
         assert!(compiler.compile(&two, 0).is_some());
         assert!(compiler.compile(&three, 0).is_none(), "past the limit");
         let again = compiler.compile(&one, 0).expect("cached");
-        assert_eq!(again.run as usize, first.run as usize);
+        assert_eq!(again, first);
         assert_eq!(compiler.stats().0, 2);
+    }
+
+    const ADD: Instruction = Instruction::Addi {
+        rd: 5,
+        rs1: 5,
+        imm: 1,
+    };
+    const BACK: Instruction = Instruction::Beq {
+        rs1: 0,
+        rs2: 0,
+        offset: -8,
+    };
+
+    #[test]
+    fn regions_with_the_same_start_and_instructions_at_other_addresses_differ() {
+        // Slot 2 is a branch back to slot 0 in one, the first of the same three instructions
+        // (looping to itself) in the other.
+        let (back, ahead) = (vec![ADD, ADD, BACK], vec![ADD, ADD, ADD, ADD, BACK]);
+        let mut compiler = Compiler::new();
+        assert_ne!(compiler.compile(&back, 2), compiler.compile(&ahead, 2));
+    }
+
+    #[test]
+    fn a_region_follows_branches_and_jumps_but_not_calls_and_stays_in_two_pages() {
+        use Instruction::*;
+        let mut insns = vec![ADD; 3 * PAGE_SLOTS];
+        // Slot 0: a branch to slot 4 (or on to slot 1); slot 3: a call to slot 8; slot 5: a
+        // jump to the third page; slot 2 * PAGE_SLOTS - 1: a jump back to slot 0.
+        insns[0] = Bne {
+            rs1: 5,
+            rs2: 0,
+            offset: 16,
+        };
+        insns[3] = Jal { rd: 1, offset: 20 };
+        insns[5] = Jal {
+            rd: 0,
+            offset: 4 * (2 * PAGE_SLOTS as i32 - 5),
+        };
+        insns[PAGE_SLOTS + 10] = Jalr {
+            rd: 0,
+            rs1: 1,
+            offset: 0,
+        };
+        let region = Region::discover(&insns, 0).expect("a region");
+        // Not the call's target, nor the jump's in the third page.
+        assert_eq!(region.blocks, [(0, 1), (4, 2), (1, 3)]);
+        assert_eq!(region.span, 0..6);
+        // Straight code runs on block by block (each at most `MAX_LEN` and inside its page)
+        // up to `MAX_REGION` instructions, into the next page but not the one after.
+        let region = Region::discover(&insns, PAGE_SLOTS - 2).expect("a region");
+        assert_eq!(
+            region.blocks,
+            [(PAGE_SLOTS - 2, 2), (PAGE_SLOTS, 11)],
+            "ends at the jalr"
+        );
+        let region = Region::discover(&insns, 6).expect("a region");
+        assert_eq!(region.blocks.iter().map(|b| b.1).sum::<usize>(), MAX_REGION);
+        assert!(region.blocks.iter().all(|b| b.1 <= MAX_LEN));
     }
 }

@@ -1,26 +1,35 @@
-//! The block compiler of fast mode (feature `jit`): hot basic blocks of cached code become host
-//! functions (Cranelift), which the fast loop calls instead of interpreting their instructions.
+//! The block compiler of fast mode (feature `jit`): hot code of the instruction cache becomes
+//! host functions (Cranelift), which run instead of the interpreter.
 //!
-//! A block starts where control arrives (a jump target, the instruction after a block or a
-//! syscall) and runs straight to and including its first branch or jump; it stops before an
+//! A basic block starts where control arrives (a jump target, the instruction after a block or
+//! a syscall) and runs straight to and including its first branch or jump; it stops before an
 //! `ecall`, `ebreak`, illegal word or jump to a misaligned target (the interpreter executes
-//! those), at the end of its page and after [`MAX_LEN`] instructions. A block whose branch
-//! goes back to its own start loops inside while the budget allows.
+//! those), at the end of its page and after [`MAX_LEN`] instructions. One function compiles a
+//! region: a hot block and the blocks its branches, plain jumps and fall-throughs reach, inside
+//! its page and the next, up to [`MAX_REGION`] instructions; the guest registers stay in host
+//! registers across the region's loops and branches.
 //!
-//! A block returns how many instructions it completed and where to go on. It leaves early,
-//! before the instruction, on a misaligned access (the interpreter then traps on it), and right
-//! after a store into a code page (the store may have changed the code that follows). Such a
-//! store re-decodes the word and forgets the compiled blocks of its page.
+//! Regions are linked: where one goes on to a pc outside it (a call, a `jalr` return, an edge
+//! out of the region) whose region is compiled, it tail-calls that region through the
+//! machine's link table ([`Blocks`]) instead of returning, so hot code runs without the Rust
+//! loop. Before each basic block, compiled code checks that the budget holds all of it, and
+//! returns before it if not, so runs stop at exact step counts.
 //!
-//! One compiler serves the process: it keeps every block it compiled, by start address and
+//! A chain of regions returns how many instructions it completed and where to go on. It
+//! leaves early, before the instruction, on a misaligned access (the interpreter then traps on
+//! it), and right after a store into a code page (the store may have changed the code that
+//! follows). Such a store re-decodes the word and forgets the regions that may cover its page.
+//!
+//! One compiler serves the process: it keeps every region it compiled, by addresses and
 //! instructions, so machines loading the same program (snapshots, one node step after another)
-//! compile each block once. Its code is never freed, so it compiles at most [`MAX_BLOCKS`]
-//! blocks (a guest that keeps rewriting its code, or a long-lived service's many programs, then
-//! runs interpreted rather than growing the process without bound).
+//! compile each region once. Its code is never freed, so it compiles at most [`MAX_REGIONS`]
+//! regions (a guest that keeps rewriting its code, or a long-lived service's many programs,
+//! then runs interpreted rather than growing the process without bound).
 
 mod compile;
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use opml_isa::Instruction;
@@ -29,39 +38,76 @@ use crate::memory::PAGE_SHIFT;
 
 pub(crate) use compile::{Compiler, ends_block};
 
-/// Most instructions in one block. Compile time grows faster than a block's length: 256 took
+/// Most instructions in one region (one compiled function), and the pages it may span (its
+/// start's and the next: a store into a page forgets the regions starting on that page and the
+/// one before). 256 instructions cover the hot loops and soft-float routines of the DNN and
+/// LLM guests; compile time grows with the region.
+const MAX_REGION: usize = 256;
+const REGION_PAGES: usize = 2;
+/// Most instructions in one basic block. Compile time grows faster than a block's length: 256 took
 /// about twice as long per instruction as 64 on the MNIST guest, for no faster code.
 const MAX_LEN: usize = 64;
-/// Most blocks the process compiles: with blocks of a few hundred bytes of host code, tens of
-/// MB at most.
-pub(crate) const MAX_BLOCKS: u64 = 1 << 16;
-/// Entries of a block start, in the interpreter, before it is compiled. A block costs about
+/// Most regions the process compiles: at a few hundred bytes to some 10 KB of host code each,
+/// a few hundred MB at the very most.
+pub(crate) const MAX_REGIONS: u64 = 1 << 14;
+/// Entries of a block start, in the interpreter, before its region is compiled. A block cost about
 /// 0.1 – 0.3 ms to compile, the time to interpret some 10^5 instructions: at 64 entries, a
 /// 13.5 million-instruction MNIST inference ran slower than interpreted (176 blocks, ~100 ms
 /// of compiling), at 1000 faster (115 blocks, ~20 ms).
 pub(crate) const DEFAULT_THRESHOLD: u32 = 1000;
 
-/// `Blocks::entries` values at or above this hold a compiled block's index (plus this).
-const COMPILED: u32 = 1 << 31;
-/// `Blocks::entries` value of a start that does not begin a compilable block.
-const NEVER: u32 = u32::MAX;
+/// `Blocks::entries` value of a start that does not begin a compilable block, or whose block
+/// is compiled.
+const DONE: u32 = u32::MAX;
 /// Instruction slots per page.
 const PAGE_SLOTS: usize = 1 << (PAGE_SHIFT - 2);
 
-/// A compiled block: `run(fast, budget)` executes at most `budget` (at least `len`)
-/// instructions on the [`Fast`](crate::fast::Fast) context at `fast`, and returns
-/// `done << 32 | next_pc`.
-pub(crate) type BlockFn = unsafe extern "C" fn(*mut u8, u64) -> u64;
+/// The entry into compiled code: `enter(fast, budget, block)` runs `block` and the blocks it
+/// links to, at most `budget` instructions on the [`Fast`](crate::fast::Fast) context at
+/// `fast`, and returns `done << 32 | next_pc`.
+pub(crate) type EnterFn = unsafe extern "C" fn(*mut u8, u64, usize) -> u64;
 
-/// A compiled block and its length in instructions (one pass).
-#[derive(Clone, Copy)]
-pub(crate) struct Block {
-    pub(crate) run: BlockFn,
-    pub(crate) len: u32,
+/// The process's entry function, compiled with the compiler.
+static ENTER: OnceLock<EnterFn> = OnceLock::new();
+
+/// A compiled block: the address of a function in Cranelift's `tail` calling convention,
+/// `(fast, budget, done) -> done' << 32 | next_pc`, called through [`Block::enter`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Block(usize);
+
+impl Block {
+    /// Runs this block and those it links to on the context at `fast` for at most `budget`
+    /// instructions; returns `done << 32 | next_pc`.
+    ///
+    /// # Safety
+    /// `fast` must point at a live [`Fast`](crate::fast::Fast) whose link table holds only
+    /// blocks of this process's compiler, borrowed mutably for the call.
+    pub(crate) unsafe fn enter(self, fast: *mut u8, budget: u64) -> u64 {
+        let enter = ENTER.get().expect("a block exists only after the compiler");
+        // SAFETY: by the caller's contract; the entry function calls the block with the
+        // signature it was compiled with.
+        unsafe { enter(fast, budget, self.0) }
+    }
 }
 
 /// The process's block compiler, created on first use.
 static COMPILER: Mutex<Option<Compiler>> = Mutex::new(None);
+
+/// Whether the interpreter, running a block from `start`, ends it after `insn`, going on at
+/// `next`: after a control transfer or an instruction compiled code leaves to the interpreter
+/// (`ecall`, `ebreak`, an illegal word), at a page end and after [`MAX_LEN`] instructions, as
+/// compiled blocks do. The next start it then counts is one that compiled blocks link to, so
+/// straight-line code longer than a block compiles block by block as it gets hot.
+#[inline(always)]
+pub(crate) fn interpreted_block_ends(start: u32, next: u32, insn: Instruction) -> bool {
+    ends_block(insn)
+        || matches!(
+            insn,
+            Instruction::Ecall | Instruction::Ebreak | Instruction::Illegal(_)
+        )
+        || next.is_multiple_of(1 << PAGE_SHIFT)
+        || next.wrapping_sub(start) >= 4 * MAX_LEN as u32
+}
 
 /// The process's compiler, locked.
 fn compiler() -> std::sync::MutexGuard<'static, Option<Compiler>> {
@@ -75,18 +121,34 @@ pub(crate) fn stats() -> (u64, Duration) {
         .map_or((0, Duration::ZERO), Compiler::stats)
 }
 
-/// The compiled blocks of a [`Code`](crate::fast::Code) cache, by start slot.
+/// The compiled blocks of a [`Code`](crate::fast::Code) cache, by start slot: the link table
+/// that compiled code reads (through [`Blocks::table`]) to go on to the next block.
 ///
 /// Each clone keeps its own table, so invalidating a page in one leaves the others' blocks,
 /// compiled from their own unchanged code, in place.
-#[derive(Clone)]
 pub(crate) struct Blocks {
-    /// Per instruction slot: how often the interpreter entered it, or a compiled block
-    /// (`COMPILED + index`), or `NEVER`.
+    /// Per instruction slot: how often the interpreter entered it, or `DONE`.
     entries: Vec<u32>,
-    compiled: Vec<Block>,
-    /// Pages with `COMPILED` or `NEVER` entries, one bit each.
+    /// Per instruction slot: the address of the block starting there, or 0. Atomic only for
+    /// its interior mutability: compiled code reads it through a raw pointer while the machine
+    /// holds the table (one thread at a time).
+    links: Box<[AtomicUsize]>,
+    /// Pages with `DONE` entries, one bit each.
     pages: Vec<u64>,
+}
+
+impl Clone for Blocks {
+    fn clone(&self) -> Blocks {
+        Blocks {
+            entries: self.entries.clone(),
+            links: self
+                .links
+                .iter()
+                .map(|link| AtomicUsize::new(link.load(Ordering::Relaxed)))
+                .collect(),
+            pages: self.pages.clone(),
+        }
+    }
 }
 
 impl Blocks {
@@ -94,13 +156,18 @@ impl Blocks {
     pub(crate) fn new(slots: usize) -> Blocks {
         Blocks {
             entries: vec![0; slots],
-            compiled: Vec::new(),
+            links: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             pages: vec![0; slots.div_ceil(PAGE_SLOTS).div_ceil(64)],
         }
     }
 
-    /// Counts an entry at `slot` and returns its compiled block, compiling it from `insns` on
-    /// the `threshold`th entry.
+    /// The link table's address and length, for compiled code (see `layout::LINKS`).
+    pub(crate) fn table(&self) -> (*const AtomicUsize, u32) {
+        (self.links.as_ptr(), self.links.len() as u32)
+    }
+
+    /// The compiled block at `slot`, if there is one; else counts an entry there, compiling
+    /// the block from `insns` on the `threshold`th.
     #[inline(always)]
     pub(crate) fn enter(
         &mut self,
@@ -108,15 +175,19 @@ impl Blocks {
         slot: usize,
         threshold: u32,
     ) -> Option<Block> {
-        let entry = self.entries[slot];
-        if entry < COMPILED {
-            if entry + 1 < threshold {
-                self.entries[slot] = entry + 1;
-                return None;
-            }
-            return self.compile(insns, slot);
+        let link = self.links[slot].load(Ordering::Relaxed);
+        if link != 0 {
+            return Some(Block(link));
         }
-        (entry != NEVER).then(|| self.compiled[(entry - COMPILED) as usize])
+        let entry = self.entries[slot];
+        if entry == DONE {
+            return None;
+        }
+        if entry + 1 < threshold {
+            self.entries[slot] = entry + 1;
+            return None;
+        }
+        self.compile(insns, slot)
     }
 
     #[cold]
@@ -127,27 +198,30 @@ impl Blocks {
             .compile(insns, slot);
         let page = slot / PAGE_SLOTS;
         self.pages[page / 64] |= 1 << (page % 64);
-        self.entries[slot] = match block {
-            Some(block) => {
-                self.compiled.push(block);
-                COMPILED + (self.compiled.len() - 1) as u32
-            }
-            None => NEVER,
-        };
+        self.entries[slot] = DONE;
+        if let Some(Block(link)) = block {
+            self.links[slot].store(link, Ordering::Relaxed);
+        }
         block
     }
 
-    /// Forgets the blocks on page `pn`, whose code changed.
+    /// Forgets the compiled code covering page `pn`, whose code changed: the regions starting
+    /// on it and on the pages before it that a region may span.
     pub(crate) fn invalidate_page(&mut self, pn: u32) {
-        let page = pn as usize;
-        let Some(bits) = self.pages.get_mut(page / 64) else {
-            return;
-        };
-        if *bits & (1 << (page % 64)) == 0 {
-            return;
+        let last = pn as usize;
+        for page in last.saturating_sub(REGION_PAGES - 1)..=last {
+            let Some(bits) = self.pages.get_mut(page / 64) else {
+                return;
+            };
+            if *bits & (1 << (page % 64)) == 0 {
+                continue;
+            }
+            *bits &= !(1 << (page % 64));
+            let slots = page * PAGE_SLOTS..((page + 1) * PAGE_SLOTS).min(self.entries.len());
+            self.entries[slots.clone()].fill(0);
+            for link in &self.links[slots] {
+                link.store(0, Ordering::Relaxed);
+            }
         }
-        *bits &= !(1 << (page % 64));
-        let end = ((page + 1) * PAGE_SLOTS).min(self.entries.len());
-        self.entries[page * PAGE_SLOTS..end].fill(0);
     }
 }
