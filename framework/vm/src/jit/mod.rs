@@ -50,11 +50,13 @@ const MAX_LEN: usize = 64;
 /// Most regions the process compiles: at a few hundred bytes to some 10 KB of host code each,
 /// a few hundred MB at the very most.
 pub(crate) const MAX_REGIONS: u64 = 1 << 14;
-/// Entries of a block start, in the interpreter, before its region is compiled. A block cost about
-/// 0.1 – 0.3 ms to compile, the time to interpret some 10^5 instructions: at 64 entries, a
-/// 13.5 million-instruction MNIST inference ran slower than interpreted (176 blocks, ~100 ms
-/// of compiling), at 1000 faster (115 blocks, ~20 ms).
-pub(crate) const DEFAULT_THRESHOLD: u32 = 1000;
+/// Entries of a block start, in the interpreter, before its region is compiled. A region
+/// costs 1 – 3 ms to compile, the time to interpret some 10^6 instructions. Measured on the
+/// MNIST guest (13 – 17 × 10^6 instructions for mlp and cnn, 1.35 × 10^9 for cnn-deep): at
+/// 1000 entries mlp and cnn ran slower than interpreted (about 60 ms of compiling), at 3000
+/// mlp still did; at 5000 both ran 1.2 – 1.6× faster than interpreted and cnn-deep within 2% of
+/// its best; at 10^4 and more, cnn-deep lost 10%.
+pub(crate) const DEFAULT_THRESHOLD: u32 = 5000;
 
 /// `Blocks::entries` value of a start that does not begin a compilable block, or whose block
 /// is compiled.
