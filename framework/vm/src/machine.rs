@@ -51,9 +51,11 @@ pub struct Machine {
 /// What fast mode's block compiler did (see [`Machine::jit_stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JitStats {
-    /// Blocks compiled.
+    /// Regions (blocks and the blocks they reach) compiled.
     pub blocks: u64,
-    /// Time spent compiling them.
+    /// Regions a machine took from those compiled for another machine on the same code.
+    pub reused: u64,
+    /// Time spent compiling.
     pub time: std::time::Duration,
 }
 
@@ -160,10 +162,14 @@ impl Machine {
     /// the same code share its compiled blocks) and the time it took.
     pub fn jit_stats() -> JitStats {
         #[cfg(jit)]
-        let (blocks, time) = crate::jit::stats();
+        let (blocks, reused, time) = crate::jit::stats();
         #[cfg(not(jit))]
-        let (blocks, time) = (0, std::time::Duration::ZERO);
-        JitStats { blocks, time }
+        let (blocks, reused, time) = (0, 0, std::time::Duration::ZERO);
+        JitStats {
+            blocks,
+            reused,
+            time,
+        }
     }
 
     /// Sends the bytes the guest writes to the debug log (fd 2) to `sink`; `None` drops them

@@ -49,6 +49,7 @@ pub(crate) struct Compiler {
     ctx: Context,
     builder: FunctionBuilderContext,
     blocks: u64,
+    reused: u64,
     time: Duration,
     /// Most blocks this compiler compiles; past it, blocks are interpreted.
     limit: u64,
@@ -91,25 +92,35 @@ impl Compiler {
             cache: HashMap::new(),
             builder,
             blocks: 0,
+            reused: 0,
             time: Duration::ZERO,
             limit,
         }
     }
 
-    /// Blocks compiled and time spent.
-    pub(crate) fn stats(&self) -> (u64, Duration) {
-        (self.blocks, self.time)
+    /// Regions compiled, regions reused from the cache, and time spent compiling.
+    pub(crate) fn stats(&self) -> (u64, u64, Duration) {
+        (self.blocks, self.reused, self.time)
+    }
+
+    /// The region starting at slot `start` of `insns`, if this compiler compiled it before
+    /// (for any machine).
+    pub(crate) fn cached(&mut self, insns: &[Instruction], start: usize) -> Option<Block> {
+        let (_, key) = Region::keyed(insns, start)?;
+        self.reuse(&key)
+    }
+
+    fn reuse(&mut self, key: &RegionKey) -> Option<Block> {
+        let block = self.cache.get(key).copied();
+        self.reused += u64::from(block.is_some());
+        block
     }
 
     /// The region starting at slot `start` of `insns`, if its first block has an instruction:
     /// compiled before, or now.
     pub(crate) fn compile(&mut self, insns: &[Instruction], start: usize) -> Option<Block> {
-        let region = Region::discover(insns, start)?;
-        let key = (
-            (4 * start as u32, 4 * region.span.start as u32),
-            Box::from(&insns[region.span.clone()]),
-        );
-        if let Some(&block) = self.cache.get(&key) {
+        let (region, key) = Region::keyed(insns, start)?;
+        if let Some(block) = self.reuse(&key) {
             return Some(block);
         }
         if self.blocks >= self.limit {
@@ -152,6 +163,16 @@ struct Region {
 }
 
 impl Region {
+    /// The region starting at `start` and its cache key.
+    fn keyed(insns: &[Instruction], start: usize) -> Option<(Region, RegionKey)> {
+        let region = Region::discover(insns, start)?;
+        let key = (
+            (4 * start as u32, 4 * region.span.start as u32),
+            Box::from(&insns[region.span.clone()]),
+        );
+        Some((region, key))
+    }
+
     fn discover(insns: &[Instruction], start: usize) -> Option<Region> {
         let first_page = start / PAGE_SLOTS * PAGE_SLOTS;
         let end = insns.len().min(first_page + REGION_PAGES * PAGE_SLOTS);

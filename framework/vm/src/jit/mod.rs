@@ -57,6 +57,10 @@ pub(crate) const MAX_REGIONS: u64 = 1 << 14;
 /// mlp still did; at 5000 both ran 1.2 – 1.6× faster than interpreted and cnn-deep within 2% of
 /// its best; at 10^4 and more, cnn-deep lost 10%.
 pub(crate) const DEFAULT_THRESHOLD: u32 = 5000;
+/// Entries of a block start before a machine looks for its region among those the process
+/// compiled already (for a machine loading the same program before: the next node step, a
+/// replay), at the cost of finding the region's extent and one hash lookup.
+const REUSE_AFTER: u32 = 50;
 
 /// `Blocks::entries` value of a start that does not begin a compilable block, or whose block
 /// is compiled.
@@ -116,11 +120,12 @@ fn compiler() -> std::sync::MutexGuard<'static, Option<Compiler>> {
     COMPILER.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Blocks compiled in this process so far and the time it took.
-pub(crate) fn stats() -> (u64, Duration) {
+/// Regions compiled in this process so far, regions machines took from the cache, and the
+/// time compiling took.
+pub(crate) fn stats() -> (u64, u64, Duration) {
     compiler()
         .as_ref()
-        .map_or((0, Duration::ZERO), Compiler::stats)
+        .map_or((0, 0, Duration::ZERO), Compiler::stats)
 }
 
 /// The compiled blocks of a [`Code`](crate::fast::Code) cache, by start slot: the link table
@@ -187,9 +192,23 @@ impl Blocks {
         }
         if entry + 1 < threshold {
             self.entries[slot] = entry + 1;
+            if entry + 1 == REUSE_AFTER {
+                return self.reuse(insns, slot);
+            }
             return None;
         }
         self.compile(insns, slot)
+    }
+
+    /// The region at `slot` from the process's cache, if there.
+    #[cold]
+    #[inline(never)]
+    fn reuse(&mut self, insns: &[Instruction], slot: usize) -> Option<Block> {
+        let block = compiler()
+            .get_or_insert_with(Compiler::new)
+            .cached(insns, slot)?;
+        self.install(slot, Some(block));
+        Some(block)
     }
 
     #[cold]
@@ -198,13 +217,18 @@ impl Blocks {
         let block = compiler()
             .get_or_insert_with(Compiler::new)
             .compile(insns, slot);
+        self.install(slot, block);
+        block
+    }
+
+    /// Records that the start at `slot` is settled: its region `block`, or none.
+    fn install(&mut self, slot: usize, block: Option<Block>) {
         let page = slot / PAGE_SLOTS;
         self.pages[page / 64] |= 1 << (page % 64);
         self.entries[slot] = DONE;
         if let Some(Block(link)) = block {
             self.links[slot].store(link, Ordering::Relaxed);
         }
-        block
     }
 
     /// Forgets the compiled code covering page `pn`, whose code changed: the regions starting
