@@ -144,11 +144,13 @@ impl Machine {
         error
     }
 
-    /// Sets when fast mode compiles a basic block to host code: after `Some(n)` entries of its
-    /// start (`Some(0)`: on the first), or never (`None`: the interpreter runs everything).
-    /// Clones inherit the setting. The default compiles hot blocks; without the `jit` feature
-    /// (or on a host other than x86-64 and AArch64) nothing is ever compiled and this does
-    /// nothing. Results do not depend on it.
+    /// Sets when fast mode compiles a basic block (and the region of blocks it reaches) to
+    /// host code: after `Some(n)` entries of its start (`Some(0)`: on the first), or never
+    /// (`None`: the interpreter runs everything). Below 100 entries the machine compiles at
+    /// once; from 100 on (the default is 5000) a compiler thread does, while the machine goes
+    /// on interpreting. Clones inherit the setting. Without the `jit` feature (or on a host
+    /// other than x86-64 and AArch64) nothing is ever compiled and this does nothing. Results
+    /// do not depend on it.
     pub fn set_jit(&mut self, threshold: Option<u32>) {
         #[cfg(jit)]
         {

@@ -37,7 +37,7 @@ pub(crate) fn ends_block(insn: Instruction) -> bool {
 
 /// A compiled region's start address, the address of its first instruction and its
 /// instructions from there.
-type RegionKey = ((u32, u32), Box<[Instruction]>);
+pub(crate) type RegionKey = ((u32, u32), Box<[Instruction]>);
 
 /// A Cranelift JIT module, the blocks it compiled and the scratch state of its translations.
 pub(crate) struct Compiler {
@@ -118,8 +118,14 @@ impl Compiler {
 
     /// The region starting at slot `start` of `insns`, if its first block has an instruction:
     /// compiled before, or now.
-    pub(crate) fn compile(&mut self, insns: &[Instruction], start: usize) -> Option<Block> {
+    #[cfg(test)]
+    fn compile(&mut self, insns: &[Instruction], start: usize) -> Option<Block> {
         let (region, key) = Region::keyed(insns, start)?;
+        self.build(&region, key)
+    }
+
+    /// The compiled `region` with `key`: compiled before, or now (if under the limit).
+    pub(crate) fn build(&mut self, region: &Region, key: RegionKey) -> Option<Block> {
         if let Some(block) = self.reuse(&key) {
             return Some(block);
         }
@@ -141,7 +147,7 @@ impl Compiler {
         );
         let frontend = module.isa().frontend_config();
         let b = FunctionBuilder::new(&mut self.ctx.func, &mut self.builder);
-        Translator::new(b, (ptr, frontend), helpers).region(insns, &region);
+        Translator::new(b, (ptr, frontend), helpers).region(&key.1, region);
         let code = define(module, &mut self.ctx);
         self.blocks += 1;
         self.time += began.elapsed();
@@ -155,7 +161,7 @@ impl Compiler {
 /// a plain jump (`jal x0`) or a fall-through reaches, inside the start's page and the next one
 /// and up to [`MAX_REGION`] instructions in all. Calls (`jal` with a link register), `jalr`
 /// and edges leaving the region go through the link table instead.
-struct Region {
+pub(crate) struct Region {
     /// The basic blocks as (start slot, instructions), the entry first.
     blocks: Vec<(usize, usize)>,
     /// The slots from the first block's start to the last block's end.
@@ -164,7 +170,7 @@ struct Region {
 
 impl Region {
     /// The region starting at `start` and its cache key.
-    fn keyed(insns: &[Instruction], start: usize) -> Option<(Region, RegionKey)> {
+    pub(crate) fn keyed(insns: &[Instruction], start: usize) -> Option<(Region, RegionKey)> {
         let region = Region::discover(insns, start)?;
         let key = (
             (4 * start as u32, 4 * region.span.start as u32),
@@ -432,8 +438,10 @@ impl<'a> Translator<'a> {
         }
     }
 
-    /// Translates `region` of `insns` and finishes the function.
-    fn region(mut self, insns: &[Instruction], region: &Region) {
+    /// Translates `region`, whose instructions from its first slot on are `code`, and
+    /// finishes the function.
+    fn region(mut self, code: &[Instruction], region: &Region) {
+        let first = region.span.start;
         let (start, len) = region.blocks[0];
         let (start, len) = (4 * start as u32, len as u32);
         // Nothing runs unless the budget holds the whole first block: `budget - done >= len`.
@@ -453,7 +461,12 @@ impl<'a> Translator<'a> {
         self.b.ins().return_(&[packed]);
         self.b.switch_to_block(body);
         self.b.seal_block(body);
-        let blocks = || region.blocks.iter().map(|&(at, len)| &insns[at..at + len]);
+        let blocks = || {
+            region
+                .blocks
+                .iter()
+                .map(|&(at, len)| &code[at - first..][..len])
+        };
         for &insn in blocks().flatten() {
             let (reads, write) = operands(insn);
             for r in reads.into_iter().chain([write]).filter(|&r| r != 0) {
@@ -481,7 +494,7 @@ impl<'a> Translator<'a> {
         for k in 0..self.heads.len() {
             let (start, head, len) = self.heads[k];
             self.b.switch_to_block(head);
-            let block = &insns[start as usize / 4..][..len as usize];
+            let block = &code[start as usize / 4 - first..][..len as usize];
             for (i, &insn) in block.iter().enumerate() {
                 let pc = start + 4 * i as u32;
                 if ends_block(insn) {

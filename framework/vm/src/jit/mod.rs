@@ -28,8 +28,10 @@
 
 mod compile;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::time::Duration;
 
 use opml_isa::Instruction;
@@ -37,6 +39,7 @@ use opml_isa::Instruction;
 use crate::memory::PAGE_SHIFT;
 
 pub(crate) use compile::{Compiler, ends_block};
+use compile::{Region, RegionKey};
 
 /// Most instructions in one region (one compiled function), and the pages it may span (its
 /// start's and the next: a store into a page forgets the regions starting on that page and the
@@ -65,6 +68,13 @@ const REUSE_AFTER: u32 = 50;
 /// `Blocks::entries` value of a start that does not begin a compilable block, or whose block
 /// is compiled.
 const DONE: u32 = u32::MAX;
+/// `Blocks::entries` value of a start whose region the compiler thread is compiling.
+const PENDING: u32 = u32::MAX - 1;
+/// Thresholds below this compile in the machine's thread, on the entry that reaches them
+/// (tests, and callers that want compiled code at once); larger ones on the compiler thread,
+/// while the machine goes on interpreting, so compiling costs a run no time when a core is
+/// free.
+const AT_ONCE_BELOW: u32 = 100;
 /// Instruction slots per page.
 const PAGE_SLOTS: usize = 1 << (PAGE_SHIFT - 2);
 
@@ -116,8 +126,60 @@ pub(crate) fn interpreted_block_ends(start: u32, next: u32, insn: Instruction) -
 }
 
 /// The process's compiler, locked.
-fn compiler() -> std::sync::MutexGuard<'static, Option<Compiler>> {
+fn compiler() -> MutexGuard<'static, Option<Compiler>> {
     COMPILER.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The process's compiler, if no other thread is using it.
+fn compiler_if_free() -> Option<MutexGuard<'static, Option<Compiler>>> {
+    match COMPILER.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+/// Compiles `region` with the process's compiler.
+fn build(region: &Region, key: RegionKey) -> Option<Block> {
+    compiler()
+        .get_or_insert_with(Compiler::new)
+        .build(region, key)
+}
+
+/// The result of a region sent to the compiler thread, set when it is compiled.
+type Pending = Arc<OnceLock<Option<Block>>>;
+
+/// A region for the compiler thread.
+struct Job {
+    region: Region,
+    key: RegionKey,
+    done: Pending,
+}
+
+/// The compiler thread's queue, started on first use.
+static QUEUE: Mutex<Option<Sender<Job>>> = Mutex::new(None);
+
+/// Sends `job` to the compiler thread (starting it if needed); gives it back if there is no
+/// such thread.
+fn submit(job: Job) -> Result<(), Job> {
+    let mut queue = QUEUE.lock().unwrap_or_else(PoisonError::into_inner);
+    if queue.is_none() {
+        let (send, receive) = channel::<Job>();
+        let started = std::thread::Builder::new()
+            .name("opml-vm-jit".into())
+            .spawn(move || {
+                for job in receive {
+                    // A machine that stopped waiting drops its end; the region is cached anyway.
+                    let _ = job.done.set(build(&job.region, job.key));
+                }
+            });
+        if started.is_err() {
+            return Err(job);
+        }
+        *queue = Some(send);
+    }
+    let queue = queue.as_ref().expect("started above");
+    queue.send(job).map_err(|unsent| unsent.0)
 }
 
 /// Regions compiled in this process so far, regions machines took from the cache, and the
@@ -140,8 +202,10 @@ pub(crate) struct Blocks {
     /// its interior mutability: compiled code reads it through a raw pointer while the machine
     /// holds the table (one thread at a time).
     links: Box<[AtomicUsize]>,
-    /// Pages with `DONE` entries, one bit each.
+    /// Pages with `DONE` or `PENDING` entries, one bit each.
     pages: Vec<u64>,
+    /// The regions of `PENDING` starts.
+    pending: HashMap<usize, Pending>,
 }
 
 impl Clone for Blocks {
@@ -154,6 +218,7 @@ impl Clone for Blocks {
                 .map(|link| AtomicUsize::new(link.load(Ordering::Relaxed)))
                 .collect(),
             pages: self.pages.clone(),
+            pending: self.pending.clone(),
         }
     }
 }
@@ -165,6 +230,7 @@ impl Blocks {
             entries: vec![0; slots],
             links: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             pages: vec![0; slots.div_ceil(PAGE_SLOTS).div_ceil(64)],
+            pending: HashMap::new(),
         }
     }
 
@@ -187,8 +253,8 @@ impl Blocks {
             return Some(Block(link));
         }
         let entry = self.entries[slot];
-        if entry == DONE {
-            return None;
+        if entry >= PENDING {
+            return (entry == PENDING).then(|| self.collect(slot)).flatten();
         }
         if entry + 1 < threshold {
             self.entries[slot] = entry + 1;
@@ -197,35 +263,71 @@ impl Blocks {
             }
             return None;
         }
-        self.compile(insns, slot)
+        self.compile(insns, slot, threshold < AT_ONCE_BELOW)
     }
 
-    /// The region at `slot` from the process's cache, if there.
+    /// The region at `slot` from the process's cache, if there (and the compiler is free to
+    /// look).
     #[cold]
     #[inline(never)]
     fn reuse(&mut self, insns: &[Instruction], slot: usize) -> Option<Block> {
-        let block = compiler()
+        let block = compiler_if_free()?
             .get_or_insert_with(Compiler::new)
             .cached(insns, slot)?;
-        self.install(slot, Some(block));
+        self.settle(slot, Some(block));
         Some(block)
     }
 
+    /// Compiles the region at `slot`, `at_once` or on the compiler thread.
     #[cold]
     #[inline(never)]
-    fn compile(&mut self, insns: &[Instruction], slot: usize) -> Option<Block> {
-        let block = compiler()
-            .get_or_insert_with(Compiler::new)
-            .compile(insns, slot);
-        self.install(slot, block);
+    fn compile(&mut self, insns: &[Instruction], slot: usize, at_once: bool) -> Option<Block> {
+        let Some((region, key)) = Region::keyed(insns, slot) else {
+            self.settle(slot, None);
+            return None;
+        };
+        let block = if at_once {
+            build(&region, key)
+        } else {
+            let done = Pending::default();
+            let job = Job {
+                region,
+                key,
+                done: done.clone(),
+            };
+            match submit(job) {
+                Ok(()) => {
+                    self.mark(slot, PENDING);
+                    self.pending.insert(slot, done);
+                    return None;
+                }
+                Err(job) => build(&job.region, job.key),
+            }
+        };
+        self.settle(slot, block);
         block
     }
 
-    /// Records that the start at `slot` is settled: its region `block`, or none.
-    fn install(&mut self, slot: usize, block: Option<Block>) {
+    /// The region of the pending start at `slot`, if the compiler thread has finished it.
+    #[cold]
+    #[inline(never)]
+    fn collect(&mut self, slot: usize) -> Option<Block> {
+        let block = *self.pending.get(&slot)?.get()?;
+        self.pending.remove(&slot);
+        self.settle(slot, block);
+        block
+    }
+
+    /// Sets the entry at `slot` to `DONE` or `PENDING`, and flags its page.
+    fn mark(&mut self, slot: usize, entry: u32) {
         let page = slot / PAGE_SLOTS;
         self.pages[page / 64] |= 1 << (page % 64);
-        self.entries[slot] = DONE;
+        self.entries[slot] = entry;
+    }
+
+    /// Records that the start at `slot` is settled: its region `block`, or none.
+    fn settle(&mut self, slot: usize, block: Option<Block>) {
+        self.mark(slot, DONE);
         if let Some(Block(link)) = block {
             self.links[slot].store(link, Ordering::Relaxed);
         }
@@ -245,6 +347,8 @@ impl Blocks {
             *bits &= !(1 << (page % 64));
             let slots = page * PAGE_SLOTS..((page + 1) * PAGE_SLOTS).min(self.entries.len());
             self.entries[slots.clone()].fill(0);
+            // A region still compiling was read from the old code.
+            self.pending.retain(|slot, _| !slots.contains(slot));
             for link in &self.links[slots] {
                 link.store(0, Ordering::Relaxed);
             }

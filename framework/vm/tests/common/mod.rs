@@ -15,7 +15,7 @@ use opml_vm::{Machine, Preimages, Snapshots, Timeline};
 /// - Step by step with `prove_step`: the verifier's post-state hash equals the machine's state
 ///   hash after every step, and a halted machine's witness is empty.
 /// - A fast run ends in the same state (hash, output, registers), with blocks compiled on
-///   their first entry, on their third and never; and fast runs with blocks compiled at once,
+///   their first entry, on their third, on the compiler thread from the 100th and never; and fast runs with blocks compiled at once,
 ///   stopped after every step count up to 200 and in strides of 3 and 7 steps up to step
 ///   1000, stop in the same states.
 /// - Checkpoints every step report the same hashes.
@@ -69,7 +69,7 @@ pub(crate) fn check_with(
     assert_eq!(fast.output(), slow.output());
     assert_eq!(fast.regs(), slow.regs());
 
-    for jit in [None, Some(0), Some(2)] {
+    for jit in [None, Some(0), Some(2), Some(100)] {
         let mut m = load();
         m.set_jit(jit);
         assert_eq!(m.run(max_steps), slow.status(), "jit {jit:?}");
