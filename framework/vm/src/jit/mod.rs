@@ -266,14 +266,12 @@ impl Blocks {
         self.compile(insns, slot, threshold < AT_ONCE_BELOW)
     }
 
-    /// The region at `slot` from the process's cache, if there (and the compiler is free to
-    /// look).
+    /// The region at `slot` from the process's cache, if there (and the compiler exists and
+    /// is free to look).
     #[cold]
     #[inline(never)]
     fn reuse(&mut self, insns: &[Instruction], slot: usize) -> Option<Block> {
-        let block = compiler_if_free()?
-            .get_or_insert_with(Compiler::new)
-            .cached(insns, slot)?;
+        let block = compiler_if_free()?.as_mut()?.cached(insns, slot)?;
         self.settle(slot, Some(block));
         Some(block)
     }
