@@ -81,7 +81,13 @@ pub(crate) fn fixture(args: FixtureArgs) -> Result<u8> {
     });
     if args.disputes {
         let bar = progress::spinner("playing two disputes on an embedded EVM");
-        let trace = || VmTrace::new(start.clone(), config.total_steps());
+        // One recorded run, shared by both sides of both games (clones share its snapshots).
+        let recorded = VmTrace::record(
+            start.clone(),
+            config.total_steps(),
+            VmTrace::snapshots_for(&config),
+        );
+        let trace = || recorded.clone();
         let (claim_state, claim_hash, claim_output) =
             wrong_final_state(&final_state, machine.output());
         fixture["disputes"] = json!({
