@@ -163,7 +163,7 @@ impl Compiler {
 /// and edges leaving the region go through the link table instead.
 pub(crate) struct Region {
     /// The basic blocks as (start slot, instructions), the entry first.
-    blocks: Vec<(usize, usize)>,
+    pub(crate) blocks: Vec<(usize, usize)>,
     /// The slots from the first block's start to the last block's end.
     span: std::ops::Range<usize>,
 }
