@@ -62,19 +62,25 @@ fn traps_at_every_position_of_a_hot_block() {
     }
 }
 
-/// Code that patches instruction `P` (`a0 += 1` or `a0 += 3`, from a table in data, changing
-/// every 64 iterations) before running it, `P` being `gap` instructions after the store.
+/// Stores over instruction `P`, `gap` instructions after the store, entry `(s1 >> 6) & 1` of
+/// the table at `s0` (`a0 += 1` or `a0 += 3`, see [`patch_table`]).
+fn patch(gap: usize) -> [u32; 7] {
+    [
+        srli(T4, S1, 6),
+        andi(T4, T4, 1),
+        slli(T4, T4, 2),
+        add(T2, S0, T4),
+        lw(T1, T2, 0),
+        auipc(T5, 0),
+        sw(T1, T5, 8 + 4 * gap as i32),
+    ]
+}
+
+/// Code that patches instruction `P` (changing every 64 iterations) before running it, `P`
+/// being `gap` instructions after the store.
 fn patching_loop(gap: &[u32]) -> Vec<u32> {
     let body = [
-        &[
-            srli(T4, S1, 6),
-            andi(T4, T4, 1),
-            slli(T4, T4, 2),
-            add(T2, S0, T4),
-            lw(T1, T2, 0),
-            auipc(T5, 0),
-            sw(T1, T5, 8 + 4 * gap.len() as i32),
-        ][..],
+        &patch(gap.len())[..],
         gap,
         &[addi(A0, A0, 1), add(A1, A1, A0)],
     ]
@@ -118,18 +124,11 @@ fn stores_into_the_next_page_of_a_hot_region() {
     // patches it every 64 iterations only: the compiled region of the loop spans both pages,
     // and a store into the second must forget it, or the next pass runs the old `P`.
     let body = [
-        andi(T4, S1, 63),
-        bne(T4, ZERO, 4 * 8),
-        srli(T4, S1, 6),
-        andi(T4, T4, 1),
-        slli(T4, T4, 2),
-        add(T2, S0, T4),
-        lw(T1, T2, 0),
-        auipc(T5, 0),
-        sw(T1, T5, 8),
-        addi(A0, A0, 1),
-        add(A1, A1, A0),
-    ];
+        &[andi(T4, S1, 63), bne(T4, ZERO, 4 * 8)][..],
+        &patch(0),
+        &[addi(A0, A0, 1), add(A1, A1, A0)],
+    ]
+    .concat();
     let patched = 4 + 9;
     let text = [
         vec![addi(ZERO, ZERO, 0); 1024 - patched],
