@@ -47,18 +47,20 @@ use compile::{Region, RegionKey};
 /// LLM guests; compile time grows with the region.
 const MAX_REGION: usize = 256;
 const REGION_PAGES: usize = 2;
-/// Most instructions in one basic block. Compile time grows faster than a block's length: 256 took
-/// about twice as long per instruction as 64 on the MNIST guest, for no faster code.
+/// Most instructions in one basic block. Compile time grows faster than a block's length: 256
+/// took about twice as long per instruction as 64 on the MNIST guest, for no faster code.
 const MAX_LEN: usize = 64;
 /// Most regions the process compiles: at a few hundred bytes to some 10 KB of host code each,
 /// a few hundred MB at the very most.
 pub(crate) const MAX_REGIONS: u64 = 1 << 14;
 /// Entries of a block start, in the interpreter, before its region is compiled. A region
 /// costs 1 – 3 ms to compile, the time to interpret some 10^6 instructions. Measured on the
-/// MNIST guest (13 – 17 × 10^6 instructions for mlp and cnn, 1.35 × 10^9 for cnn-deep): at
-/// 1000 entries mlp and cnn ran slower than interpreted (about 60 ms of compiling), at 3000
-/// mlp still did; at 5000 both ran 1.2 – 1.6× faster than interpreted and cnn-deep within 2% of
-/// its best; at 10^4 and more, cnn-deep lost 10%.
+/// MNIST guest (13 – 17 × 10^6 instructions for mlp and cnn, 1.35 × 10^9 for cnn-deep) with
+/// regions compiled in the machine's thread: at 1000 entries mlp and cnn ran slower than
+/// interpreted (about 60 ms of compiling), at 3000 mlp still did; at 5000 both ran 1.2 – 1.6×
+/// faster than interpreted and cnn-deep within 2% of its best; at 10^4 and more, cnn-deep lost
+/// 10%. On the compiler thread, 1000 – 5000 ran cnn-deep within 6% of each other, and mlp
+/// best at 5000.
 pub(crate) const DEFAULT_THRESHOLD: u32 = 5000;
 /// Entries of a block start before a machine looks for its region among those the process
 /// compiled already (for a machine loading the same program before: the next node step, a
@@ -72,7 +74,7 @@ const DONE: u32 = u32::MAX;
 const PENDING: u32 = u32::MAX - 1;
 /// `Blocks::entries` value of a block inside a region the compiler thread is compiling: not
 /// counted meanwhile, so that a hot loop compiles as one region rather than one per block
-/// that gets hot while the first is compiling (162 regions instead of 49 on cnn-deep).
+/// that gets hot while the first is compiling (cnn-deep: 39 regions instead of 162).
 const HELD: u32 = u32::MAX - 2;
 /// Thresholds below this compile in the machine's thread, on the entry that reaches them
 /// (tests, and callers that want compiled code at once); larger ones on the compiler thread,
