@@ -3,7 +3,8 @@
 //! What is compared is what a Linux process shows: the bytes written to stdout and how it
 //! ended. An exit code compares by its low byte (all Linux keeps); a trap compares with the
 //! signal qemu-user raises for it: an illegal instruction with `SIGILL`, `ebreak` with
-//! `SIGTRAP`. The other traps have no counterpart (qemu-user performs misaligned loads and
+//! `SIGTRAP`. The VM runs each program twice, in fast mode as configured by default and with
+//! every block compiled on its first entry, and both runs must end in the same state. The other traps have no counterpart (qemu-user performs misaligned loads and
 //! stores, aborts on misaligned jumps and faults on memory outside the image, which the VM reads
 //! as zero), so programs compared here must avoid them.
 
@@ -67,6 +68,12 @@ pub enum DiffError {
     StepLimit,
     /// The VM stopped on a trap qemu has no counterpart for.
     VmTrap(TrapCause),
+    /// The VM with every block compiled at once ended in another state, after `steps` steps,
+    /// than by default.
+    Compiled {
+        /// The steps of the default run.
+        steps: u64,
+    },
     /// qemu could not run the program.
     Qemu(QemuError),
     /// qemu killed the program with a signal that is not a trap the VM reports alike.
@@ -93,6 +100,11 @@ impl fmt::Display for DiffError {
                 "the VM trapped ({}), which qemu-user does not reproduce",
                 cause.name()
             ),
+            DiffError::Compiled { steps } => write!(
+                f,
+                "the VM with every block compiled at once disagrees with its default run \
+                 ({steps} steps)"
+            ),
             DiffError::Qemu(err) => err.fmt(f),
             DiffError::QemuSignal(signal) => write!(f, "qemu killed the program (signal {signal})"),
             DiffError::QemuStderr(stderr) => write!(f, "qemu printed to stderr: {stderr}"),
@@ -109,10 +121,20 @@ impl fmt::Display for DiffError {
 
 impl std::error::Error for DiffError {}
 
-/// Runs the ELF executable `elf` on the VM with input `stdin`.
+/// Runs the ELF executable `elf` on the VM with input `stdin`, by default and with every
+/// block compiled at once.
 pub fn run_vm(elf: &[u8], stdin: &[u8]) -> Result<Run, DiffError> {
     let mut machine = Machine::load(elf, stdin.to_vec()).map_err(DiffError::Load)?;
-    let end = match machine.run(MAX_STEPS) {
+    let mut compiled = machine.clone();
+    compiled.set_jit(Some(0));
+    let status = machine.run(MAX_STEPS);
+    compiled.run(MAX_STEPS);
+    if compiled.state() != machine.state() || compiled.output() != machine.output() {
+        return Err(DiffError::Compiled {
+            steps: machine.step_count(),
+        });
+    }
+    let end = match status {
         ExitStatus::Running => return Err(DiffError::StepLimit),
         // Compared as Linux does: the low byte.
         ExitStatus::Exited(code) => End::Exited(code as u8),

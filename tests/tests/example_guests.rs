@@ -1,5 +1,6 @@
 //! Every example guest, run in the opml VM and under `qemu-riscv32` on the same input: the
-//! public output (fd 1), the debug log (fd 2) and the exit code must be byte-identical.
+//! public output (fd 1), the debug log (fd 2) and the exit code must be byte-identical, and
+//! the VM with every block compiled on its first entry must end in the same state.
 
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +26,14 @@ fn assert_same_as_qemu(name: &str, elf: &[u8], input: &[u8]) {
     let ExitStatus::Exited(code) = status else {
         panic!("{name}: the guest did not exit in the VM: {status}");
     };
+    let mut compiled = Machine::load(elf, input.to_vec()).expect("the guest loads");
+    compiled.set_jit(Some(0));
+    compiled.run(u64::MAX);
+    assert_eq!(
+        compiled.state(),
+        machine.state(),
+        "{name}: every block compiled at once"
+    );
 
     let qemu = run_qemu(elf, input).unwrap_or_else(|err| panic!("{name}: {err}"));
     assert_eq!(qemu.exit, QemuExit::Exited(code as u8), "{name}: exit code");
