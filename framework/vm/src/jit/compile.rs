@@ -39,10 +39,10 @@ pub(crate) fn ends_block(insn: Instruction) -> bool {
 /// instructions from there.
 pub(crate) type RegionKey = ((u32, u32), Box<[Instruction]>);
 
-/// A Cranelift JIT module, the blocks it compiled and the scratch state of its translations.
+/// A Cranelift JIT module, the regions it compiled and the scratch state of its translations.
 pub(crate) struct Compiler {
     module: JITModule,
-    /// The entry function from Rust into its blocks.
+    /// The entry function from Rust into its regions.
     enter: EnterFn,
     /// The compiled regions by their key.
     cache: HashMap<RegionKey, Block>,
@@ -51,7 +51,7 @@ pub(crate) struct Compiler {
     blocks: u64,
     reused: u64,
     time: Duration,
-    /// Most blocks this compiler compiles; past it, blocks are interpreted.
+    /// Most regions this compiler compiles; past it, blocks are interpreted.
     limit: u64,
 }
 
