@@ -444,13 +444,9 @@ impl<'a> Translator<'a> {
         let first = region.span.start;
         let (start, len) = region.blocks[0];
         let (start, len) = (4 * start as u32, len as u32);
-        // Nothing runs unless the budget holds the whole first block: `budget - done >= len`.
+        // Nothing runs unless the budget holds the whole first block.
         let before = self.b.use_var(self.done);
-        let left = self.b.ins().isub(self.budget, before);
-        let fits = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, i64::from(len));
+        let fits = self.budget_holds(before, len);
         let (body, refuse) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(refuse);
         self.b.ins().brif(fits, body, &[], refuse, &[]);
@@ -521,11 +517,7 @@ impl<'a> Translator<'a> {
         };
         let done = self.b.use_var(self.done);
         let done = self.b.ins().iadd_imm_s(done, i64::from(count));
-        let left = self.b.ins().isub(self.budget, done);
-        let fits = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, i64::from(len));
+        let fits = self.budget_holds(done, len);
         let enter = self.b.create_block();
         let target = self.imm(target);
         let no_link = self.b.ins().iconst(types::I8, 0);
@@ -540,6 +532,14 @@ impl<'a> Translator<'a> {
         self.b.seal_block(enter);
         self.b.def_var(self.done, done);
         self.b.ins().jump(head, &[]);
+    }
+
+    /// Whether the budget holds `len` more instructions after `done`: `budget - done >= len`.
+    fn budget_holds(&mut self, done: Value, len: u32) -> Value {
+        let left = self.b.ins().isub(self.budget, done);
+        self.b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, left, i64::from(len))
     }
 
     /// Writes back the registers the block writes, then links to the block at `pc` (if asked
